@@ -1,0 +1,25 @@
+# Two commands for a fresh machine: `make run` and `make test`. Both build .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint clean
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/ppl main
+
+test: $(STAMP)
+	$(BIN)/python -m pytest ppl tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check ppl tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info

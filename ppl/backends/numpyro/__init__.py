@@ -1,0 +1,1 @@
+"""The NumPyro (JAX) backend."""

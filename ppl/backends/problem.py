@@ -1,0 +1,185 @@
+"""``Problem``: a model program seen as a flat unconstrained vector space, written once.
+
+Each backend builds the pieces that touch its library (the potential, the transforms, the prior
+draw); the layout of the flat vector, initialisation and batching of ``constrain`` live here.
+
+>>> import ppl
+>>> from ppl import dist
+>>> def model():
+...     ppl.sample("scale", dist.HalfNormal(1.0))
+...     ppl.sample("loc", dist.Normal(0.0, 1.0).expand([2]).to_event(1))
+>>> problem = ppl.get_backend("numpyro").problem(model)
+>>> problem.dim, problem.layout.names
+(3, ('scale', 'loc'))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import ModelError, ShapeError
+from .base import to_numpy_any
+
+__all__ = ["FlatLayout", "Problem", "check_observed_shape", "latent_sites"]
+
+
+class FlatLayout(NamedTuple):
+    """Where each latent site lives in the flat unconstrained vector ``z``."""
+
+    names: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(math.prod(shape) for shape in self.shapes)
+
+    @property
+    def dim(self) -> int:
+        return sum(self.sizes)
+
+    def unravel(self, z, xp) -> dict:
+        """Split ``z`` of shape ``(*batch, dim)`` into ``{name: (*batch, *shape) array}``."""
+        out, start = {}, 0
+        batch = tuple(z.shape[:-1])
+        for name, shape, size in zip(self.names, self.shapes, self.sizes):
+            out[name] = xp.reshape(z[..., start : start + size], batch + tuple(shape))
+            start += size
+        return out
+
+    def ravel(self, values: Mapping, xp, batch_ndim: int = 0):
+        """The inverse of ``unravel``: one array of shape ``(*batch, dim)``."""
+        parts = []
+        for name, shape in zip(self.names, self.shapes):
+            value = values[name]
+            batch = tuple(value.shape[:batch_ndim])
+            parts.append(xp.reshape(value, batch + (math.prod(shape),)))
+        return xp.concat(parts, axis=-1)
+
+
+def check_observed_shape(name: str, value_shape, dist_shape, batch_shape) -> None:
+    """Raise ``ShapeError`` when an observation would silently broadcast against its distribution.
+
+    A distribution with a batch shape must see an observation of exactly its shape (under its
+    plates); a distribution with an empty batch shape may observe any number of i.i.d. values.
+    """
+    value_shape, dist_shape = tuple(value_shape), tuple(dist_shape)
+    if value_shape == dist_shape or not tuple(batch_shape):
+        return
+    raise ShapeError(
+        f"Observed site {name!r}: the value has shape {value_shape} but its distribution has "
+        f"shape {dist_shape} (batch {tuple(batch_shape)}) under its plates, so the two would "
+        "broadcast silently. Reshape the observation, or fix the distribution's batch shape "
+        "(.expand(...), .to_event(...), or the plate sizes)."
+    )
+
+
+def latent_sites(trace, subsample_plates, skip=()) -> list:
+    """The latent sample sites of a backend's trace (a mapping of name to site dict), after
+    checking that every site is one a ``Problem`` can represent."""
+    latent = []
+    for name, site in trace.items():
+        if site["type"] != "sample" or name in skip:
+            continue
+        fn = site["fn"]
+        if site["is_observed"]:
+            if not site["infer"].get("_deterministic", False):
+                check_observation(name, site["value"], fn, site.get("mask"))
+            continue
+        if site["infer"].get("is_auxiliary", False):
+            continue
+        if fn.support.is_discrete:
+            raise ModelError(
+                f"Latent site {name!r} is discrete ({type(fn).__name__}); this algorithm needs "
+                "continuous latent sites. Marginalise it out of the model, or observe it."
+            )
+        local = [f.name for f in site["cond_indep_stack"] if f.name in subsample_plates]
+        if local:
+            raise ModelError(
+                f"Latent site {name!r} lies inside the subsampled plate {local[0]!r}: a flat "
+                "parameter vector cannot hold a per-minibatch latent. Move it out of the "
+                "subsampled plate or drop subsample_size."
+            )
+        latent.append(site)
+    return latent
+
+
+def check_observation(name: str, value, fn, mask=None) -> None:
+    """Shape (``check_observed_shape``) and finiteness of an observed value."""
+    check_observed_shape(name, tuple(getattr(value, "shape", ())), fn.shape(), fn.batch_shape)
+    array = to_numpy_any(value)
+    if mask is None and array.dtype.kind in "fc" and not np.isfinite(array).all():
+        count = int((~np.isfinite(array)).sum())
+        raise ModelError(
+            f"Observed site {name!r} has {count} NaN or inf value(s). Drop them, or keep them and "
+            "pass obs_mask= (true where observed) to ppl.sample so they are ignored."
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A model as a target density on a flat unconstrained vector space.
+
+    ``potential(z, key=None)`` is the negative log joint (Jacobians of the transforms to
+    unconstrained space included). Given a ``key``, every ``ppl.plate(..., subsample_size=B)``
+    draws a fresh minibatch from it and scales its log-likelihood by ``N / B``; without one the
+    whole data set is used. ``constrain(z)`` maps ``z`` (any leading batch dimensions) to the
+    model's site values, deterministic sites included.
+    """
+
+    backend: Any
+    layout: FlatLayout
+    potential: Callable
+    constrain_one: Callable
+    unconstrain: Callable
+    sample_prior: Callable
+    site_log_probs: Callable
+    num_data: int | None = None
+    subsample_plates: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    init_values: Mapping[str, Any] = field(default_factory=dict)
+    #: the model (bound to its backend) and its converted arguments, for native algorithms
+    model: Callable | None = None
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        """Length of the flat unconstrained vector."""
+        return self.layout.dim
+
+    def unravel(self, z) -> dict:
+        """``{site: unconstrained value}`` from ``z``."""
+        return self.layout.unravel(z, self.backend.xp)
+
+    def init(self, key, max_tries: int = 100):
+        """A point drawn from the prior (``init_values`` override named sites) with a finite
+        potential; a ``ModelError`` naming the sites at fault if none is found."""
+        keys = self.backend.split(key, max_tries)
+        for attempt in range(max_tries):
+            values = dict(self.sample_prior(keys[attempt]))
+            values.update({k: v for k, v in self.init_values.items() if k in values})
+            z = self.unconstrain(values)
+            if math.isfinite(float(self.potential(z))):
+                return z
+            if self.init_values and all(n in self.init_values for n in self.layout.names):
+                break
+        bad = [name for name, lp in self.site_log_probs(z).items() if not math.isfinite(lp)]
+        raise ModelError(
+            f"The model's log density is not finite at any of {attempt + 1} initial points "
+            f"(non-finite log_prob at sites {bad or 'unknown'}). Check those sites' parameters "
+            "and observed values for NaN, values outside the support, or a scale of zero."
+        )
+
+    def constrain(self, z) -> dict:
+        """``{site: constrained value}`` for ``z`` of shape ``(*batch, dim)``."""
+        if len(z.shape) == 1:
+            return self.constrain_one(z)
+        batch = tuple(z.shape[:-1])
+        flat = self.backend.xp.reshape(z, (math.prod(batch), z.shape[-1]))
+        values = self.backend.vmap(self.constrain_one)(flat)
+        xp = self.backend.xp
+        return {k: xp.reshape(v, batch + tuple(v.shape[1:])) for k, v in values.items()}

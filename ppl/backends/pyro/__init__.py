@@ -1,0 +1,1 @@
+"""The Pyro (PyTorch) backend."""

@@ -1,0 +1,212 @@
+"""The Pyro (PyTorch) implementation of the Backend protocol."""
+
+from __future__ import annotations
+
+import array_api_compat.torch as torch_xp
+import numpy as np
+import pyro
+import pyro.distributions as pyro_dist
+import torch
+import torch.utils._pytree as pytree
+
+from ...errors import BackendError, OptionError, did_you_mean
+from ..base import Backend, Optimizer, to_numpy_any
+from . import keys
+
+__all__ = ["PyroBackend"]
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+}
+
+
+def _param(name, init_value=None, **kwargs):
+    if init_value is not None and not callable(init_value) and not torch.is_tensor(init_value):
+        init_value = torch.as_tensor(init_value, dtype=torch.get_default_dtype())
+    return pyro.param(name, init_value, **kwargs)
+
+
+def _stack(trees):
+    return pytree.tree_map(
+        lambda *leaves: torch.stack([torch.as_tensor(v) for v in leaves]), *trees
+    )
+
+
+def _torch_optimizer(cls, lr, kwargs) -> Optimizer:
+    """``(init, update)`` over ``torch.optim``: the optimizer object lives in the state and
+    updates the parameter tensors in place, which ``update`` returns."""
+    schedule = lr if callable(lr) else None
+
+    def init(params):
+        leaves, spec = pytree.tree_flatten(params)
+        leaves = [leaf.detach().clone() for leaf in leaves]
+        opt = cls(leaves, lr=float(schedule(0)) if schedule else lr, **kwargs)
+        return {"optimizer": opt, "leaves": leaves, "spec": spec, "step": 0}
+
+    def update(grads, state, params):
+        for leaf, grad in zip(state["leaves"], pytree.tree_leaves(grads)):
+            leaf.grad = grad
+        if schedule:
+            for group in state["optimizer"].param_groups:
+                group["lr"] = float(schedule(state["step"]))
+        state["optimizer"].step()
+        state = {**state, "step": state["step"] + 1}
+        return pytree.tree_unflatten(state["leaves"], state["spec"]), state
+
+    return Optimizer(init, update)
+
+
+class PyroBackend(Backend):
+    name = "pyro"
+    xp = torch_xp
+    dist = pyro_dist
+    primitives = {
+        "sample": pyro.sample,
+        "param": _param,
+        "plate": pyro.plate,
+        "deterministic": pyro.deterministic,
+        "factor": pyro.factor,
+        "subsample": pyro.subsample,
+    }
+
+    # ---- arrays
+    def is_array(self, x) -> bool:
+        return isinstance(x, torch.Tensor)
+
+    def float_dtype(self):
+        return torch.get_default_dtype()
+
+    def asarray(self, x, dtype=None):
+        array = x if torch.is_tensor(x) else to_numpy_any(x)
+        floating = (
+            array.dtype.is_floating_point
+            if torch.is_tensor(array)
+            else np.dtype(array.dtype).kind == "f"
+        )
+        if dtype is None and floating:
+            dtype = self.float_dtype()
+        return torch.as_tensor(array, dtype=dtype)
+
+    def logsumexp(self, x, axis=None):
+        if axis is None:
+            return torch.logsumexp(x.reshape(-1), dim=0)
+        return torch.logsumexp(x, dim=axis)
+
+    def softplus(self, x):
+        return torch.nn.functional.softplus(x)
+
+    # ---- differentiation, compilation, loops, trees
+    def value_and_grad(self, f, has_aux=False):
+        def value_and_grad_f(x, *args, **kwargs):
+            leaves, spec = pytree.tree_flatten(x)
+            leaves = [leaf.detach().requires_grad_(True) for leaf in leaves]
+            with torch.enable_grad():
+                out = f(pytree.tree_unflatten(leaves, spec), *args, **kwargs)
+                value, aux = out if has_aux else (out, None)
+                grads = torch.autograd.grad(value, leaves, allow_unused=True)
+            grads = [torch.zeros_like(v) if g is None else g for v, g in zip(leaves, grads)]
+            grad_tree = pytree.tree_unflatten(grads, spec)
+            value = value.detach()
+            return ((value, aux), grad_tree) if has_aux else (value, grad_tree)
+
+        return value_and_grad_f
+
+    def jit(self, f, **kwargs):
+        return f
+
+    def scan(self, f, init, xs=None, length=None):
+        if xs is None:
+            items = [None] * length
+        else:
+            leaves, spec = pytree.tree_flatten(xs)
+            items = [
+                pytree.tree_unflatten([v[i] for v in leaves], spec) for i in range(len(leaves[0]))
+            ]
+        carry, ys = init, []
+        for item in items:
+            carry, y = f(carry, item)
+            ys.append(y)
+        return carry, (_stack(ys) if ys and ys[0] is not None else None)
+
+    def vmap(self, f):
+        def mapped(*args):
+            leaves, spec = pytree.tree_flatten(args)
+            rows = [
+                pytree.tree_unflatten([v[i] for v in leaves], spec) for i in range(len(leaves[0]))
+            ]
+            return _stack([f(*row) for row in rows])
+
+        return mapped
+
+    def tree_map(self, f, tree, *rest):
+        return pytree.tree_map(f, tree, *rest)
+
+    def tree_flatten(self, tree):
+        return pytree.tree_flatten(tree)
+
+    def tree_unflatten(self, treedef, leaves):
+        return pytree.tree_unflatten(list(leaves), treedef)
+
+    # ---- random keys
+    def key(self, seed):
+        return keys.key(seed)
+
+    def split(self, key, num=2):
+        return keys.split(key, num)
+
+    def normal(self, key, shape=()):
+        return torch.randn(tuple(shape), generator=keys.generator(key), dtype=self.float_dtype())
+
+    def uniform(self, key, shape=(), low=0.0, high=1.0):
+        u = torch.rand(tuple(shape), generator=keys.generator(key), dtype=self.float_dtype())
+        return low + (high - low) * u
+
+    def categorical(self, key, logits, shape=()):
+        shape = tuple(shape) or tuple(logits.shape[:-1])
+        u = self.uniform(key, shape + (logits.shape[-1],))
+        gumbel = -torch.log(-torch.log(u.clamp_min(torch.finfo(u.dtype).tiny)))
+        return torch.argmax(logits + gumbel, dim=-1)
+
+    def bernoulli(self, key, p, shape=()):
+        shape = tuple(shape) or tuple(torch.as_tensor(p).shape)
+        return self.uniform(key, shape) < p
+
+    def permutation(self, key, n):
+        return torch.randperm(n, generator=keys.generator(key))
+
+    # ---- optimizers, devices, precision
+    def optimizer(self, name, lr, **kwargs):
+        if name not in OPTIMIZERS:
+            raise OptionError(
+                f"Unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}."
+                + did_you_mean(name, OPTIMIZERS)
+            )
+        return _torch_optimizer(OPTIMIZERS[name], lr, kwargs)
+
+    def resolve_device(self, device):
+        if device is None:
+            return torch.device("cpu")
+        text = str(device).replace("gpu", "cuda")
+        if text.split(":")[0] not in ("cpu", "cuda"):
+            raise BackendError(f"Unknown device {device!r}; use 'cpu', 'cuda' or 'gpu'.")
+        if text.startswith("cuda") and not torch.cuda.is_available():
+            raise BackendError(
+                f"Device {device!r} is not available: this torch build ({torch.__version__}) "
+                "sees no CUDA GPU. Install a CUDA build of torch or use device='cpu'."
+            )
+        return torch.device(text)
+
+    def to_device(self, tree, device):
+        return pytree.tree_map(lambda v: v.to(device) if torch.is_tensor(v) else v, tree)
+
+    def apply_precision(self, precision):
+        torch.set_default_dtype(torch.float64 if precision == "float64" else torch.float32)
+
+    # ---- models
+    def _build_problem(self, model, args, kwargs, init_values):
+        from .problem import build_problem
+
+        return build_problem(self, model, args, kwargs, init_values)

@@ -1,0 +1,60 @@
+"""Explicit random keys on torch, with the meaning JAX gives them.
+
+A key is an int64 tensor. ``split`` derives new keys by the SplitMix64 mixing function, and each
+draw builds a ``torch.Generator`` seeded from its key, so no global generator is read or reset.
+
+>>> from ppl.backends.pyro.keys import key, split
+>>> a, b = split(key(0))
+>>> int(a) != int(b)
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+_MASK = (1 << 64) - 1
+
+
+def _mix(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def _signed(x: int) -> int:
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+def key(seed: int) -> torch.Tensor:
+    """A key from an integer seed."""
+    return torch.tensor(_signed(_mix(int(seed) & _MASK)), dtype=torch.int64)
+
+
+def split(parent, num: int = 2) -> torch.Tensor:
+    """``num`` keys derived from ``parent``, as an int64 tensor of shape ``(num,)``."""
+    base = int(parent) & _MASK
+    return torch.tensor([_signed(_mix(base ^ _mix(i + 1))) for i in range(num)], dtype=torch.int64)
+
+
+def generator(k, device=None) -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded from key ``k``."""
+    gen = torch.Generator(device=device or "cpu")
+    gen.manual_seed(int(k) & _MASK)
+    return gen
+
+
+@contextlib.contextmanager
+def global_seed(k):
+    """Run a block with torch's global generator seeded from ``k``, restoring it afterwards.
+
+    Pyro's samplers draw from the global generator; this keeps such a block reproducible
+    without disturbing the caller's random state.
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(k) & _MASK)
+        yield

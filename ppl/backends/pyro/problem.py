@@ -1,0 +1,181 @@
+"""``Problem`` on Pyro: the potential is built once per model structure.
+
+The negative log joint is written the way ``pyro.infer.mcmc.util`` writes it (condition the model
+on the constrained values, trace it, sum the scaled log-probabilities, add the Jacobians), then
+recorded once with ``torch.jit.trace`` so that later calls run the recorded graph without
+re-running Pyro's messengers. The recording is valid when the model's structure is static (no
+Python control flow on latent values); it is checked against the eager potential at fresh points,
+and on any disagreement the problem falls back to the eager potential with a warning.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pyro
+import pyro.poutine as poutine
+import torch
+from pyro.distributions.transforms import biject_to
+from pyro.poutine.subsample_messenger import _Subsample
+
+from ...primitives import plate_subsample_sizes
+from ..problem import FlatLayout, Problem, latent_sites
+from . import keys
+
+#: relative tolerance of the check that the recorded potential matches the eager one
+_TRACE_CHECK_RTOL = 1e-4
+
+
+def _not_subsample(name, site) -> bool:
+    return not isinstance(site["fn"], _Subsample)
+
+
+def prototype_trace(model, args, kwargs):
+    """One run of the model (seeded with 0) and the plates that draw minibatches."""
+    with keys.global_seed(0):
+        proto = poutine.trace(model).get_trace(*args, **kwargs)
+    subsample_plates = {
+        name: (site["fn"].size, site["fn"].subsample_size)
+        for name, site in proto.nodes.items()
+        if site["type"] == "sample"
+        and isinstance(site["fn"], _Subsample)
+        and site["fn"].subsample_size is not None
+        and site["fn"].subsample_size < site["fn"].size
+    }
+    plates = {name for name, site in proto.nodes.items() if isinstance(site.get("fn"), _Subsample)}
+    return proto, subsample_plates, plates
+
+
+def _record(neg_log_joint, z0, indices0, sizes):
+    """``neg_log_joint`` recorded by ``torch.jit.trace``, or ``None`` (with a warning) when the
+    recording disagrees with the eager function at fresh points."""
+    try:
+        with pyro.validation_enabled(False), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            recorded = torch.jit.trace(neg_log_joint, (z0, *indices0), check_trace=False)
+        gen = keys.generator(keys.key(12345))
+        for _ in range(2):
+            z = z0 + 0.5 * torch.randn(z0.shape, generator=gen, dtype=z0.dtype)
+            indices = [torch.randperm(n, generator=gen)[: len(i)] for n, i in zip(sizes, indices0)]
+            fast, slow = recorded(z, *indices), neg_log_joint(z, *indices)
+            if not (
+                math.isclose(float(fast), float(slow), rel_tol=_TRACE_CHECK_RTOL, abs_tol=1e-6)
+                or not (math.isfinite(float(fast)) or math.isfinite(float(slow)))
+            ):
+                raise ValueError(f"recorded {float(fast)} vs eager {float(slow)}")
+        return recorded
+    except Exception as err:  # any failure to record means: use the eager path
+        warnings.warn(
+            "The model's structure is not static (its log density could not be recorded once: "
+            f"{err}); ppl falls back to re-running the model at every potential evaluation, "
+            "which is slower. Avoid Python control flow on latent values to get the fast path.",
+            stacklevel=3,
+        )
+        return None
+
+
+def build_problem(backend, model, args, kwargs, init_values, record=True) -> Problem:
+    proto, subsample_plates, plates = prototype_trace(model, args, kwargs)
+    latent = latent_sites(proto.nodes, subsample_plates, skip=plates)
+    transforms = {site["name"]: biject_to(site["fn"].support) for site in latent}
+    layout = FlatLayout(
+        tuple(transforms),
+        tuple(tuple(transforms[s["name"]].inverse_shape(s["value"].shape)) for s in latent),
+    )
+    plate_names = tuple(subsample_plates)
+    sizes = [size for size, _ in subsample_plates.values()]
+    full = {name: torch.arange(size) for name, (size, _) in subsample_plates.items()}
+    xp = backend.xp
+
+    def constrained(z):
+        uncon = layout.unravel(z, xp)
+        values, log_det = {}, torch.zeros((), dtype=z.dtype)
+        for name, t in transforms.items():
+            values[name] = t(uncon[name])
+            log_det = log_det + t.log_abs_det_jacobian(uncon[name], values[name]).sum()
+        return values, log_det
+
+    # a Problem holds pyro.param sites fixed at their current values
+    params = {n: s["value"].detach() for n, s in proto.nodes.items() if s["type"] == "param"}
+    fixed_model = poutine.substitute(model, data=params) if params else model
+
+    def model_trace(values, indices=None):
+        indices = tuple(full.values()) if indices is None else indices
+        values.update(zip(plate_names, indices))
+        with plate_subsample_sizes({n: len(i) for n, i in zip(plate_names, indices)}):
+            conditioned = poutine.condition(fixed_model, data=values)
+            return poutine.trace(conditioned).get_trace(*args, **kwargs)
+
+    def neg_log_joint(z, *indices):
+        values, log_det = constrained(z)
+        return -(model_trace(values, indices).log_prob_sum(_not_subsample) + log_det)
+
+    def unconstrain(values):
+        parts = {name: t.inv(torch.as_tensor(values[name])) for name, t in transforms.items()}
+        return layout.ravel(parts, xp)
+
+    def sample_prior(key):
+        with keys.global_seed(key):
+            tr = model_trace({})
+        return {name: tr.nodes[name]["value"].detach() for name in layout.names}
+
+    recorded = {}  # minibatch sizes -> neg_log_joint recorded for them (the N/B scale is fixed)
+
+    def evaluate(z, indices):
+        if not (record and layout.dim):
+            return neg_log_joint(z, *indices)
+        signature = tuple(len(i) for i in indices)
+        if signature not in recorded:
+            z0 = unconstrain(sample_prior(keys.key(0))).to(z.dtype)
+            recorded[signature] = _record(neg_log_joint, z0, indices, sizes) or neg_log_joint
+        return recorded[signature](z, *indices)
+
+    def potential(z, key=None):
+        if key is None or not plate_names:
+            return evaluate(z, tuple(full.values()))
+        plate_keys = keys.split(key, len(plate_names))
+        indices = tuple(
+            torch.randperm(size, generator=keys.generator(k, z.device))[:batch].to(z.device)
+            for k, (size, batch) in zip(plate_keys, subsample_plates.values())
+        )
+        return evaluate(z, indices)
+
+    def constrain_one(z):
+        values, _ = constrained(z.detach())
+        tr = model_trace(dict(values))
+        out = {name: values[name] for name in layout.names}
+        for name, site in tr.nodes.items():
+            if site["type"] == "sample" and site["infer"].get("_deterministic", False):
+                out[name] = site["value"].detach()
+        return out
+
+    def site_log_probs(z):
+        values, _ = constrained(z.detach())
+        tr = model_trace(values)
+        return {
+            name: float(site["fn"].log_prob(site["value"]).sum())
+            for name, site in tr.nodes.items()
+            if site["type"] == "sample" and _not_subsample(name, site)
+        }
+
+    if any(not torch.is_tensor(v) for v in init_values.values()):
+        init_values = {k: backend.asarray(v) for k, v in init_values.items()}
+    return Problem(
+        backend=backend,
+        layout=layout,
+        potential=potential,
+        constrain_one=constrain_one,
+        unconstrain=unconstrain,
+        sample_prior=sample_prior,
+        site_log_probs=site_log_probs,
+        num_data=max(sizes) if sizes else None,
+        subsample_plates=subsample_plates,
+        model=model,
+        args=args,
+        kwargs=kwargs,
+        init_values=init_values,
+    )
+
+
+__all__ = ["build_problem", "prototype_trace"]

@@ -1,0 +1,83 @@
+"""The modelling primitives, dispatched to the active backend at call time.
+
+They mean what they mean in Pyro and NumPyro.
+
+>>> import ppl
+>>> from ppl import dist
+>>> def model():
+...     with ppl.plate("data", 3):
+...         return ppl.sample("x", dist.Normal(0.0, 1.0))
+>>> ppl.get_backend("pyro").problem(model).layout.shapes
+((3,),)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import types
+from collections.abc import Iterator, Mapping
+
+from .backends import get_backend
+
+__all__ = [
+    "sample",
+    "param",
+    "plate",
+    "deterministic",
+    "factor",
+    "subsample",
+    "plate_subsample_sizes",
+]
+
+_subsample_overrides: contextvars.ContextVar[Mapping[str, int | None]] = contextvars.ContextVar(
+    "ppl_subsample_overrides", default=types.MappingProxyType({})
+)
+
+
+@contextlib.contextmanager
+def plate_subsample_sizes(sizes: Mapping[str, int | None]) -> Iterator[None]:
+    """Inside this block, ``ppl.plate(name, ...)`` uses ``sizes[name]`` as its ``subsample_size``
+    (``None``: the whole plate). Algorithms use it to set a minibatch size for the user."""
+    token = _subsample_overrides.set({**_subsample_overrides.get(), **sizes})
+    try:
+        yield
+    finally:
+        _subsample_overrides.reset(token)
+
+
+def sample(name: str, fn, obs=None, *, obs_mask=None, infer: dict | None = None):
+    """Draw (or, with ``obs``, observe) a value of site ``name`` from distribution ``fn``."""
+    return get_backend().primitives["sample"](name, fn, obs=obs, obs_mask=obs_mask, infer=infer)
+
+
+def param(name: str, init_value=None, *, constraint=None, event_dim: int | None = None):
+    """A learnable parameter (optimised by SVI; fixed at its value by samplers)."""
+    options = {} if constraint is None else {"constraint": constraint}
+    if event_dim is not None:
+        options["event_dim"] = event_dim
+    return get_backend().primitives["param"](name, init_value, **options)
+
+
+def plate(name: str, size: int, subsample_size: int | None = None, dim: int | None = None):
+    """A context of conditionally independent draws; ``subsample_size`` draws minibatches and
+    scales their log-likelihood by ``size / subsample_size``."""
+    overrides = _subsample_overrides.get()
+    if name in overrides:
+        subsample_size = overrides[name]
+    return get_backend().primitives["plate"](name, size, subsample_size=subsample_size, dim=dim)
+
+
+def deterministic(name: str, value):
+    """Record ``value`` under ``name`` in traces and posteriors."""
+    return get_backend().primitives["deterministic"](name, value)
+
+
+def factor(name: str, log_factor):
+    """Add ``log_factor`` to the model's log density."""
+    return get_backend().primitives["factor"](name, log_factor)
+
+
+def subsample(data, event_dim: int):
+    """Index ``data`` by the enclosing subsampled plates (a no-op outside them)."""
+    return get_backend().primitives["subsample"](data, event_dim=event_dim)

@@ -1,0 +1,106 @@
+"""``Problem`` from the same model source agrees across backends."""
+
+import numpy as np
+import pytest
+
+import ppl
+from ppl.errors import ModelError, ShapeError
+from tests.models_for_tests import CASES, logistic_data, logistic_regression
+
+
+def _evaluate(name, case, z_np):
+    model, args, kwargs = case
+    with ppl.backend(name) as backend:
+        problem = backend.problem(model, args(), kwargs())
+        z = backend.asarray(z_np)
+        value, grad = backend.value_and_grad(problem.potential)(z)
+        values = {k: backend.to_numpy(v) for k, v in problem.constrain(z).items()}
+        batch = problem.constrain(backend.asarray(np.stack([z_np] * 3).reshape(1, 3, -1)))
+        return problem, float(value), backend.to_numpy(grad), values, batch
+
+
+@pytest.mark.parametrize("precision,tol", [("float64", 1e-5), ("float32", 1e-4)])
+@pytest.mark.parametrize("case", list(CASES))
+def test_potential_constrain_and_gradient_agree_across_backends(case, precision, tol):
+    before = ppl.get_precision()
+    ppl.set_precision(precision)
+    try:
+        dim = (
+            ppl.get_backend("numpyro")
+            .problem(CASES[case][0], CASES[case][1](), CASES[case][2]())
+            .dim
+        )
+        z = np.linspace(-1.0, 1.0, dim)
+        ref, other = (_evaluate(b, CASES[case], z) for b in ("numpyro", "pyro"))
+    finally:
+        ppl.set_precision(before)
+    assert ref[0].layout == other[0].layout
+    assert other[1] == pytest.approx(ref[1], rel=tol, abs=tol)
+    np.testing.assert_allclose(other[2], ref[2], rtol=tol, atol=tol)
+    assert ref[3].keys() == other[3].keys()
+    for name in ref[3]:
+        np.testing.assert_allclose(other[3][name], ref[3][name], rtol=tol, atol=tol)
+        assert (
+            tuple(ref[4][name].shape) == tuple(other[4][name].shape) == (1, 3, *ref[3][name].shape)
+        )
+
+
+def test_prior_draws_have_the_site_shapes(backend):
+    X, y = logistic_data(n=20, d=4)
+    problem = backend.problem(logistic_regression, (X,), {"y": y})
+    z = problem.init(backend.key(0))
+    assert tuple(z.shape) == (5,)
+    values = problem.constrain(z)
+    assert tuple(values["w"].shape) == (4,) and tuple(values["b"].shape) == ()
+
+
+def test_minibatch_potential_is_unbiased(backend, float64):
+    # The N/B-scaled minibatch log-likelihood averages to the full one. 400 minibatches of 10
+    # out of 60: the relative sd of the mean is ~1%, so 5% is a 5-sigma tolerance.
+    X, y = logistic_data()
+    full = backend.problem(logistic_regression, (X,), {"y": y})
+    mini = backend.problem(logistic_regression, (X,), {"y": y, "subsample_size": 10})
+    assert mini.num_data == 60 and full.num_data is None
+    z = backend.asarray(np.linspace(-1.0, 1.0, full.dim))
+    keys = backend.split(backend.key(0), 400)
+    potential = backend.jit(mini.potential)
+    estimates = [float(potential(z, keys[i])) for i in range(400)]
+    assert float(mini.potential(z)) == pytest.approx(float(full.potential(z)), rel=1e-9)
+    assert np.mean(estimates) == pytest.approx(float(full.potential(z)), rel=0.05)
+    assert np.std(estimates) > 0
+
+
+def test_init_values_override_named_sites(backend):
+    X, y = logistic_data()
+    problem = backend.problem(logistic_regression, (X,), {"y": y}, init_values={"b": 0.25})
+    assert float(problem.constrain(problem.init(backend.key(0)))["b"]) == pytest.approx(0.25)
+
+
+def test_wrongly_shaped_observation_names_the_site_and_shapes(backend):
+    X, y = logistic_data()
+    with pytest.raises(ShapeError, match=r"'y'.*\(60, 1\).*\(60,\)"):
+        backend.problem(logistic_regression, (X,), {"y": y[:, None]})
+
+
+def test_nan_model_names_the_site(backend):
+    def model(x):
+        loc = ppl.sample("loc", ppl.dist.Normal(0.0, 1.0))
+        ppl.sample("x", ppl.dist.Normal(loc, 1.0), obs=x)
+
+    with pytest.raises(ModelError, match="'x' has 1 NaN"):
+        backend.problem(model, (np.array([0.0, np.nan]),))
+
+    def nan_prior():
+        ppl.sample("loc", ppl.dist.Normal(0.0, 1.0))
+        ppl.factor("bad", ppl.ops.asarray(float("nan")))
+
+    with pytest.raises(ModelError, match="(?i)nan|not finite"):
+        backend.problem(nan_prior).init(backend.key(0))
+
+
+def test_discrete_latent_site_is_a_clear_error(backend):
+    def model():
+        ppl.sample("k", ppl.dist.Bernoulli(0.5))
+
+    with pytest.raises(ModelError, match="'k' is discrete"):
+        backend.problem(model)
