@@ -1,8 +1,7 @@
 """The registry of inference algorithms: frozen specs with lazy targets, one line each.
 
 >>> import ppl
->>> spec = ppl.algorithms()[0]
->>> isinstance(spec.name, str) and spec.family != ""
+>>> all(isinstance(spec, ppl.AlgorithmSpec) for spec in ppl.algorithms())
 True
 """
 
