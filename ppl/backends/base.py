@@ -110,6 +110,13 @@ class Backend(abc.ABC):
         """The leaves of ``tree``, in ``tree_flatten`` order."""
         return self.tree_flatten(tree)[0]
 
+    #: whether ``vmap`` can map over model evaluations (chains run vectorised)
+    supports_vmap_of_models: bool = False
+
+    def precompile(self, f: Callable, *example_args) -> tuple[Callable, float]:
+        """``f`` compiled for arguments like ``example_args``, and the seconds compiling took."""
+        return f, 0.0
+
     # ---- random keys --------------------------------------------------------------------
     @abc.abstractmethod
     def key(self, seed: int):
@@ -157,6 +164,24 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def apply_precision(self, precision: str) -> None:
         """Compute in ``"float32"`` or ``"float64"`` from now on."""
+
+    @abc.abstractmethod
+    def device_scope(self, device):
+        """A context manager inside which new arrays are created on ``device``."""
+
+    # ---- native inference ---------------------------------------------------------------
+    @abc.abstractmethod
+    def hmc_kernel(self, problem, algo: str, options) -> tuple[Callable, Callable]:
+        """The backend's own HMC/NUTS kernel over ``problem.potential``: ``(init(key) -> state,
+        step(state, key) -> (state, info))`` with ``state.position`` the flat point."""
+
+    @abc.abstractmethod
+    def predictive(self, model, samples: dict, args, kwargs, seed: int) -> dict:
+        """Draws of every site given posterior ``samples`` (leading axis: draws), as numpy."""
+
+    @abc.abstractmethod
+    def log_likelihood(self, model, samples: dict, args, kwargs) -> dict:
+        """Pointwise log-likelihood of each observed site per draw, as numpy."""
 
     # ---- models -------------------------------------------------------------------------
     def problem(self, model: Callable, args=(), kwargs=None, init_values=None):

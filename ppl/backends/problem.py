@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import ModelError, ShapeError
 from .base import to_numpy_any
 
-__all__ = ["FlatLayout", "Problem", "check_observed_shape", "latent_sites"]
+__all__ = ["FlatLayout", "Problem", "check_observed_shape", "latent_sites", "observed_values"]
 
 
 class FlatLayout(NamedTuple):
@@ -108,6 +108,18 @@ def latent_sites(trace, subsample_plates, skip=()) -> list:
     return latent
 
 
+def observed_values(trace, skip=()) -> dict:
+    """``{site: numpy value}`` of the observed sample sites of a backend's trace."""
+    return {
+        name: to_numpy_any(site["value"])
+        for name, site in trace.items()
+        if site["type"] == "sample"
+        and site["is_observed"]
+        and name not in skip
+        and not site["infer"].get("_deterministic", False)
+    }
+
+
 def check_observation(name: str, value, fn, mask=None) -> None:
     """Shape (``check_observed_shape``) and finiteness of an observed value."""
     check_observed_shape(name, tuple(getattr(value, "shape", ())), fn.shape(), fn.batch_shape)
@@ -141,6 +153,8 @@ class Problem:
     num_data: int | None = None
     subsample_plates: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     init_values: Mapping[str, Any] = field(default_factory=dict)
+    #: observed site values, as numpy
+    observed: Mapping[str, Any] = field(default_factory=dict)
     #: the model (bound to its backend) and its converted arguments, for native algorithms
     model: Callable | None = None
     args: tuple = ()
@@ -155,12 +169,20 @@ class Problem:
         """``{site: unconstrained value}`` from ``z``."""
         return self.layout.unravel(z, self.backend.xp)
 
-    def init(self, key, max_tries: int = 100):
-        """A point drawn from the prior (``init_values`` override named sites) with a finite
-        potential; a ``ModelError`` naming the sites at fault if none is found."""
+    def init(self, key, strategy: str = "prior", max_tries: int = 100):
+        """An initial point with a finite potential: a prior draw (``strategy="prior"``) or a
+        uniform draw on (-2, 2) in unconstrained space (``"uniform"``, NumPyro's default for
+        HMC); ``init_values`` override named sites. A ``ModelError`` naming the sites at fault
+        if none is found."""
         keys = self.backend.split(key, max_tries)
         for attempt in range(max_tries):
-            values = dict(self.sample_prior(keys[attempt]))
+            if strategy == "uniform":
+                draw = self.backend.uniform(keys[attempt], (self.dim,), -2.0, 2.0)
+                values = {
+                    k: v for k, v in self.constrain_one(draw).items() if k in self.layout.names
+                }
+            else:
+                values = dict(self.sample_prior(keys[attempt]))
             values.update({k: v for k, v in self.init_values.items() if k in values})
             z = self.unconstrain(values)
             if math.isfinite(float(self.potential(z))):

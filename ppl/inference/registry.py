@@ -53,7 +53,12 @@ class AlgorithmSpec:
 
 
 # One explicit line per algorithm; the target module is imported lazily.
-_BUILTIN: tuple[AlgorithmSpec, ...] = ()
+_BUILTIN: tuple[AlgorithmSpec, ...] = (
+    AlgorithmSpec("nuts", "mcmc", "ppl.inference.mcmc.nuts", "No-U-Turn sampler (backend's own)"),
+    AlgorithmSpec(
+        "hmc", "mcmc", "ppl.inference.mcmc.hmc", "Hamiltonian Monte Carlo (backend's own)"
+    ),
+)
 
 _registry: dict[str, AlgorithmSpec] = {}
 _entry_points_loaded = {"done": False}
@@ -99,7 +104,8 @@ def get(name: str) -> AlgorithmSpec:
     registry = _all()
     if name not in registry:
         raise OptionError(
-            f"Unknown inference method {name!r}." + did_you_mean(name, registry)
+            f"Unknown inference method {name!r}."
+            + did_you_mean(name, registry)
             + f" The registered methods are: {', '.join(sorted(registry)) or 'none'}."
         )
     return registry[name]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -138,6 +140,35 @@ class NumPyroBackend(Backend):
 
     def apply_precision(self, precision):
         jax.config.update("jax_enable_x64", precision == "float64")
+
+    def device_scope(self, device):
+        return jax.default_device(device)
+
+    supports_vmap_of_models = True
+
+    def precompile(self, f, *example_args):
+        start = time.perf_counter()
+        compiled = jax.jit(f).lower(*example_args).compile()
+        return compiled, time.perf_counter() - start
+
+    # ---- native inference
+    def hmc_kernel(self, problem, algo, options):
+        from .mcmc import hmc_kernel
+
+        return hmc_kernel(problem, algo, options)
+
+    def predictive(self, model, samples, args, kwargs, seed):
+        from numpyro.infer import Predictive
+
+        draws = Predictive(model, posterior_samples=samples)(self.key(seed), *args, **kwargs)
+        return {k: np.asarray(v) for k, v in draws.items()}
+
+    def log_likelihood(self, model, samples, args, kwargs):
+        from numpyro.infer.util import log_likelihood
+
+        return {
+            k: np.asarray(v) for k, v in log_likelihood(model, samples, *args, **kwargs).items()
+        }
 
     # ---- models
     def _build_problem(self, model, args, kwargs, init_values):

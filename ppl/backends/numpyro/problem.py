@@ -10,7 +10,7 @@ from numpyro.handlers import seed, substitute, trace
 from numpyro.infer.util import constrain_fn, potential_energy
 
 from ...primitives import plate_subsample_sizes
-from ..problem import FlatLayout, Problem, latent_sites
+from ..problem import FlatLayout, Problem, latent_sites, observed_values
 
 
 def prototype_trace(model, args, kwargs):
@@ -80,5 +80,6 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
         model=model,
         args=args,
         kwargs=kwargs,
+        observed=observed_values(proto),
         init_values={k: jnp.asarray(v) for k, v in init_values.items()},
     )

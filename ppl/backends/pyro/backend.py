@@ -205,6 +205,38 @@ class PyroBackend(Backend):
     def apply_precision(self, precision):
         torch.set_default_dtype(torch.float64 if precision == "float64" else torch.float32)
 
+    def device_scope(self, device):
+        return torch.device(device)
+
+    # ---- native inference
+    def hmc_kernel(self, problem, algo, options):
+        from .mcmc import hmc_kernel
+
+        return hmc_kernel(problem, algo, options)
+
+    def predictive(self, model, samples, args, kwargs, seed):
+        from pyro.infer import Predictive
+
+        num = len(next(iter(samples.values())))
+        tensors = {k: self.asarray(v) for k, v in samples.items()}
+        with keys.global_seed(self.key(seed)):
+            draws = Predictive(model, posterior_samples=tensors, num_samples=num)(*args, **kwargs)
+        return {k: self.to_numpy(v) for k, v in draws.items()}
+
+    def log_likelihood(self, model, samples, args, kwargs):
+        import pyro.poutine as poutine
+
+        num = len(next(iter(samples.values())))
+        out: dict[str, list] = {}
+        for i in range(num):
+            values = {k: self.asarray(v[i]) for k, v in samples.items()}
+            tr = poutine.trace(poutine.condition(model, data=values)).get_trace(*args, **kwargs)
+            for name, site in tr.nodes.items():
+                if site["type"] == "sample" and site["is_observed"] and name not in values:
+                    log_p = site["fn"].log_prob(site["value"]).detach()
+                    out.setdefault(name, []).append(self.to_numpy(log_p))
+        return {k: np.stack(v) for k, v in out.items()}
+
     # ---- models
     def _build_problem(self, model, args, kwargs, init_values):
         from .problem import build_problem

@@ -20,7 +20,7 @@ from pyro.distributions.transforms import biject_to
 from pyro.poutine.subsample_messenger import _Subsample
 
 from ...primitives import plate_subsample_sizes
-from ..problem import FlatLayout, Problem, latent_sites
+from ..problem import FlatLayout, Problem, latent_sites, observed_values
 from . import keys
 
 #: relative tolerance of the check that the recorded potential matches the eager one
@@ -174,6 +174,7 @@ def build_problem(backend, model, args, kwargs, init_values, record=True) -> Pro
         model=model,
         args=args,
         kwargs=kwargs,
+        observed=observed_values(proto.nodes, skip=plates),
         init_values=init_values,
     )
 

@@ -1,0 +1,60 @@
+"""NumPyro's own HMC/NUTS kernel (``numpyro.infer.hmc.hmc``) over a ``Problem``'s potential."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+from numpyro.infer.hmc import hmc
+
+
+class KernelState(NamedTuple):
+    position: Any
+    inner: Any
+
+
+class HMCInfo(NamedTuple):
+    accept_prob: Any
+    step_size: Any
+    diverging: Any
+    num_steps: Any
+    potential_energy: Any
+
+
+@functools.lru_cache(maxsize=16)
+def hmc_kernel(problem, algo: str, options):
+    """``(init, step)``; cached so that ``step`` uses the closure ``init`` configured."""
+    init_kernel, sample_kernel = hmc(potential_fn=problem.potential, algo=algo)
+    extra = {"max_tree_depth": options.max_tree_depth} if algo == "NUTS" else {}
+    if algo == "HMC":
+        extra = {"num_steps": options.num_steps} if options.num_steps else {}
+
+    def init(key):
+        init_key, kernel_key = jax.random.split(key)
+        z0 = problem.init(init_key, strategy=options.init_strategy)
+        state = init_kernel(
+            z0,
+            options.num_warmup,
+            step_size=options.step_size,
+            adapt_step_size=options.adapt_step_size,
+            adapt_mass_matrix=options.adapt_mass_matrix,
+            dense_mass=options.dense_mass,
+            target_accept_prob=options.target_accept_prob,
+            rng_key=kernel_key,
+            **extra,
+        )
+        return KernelState(state.z, state)
+
+    def step(state, key):
+        new = sample_kernel(state.inner)
+        info = HMCInfo(
+            new.accept_prob,
+            new.adapt_state.step_size,
+            new.diverging,
+            new.num_steps,
+            new.potential_energy,
+        )
+        return KernelState(new.z, new), info
+
+    return init, step

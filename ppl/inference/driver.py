@@ -1,0 +1,256 @@
+"""The one driver loop: runs any registered algorithm's ``init``/``step`` and packs a ``Posterior``.
+
+It owns what every algorithm shares: chains (vectorised with ``vmap`` on JAX, one after another on
+torch), chunked ``scan`` inside ``jit`` on JAX so a progress bar can follow a compiled loop, warmup
+and thinning, collecting draws, NaN/inf checks that name the step and the site, timing split into
+compile and run, and Ctrl-C returning the draws so far.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import DivergenceError
+from .posterior import LogZ, Posterior
+
+__all__ = ["Draws", "run"]
+
+#: chunks per run when a progress bar is shown (one compiled chunk otherwise)
+PROGRESS_CHUNKS = 20
+
+
+class Draws(NamedTuple):
+    """What a ``"fit"`` algorithm's ``sample`` returns: flat draws ``(num, dim)`` and, where the
+    algorithm has them, importance log-weights ``(num,)`` of each draw against the target."""
+
+    z: Any
+    log_weights: Any = None
+
+
+def _stack_trees(backend, trees):
+    return backend.tree_map(lambda *leaves: backend.xp.stack(leaves), *trees)
+
+
+def _progress_bar(total: int, enabled: bool | None, desc: str):
+    import sys
+
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+def _chunk_sizes(total: int, progress: bool) -> list[int]:
+    if total == 0:
+        return []
+    if not progress:
+        return [total]
+    size = max(1, math.ceil(total / PROGRESS_CHUNKS))
+    return [size] * (total // size) + ([total % size] if total % size else [])
+
+
+def _check_finite(problem, positions: np.ndarray, first_step: int, method: str) -> None:
+    bad = ~np.isfinite(positions)
+    if not bad.any():
+        return
+    step, index = np.argwhere(bad.reshape(bad.shape[0], -1, bad.shape[-1]))[0][[0, 2]]
+    offsets = np.cumsum((0,) + problem.layout.sizes)
+    site = problem.layout.names[int(np.searchsorted(offsets, index, side="right") - 1)]
+    raise DivergenceError(
+        f"{method}: the chain reached NaN or inf at step {first_step + int(step)} in site "
+        f"{site!r}. Lower the step size (or learning rate), or check that site's prior and "
+        "likelihood for regions where the density is not finite."
+    )
+
+
+class _Loop:
+    """Runs ``step`` for ``total`` steps over all chains, in compiled chunks where possible."""
+
+    def __init__(self, backend, step, num_chains: int, vectorize: bool):
+        self.backend, self.step, self.num_chains = backend, step, num_chains
+        self.vectorize = vectorize
+        self.compile_seconds = 0.0
+        self._compiled: dict[int, Any] = {}
+        body_step = backend.vmap(step) if vectorize else step
+
+        def chunk(state, keys):
+            def body(carry, key):
+                carry, info = body_step(carry, key)
+                return carry, (getattr(carry, "position", None), info)
+
+            return backend.scan(body, state, keys)
+
+        self._chunk = chunk
+
+    def run_chunk(self, state, keys):
+        length = len(keys)
+        if length not in self._compiled:
+            compiled, seconds = self.backend.precompile(self._chunk, state, keys)
+            self._compiled[length] = compiled
+            self.compile_seconds += seconds
+        return self._compiled[length](state, keys)
+
+
+def _to_numpy_tree(backend, tree) -> dict[str, np.ndarray]:
+    if tree is None:
+        return {}
+    fields = tree._asdict() if hasattr(tree, "_asdict") else dict(tree)
+    return {k: backend.to_numpy(v) for k, v in fields.items() if v is not None}
+
+
+def _run_steps(spec, module, problem, options, key, progress):
+    """All steps of all chains. Returns final states, kept positions (chain, draw, dim), kept
+    infos {name: (chain, draw)}, timings and whether the run was interrupted."""
+    backend = problem.backend
+    kind = module.KIND
+    num_chains = getattr(options, "num_chains", 1) if kind == "mcmc" else 1
+    if kind == "mcmc":
+        warmup, thinning = options.num_warmup, getattr(options, "thinning", 1)
+        total = warmup + options.num_samples * thinning
+    else:
+        warmup, thinning, total = 0, 1, options.num_steps
+    init_key, run_key = backend.split(key)
+    start = time.perf_counter()
+    chain_keys = backend.split(init_key, num_chains)
+    states = [module.init(problem, chain_keys[c], options) for c in range(num_chains)]
+    init_seconds = time.perf_counter() - start
+    step = functools.partial(module.step, problem=problem, options=options)
+    vectorize = backend.supports_vmap_of_models and num_chains > 1
+    groups = [_stack_trees(backend, states)] if vectorize else states
+    loop = _Loop(backend, step, num_chains, vectorize)
+    step_keys = backend.split(run_key, total * num_chains)
+    bar = _progress_bar(total * (1 if vectorize else num_chains), progress, spec.name)
+    positions: list[list] = [[] for _ in groups]
+    infos: list[list] = [[] for _ in groups]
+    interrupted, run_seconds = False, 0.0
+    try:
+        for g in range(len(groups)):
+            done = 0
+            for size in _chunk_sizes(total, bar is not None):
+                keys = _chunk_keys(backend, step_keys, g, done, size, num_chains, vectorize)
+                t0 = time.perf_counter()
+                compile_before = loop.compile_seconds
+                groups[g], (pos, info) = loop.run_chunk(groups[g], keys)
+                pos_np = None if pos is None else backend.to_numpy(pos)
+                run_seconds += time.perf_counter() - t0 - (loop.compile_seconds - compile_before)
+                keep = _kept(done, size, warmup, thinning)
+                if pos_np is not None:
+                    _check_finite(problem, pos_np, done, spec.name)
+                    positions[g].append(pos_np[keep])
+                infos[g].append({k: v[keep] for k, v in _to_numpy_tree(backend, info).items()})
+                done += size
+                if bar is not None:
+                    bar.update(size)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+    timings = {
+        "init_seconds": init_seconds,
+        "compile_seconds": loop.compile_seconds,
+        "run_seconds": run_seconds,
+    }
+    return (
+        groups,
+        _assemble(positions, vectorize),
+        _assemble_info(infos, vectorize),
+        timings,
+        interrupted,
+    )
+
+
+def _chunk_keys(backend, step_keys, group, done, size, num_chains, vectorize):
+    if vectorize:
+        flat = step_keys[done * num_chains : (done + size) * num_chains]
+        return backend.xp.reshape(flat, (size, num_chains) + tuple(flat.shape[1:]))
+    total = len(step_keys) // num_chains
+    start = group * total + done
+    return step_keys[start : start + size]
+
+
+def _kept(done: int, size: int, warmup: int, thinning: int) -> np.ndarray:
+    steps = np.arange(done, done + size)
+    return np.flatnonzero((steps >= warmup) & ((steps - warmup) % thinning == 0))
+
+
+def _assemble(per_group: list[list[np.ndarray]], vectorize: bool) -> np.ndarray | None:
+    if not per_group or not per_group[0]:
+        return None
+    joined = [np.concatenate(chunks, axis=0) for chunks in per_group]
+    if vectorize:  # (draw, chain, dim) -> (chain, draw, dim)
+        return np.swapaxes(joined[0], 0, 1)
+    return np.stack(joined, axis=0)
+
+
+def _assemble_info(per_group: list[list[dict]], vectorize: bool) -> dict[str, np.ndarray]:
+    names = per_group[0][0].keys() if per_group and per_group[0] else ()
+    out = {}
+    for name in names:
+        joined = [np.concatenate([c[name] for c in chunks], axis=0) for chunks in per_group]
+        out[name] = np.swapaxes(joined[0], 0, 1) if vectorize else np.stack(joined, axis=0)
+    return out
+
+
+def _log_z(log_weights: np.ndarray) -> LogZ:
+    """``log mean exp(w)`` and its delta-method standard error."""
+    w = np.asarray(log_weights, dtype=np.float64).reshape(-1)
+    shift = w.max()
+    ratios = np.exp(w - shift)
+    mean = ratios.mean()
+    stderr = ratios.std(ddof=1) / math.sqrt(len(w)) / mean if len(w) > 1 else math.inf
+    return LogZ(float(shift + math.log(mean)), float(stderr))
+
+
+def run(spec, problem, options, key, progress=None, observed=None) -> Posterior:
+    """Run algorithm ``spec`` on ``problem`` with validated ``options``; return a ``Posterior``."""
+    module = spec.load()
+    backend = problem.backend
+    states, positions, info, timings, interrupted = _run_steps(
+        spec, module, problem, options, key, progress
+    )
+    diagnostics: dict[str, Any] = {"partial": interrupted}
+    log_z = None
+    if module.KIND == "fit":
+        t0 = time.perf_counter()
+        draws = module.sample(
+            states[0], backend.split(key)[1], problem, options, options.num_samples
+        )
+        timings["sample_seconds"] = time.perf_counter() - t0
+        positions = backend.to_numpy(draws.z)[None]
+        if draws.log_weights is not None:
+            log_weights = backend.to_numpy(draws.log_weights)
+            diagnostics["log_weights"] = log_weights
+            diagnostics["ess"] = float(
+                np.exp(2 * np.logaddexp.reduce(log_weights) - np.logaddexp.reduce(2 * log_weights))
+            )
+            log_z = _log_z(log_weights)
+        diagnostics.update({f"final_{k}": v[:, -1] for k, v in info.items() if v.size})
+    if positions is None or positions.shape[1] == 0:
+        samples = {}
+    else:
+        t0 = time.perf_counter()
+        flat = backend.asarray(positions)
+        samples = {k: backend.to_numpy(v) for k, v in problem.constrain(flat).items()}
+        timings["constrain_seconds"] = time.perf_counter() - t0
+    sample_stats = info if module.KIND == "mcmc" else {k: v for k, v in info.items()}
+    return Posterior(
+        samples=samples,
+        method=spec.name,
+        backend=backend.name,
+        options=options,
+        sample_stats=sample_stats,
+        diagnostics=diagnostics,
+        timings=timings,
+        log_z=log_z,
+        observed_data=observed or {},
+        problem=problem,
+    )

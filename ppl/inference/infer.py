@@ -1,0 +1,60 @@
+"""``ppl.infer``: run any registered algorithm by name on either backend."""
+
+from __future__ import annotations
+
+from ..backends import bind, get_backend
+from ..errors import ModelError, OptionError
+from . import driver, registry
+from .posterior import Posterior
+
+__all__ = ["infer"]
+
+
+def infer(
+    model,
+    method: str,
+    args=(),
+    kwargs=None,
+    *,
+    backend: str | None = None,
+    seed: int = 0,
+    device: str | None = None,
+    progress: bool | None = None,
+    **options,
+) -> Posterior:
+    """Infer the posterior of ``model(*args, **kwargs)`` with algorithm ``method``.
+
+    ``args``/``kwargs`` are the model's arguments (numpy arrays, lists or arrays of either
+    backend); ``options`` are the algorithm's own (``ppl.algorithms()`` lists them with their
+    defaults); an unknown option is an error, never dropped. ``progress``: a progress bar
+    (default: when stderr is a terminal).
+
+    >>> import ppl
+    >>> from ppl import dist
+    >>> def model(y):
+    ...     mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
+    ...     ppl.sample("y", dist.Normal(mu, 1.0), obs=y)
+    >>> post = ppl.infer(model, "nuts", args=(0.5,), backend="pyro", num_warmup=100,
+    ...                  num_samples=100, progress=False)
+    >>> post.samples["mu"].shape, post.backend
+    ((1, 100), 'pyro')
+    """
+    spec = registry.get(method)
+    chosen = get_backend(backend)
+    if chosen.name not in spec.backends:
+        raise OptionError(
+            f"{spec.name!r} runs on the backends {spec.backends}, not {chosen.name!r}."
+        )
+    opts = registry.validate_options(spec, options)
+    target = chosen.resolve_device(device)
+    with chosen.device_scope(target):
+        args, kwargs = chosen.convert_args(args, kwargs)
+        args, kwargs = chosen.to_device((args, kwargs), target)
+        problem = chosen.problem(model, args, kwargs)
+        if problem.dim == 0:
+            raise ModelError(
+                f"{spec.name!r} needs at least one latent (unobserved, continuous) sample site; "
+                "the model has none."
+            )
+        run = bind(driver.run, chosen.name)
+        return run(spec, problem, opts, chosen.key(seed), progress, problem.observed)

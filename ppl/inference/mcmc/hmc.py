@@ -1,0 +1,21 @@
+"""HMC: the backend's own Hamiltonian Monte Carlo kernel with step-size and mass adaptation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .native import KIND, KernelOptions, init_with, step_with
+
+__all__ = ["KIND", "Options", "init", "step"]
+
+
+@dataclass(frozen=True)
+class Options(KernelOptions):
+    """``KernelOptions`` plus num_steps: leapfrog steps per proposal (``None``: a trajectory
+    length of 2π divided by the adapted step size)."""
+
+    num_steps: int | None = None
+
+
+init = init_with("HMC")
+step = step_with("HMC")

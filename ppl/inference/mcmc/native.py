@@ -1,0 +1,67 @@
+"""What NUTS and HMC share: options, and ``init``/``step`` over the backend's own kernel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import OptionError, did_you_mean
+
+KIND = "mcmc"
+INIT_STRATEGIES = ("uniform", "prior")
+
+
+@dataclass(frozen=True)
+class KernelOptions:
+    """Options of the backends' HMC-family kernels.
+
+    num_warmup: adaptation steps, discarded. num_samples: draws kept per chain.
+    num_chains: independent chains (vectorised on JAX). thinning: keep every n-th draw.
+    target_accept_prob: step-size adaptation target. dense_mass: full-rank mass matrix.
+    step_size: initial step size. adapt_step_size / adapt_mass_matrix: adapt during warmup.
+    init_strategy: "uniform" (uniform on (-2, 2) in unconstrained space, NumPyro's default) or
+    "prior" (a prior draw).
+    """
+
+    num_warmup: int = 1000
+    num_samples: int = 1000
+    num_chains: int = 1
+    thinning: int = 1
+    target_accept_prob: float = 0.8
+    dense_mass: bool = False
+    step_size: float = 1.0
+    adapt_step_size: bool = True
+    adapt_mass_matrix: bool = True
+    init_strategy: str = "uniform"
+
+    def __post_init__(self):
+        if self.init_strategy not in INIT_STRATEGIES:
+            raise OptionError(
+                f"Unknown init_strategy {self.init_strategy!r}; use one of {INIT_STRATEGIES}."
+                + did_you_mean(self.init_strategy, INIT_STRATEGIES)
+            )
+        for name in ("num_samples", "num_chains", "thinning"):
+            if getattr(self, name) < 1:
+                raise OptionError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if not 0 < self.target_accept_prob < 1:
+            raise OptionError(
+                f"target_accept_prob must lie in (0, 1), got {self.target_accept_prob}."
+            )
+
+
+def init_with(algo: str):
+    def init(problem, key, options):
+        if problem.dim == 0:
+            raise OptionError(
+                f"{algo} needs at least one latent (unobserved, continuous) sample site, and the "
+                "model has none."
+            )
+        return problem.backend.hmc_kernel(problem, algo, options)[0](key)
+
+    return init
+
+
+def step_with(algo: str):
+    def step(state, key, problem, options):
+        return problem.backend.hmc_kernel(problem, algo, options)[1](state, key)
+
+    return step

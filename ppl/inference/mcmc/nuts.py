@@ -1,0 +1,29 @@
+"""NUTS: the backend's own No-U-Turn sampler (``numpyro.infer.NUTS``, ``pyro.infer.NUTS``).
+
+>>> import ppl
+>>> from ppl import dist
+>>> def model():
+...     ppl.sample("x", dist.Normal(1.0, 2.0))
+>>> post = ppl.infer(model, "nuts", num_warmup=200, num_samples=200, progress=False)
+>>> post.samples["x"].shape
+(1, 200)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .native import KIND, KernelOptions, init_with, step_with
+
+__all__ = ["KIND", "Options", "init", "step"]
+
+
+@dataclass(frozen=True)
+class Options(KernelOptions):
+    """``KernelOptions`` plus max_tree_depth: the largest trajectory is 2**max_tree_depth steps."""
+
+    max_tree_depth: int = 10
+
+
+init = init_with("NUTS")
+step = step_with("NUTS")
