@@ -4,15 +4,16 @@ The algorithm contract (DESIGN.md §4). A registered target is a module, written
 ``Backend`` protocol (``problem.backend``), with:
 
 - ``Options``: a frozen dataclass of the algorithm's options with defaults and docstrings.
-- ``KIND``: ``"mcmc"`` (every step is a Markov transition; the driver keeps ``state.position``, a
-  flat unconstrained vector, at the kept steps after ``options.num_warmup``) or ``"fit"`` (the steps
-  optimise something, ``options.num_steps`` of them; draws then come from ``sample``).
-- ``init(problem, key, options) -> state`` and ``step(state, key, problem, options) -> (state, info)``,
-  pure functions; ``state`` and ``info`` are NamedTuples of arrays (``info`` holds per-step scalars:
-  ``loss``, ``accept_prob``, ``step_size``, ``diverging``, ...). The driver binds ``problem`` and
+- ``KIND``: ``"mcmc"`` (every step is a Markov transition; the driver keeps ``state.position``,
+  a flat unconstrained vector, at the kept steps after ``options.num_warmup``) or ``"fit"`` (the
+  steps optimise something, ``options.num_steps`` of them; draws then come from ``sample``).
+- ``init(problem, key, options) -> state`` and
+  ``step(state, key, problem, options) -> (state, info)``, pure functions; ``state`` and
+  ``info`` are NamedTuples of arrays (``info`` holds per-step scalars: ``loss``,
+  ``accept_prob``, ``step_size``, ``diverging``, ...). The driver binds ``problem`` and
   ``options`` and runs ``step`` inside ``jit`` + chunked ``scan`` on JAX, a plain loop on torch.
 - for ``"fit"``: ``sample(state, key, problem, options, num_samples) -> Draws`` (flat draws and,
   where the algorithm has them, importance log-weights, from which ``Posterior.log_z`` follows).
-- optionally ``run(problem, key, options, chain_keys) -> RunResult`` for algorithms that must own
-  their loop (a wrapped native sampler with host-side state); the driver still times and packs it.
+
+``ppl/inference/mcmc/nuts.py`` is a small example of the contract.
 """
