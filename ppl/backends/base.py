@@ -176,6 +176,11 @@ class Backend(abc.ABC):
         step(state, key) -> (state, info))`` with ``state.position`` the flat point."""
 
     @abc.abstractmethod
+    def svi(self, problem, options):
+        """The backend's own SVI for ``problem.model``: an object with ``init(key, start)``,
+        ``step(state, key) -> (state, info)`` and ``sample(state, key, n) -> flat draws``."""
+
+    @abc.abstractmethod
     def predictive(self, model, samples: dict, args, kwargs, seed: int) -> dict:
         """Draws of every site given posterior ``samples`` (leading axis: draws), as numpy."""
 
@@ -210,14 +215,16 @@ class Backend(abc.ABC):
         """The backend's half of ``problem``: arguments are converted, ``model`` is bound."""
 
     def convert_args(self, args=(), kwargs=None) -> tuple[tuple, dict]:
-        """The model's arguments with numpy arrays, numeric lists and other backends' arrays
-        converted to this backend; everything else is passed through unchanged."""
+        """The model's arguments with numpy arrays, numeric lists, floats and other backends'
+        arrays converted to this backend; ints, strings and anything else pass unchanged."""
         args = tuple(self._convert(a, f"argument {i}") for i, a in enumerate(args))
         kwargs = {k: self._convert(v, f"argument {k!r}") for k, v in (kwargs or {}).items()}
         return args, kwargs
 
     def _convert(self, x, where: str):
-        if x is None or self.is_array(x) or isinstance(x, (bool, int, float, str)):
+        if isinstance(x, float):  # a float may be observed data: a 0-d array of the precision
+            return self.asarray(x)
+        if x is None or self.is_array(x) or isinstance(x, (bool, int, str)):
             return x
         if isinstance(x, tuple):
             return tuple(self._convert(v, f"{where}[{i}]") for i, v in enumerate(x))

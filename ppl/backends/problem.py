@@ -159,6 +159,14 @@ class Problem:
     model: Callable | None = None
     args: tuple = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def cached(self, key, build: Callable):
+        """``build()``, once per ``key`` for this problem (kernels that keep closures between an
+        algorithm's ``init`` and ``step`` live here)."""
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
 
     @property
     def dim(self) -> int:

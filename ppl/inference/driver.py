@@ -140,12 +140,13 @@ def _run_steps(spec, module, problem, options, key, progress):
                 compile_before = loop.compile_seconds
                 groups[g], (pos, info) = loop.run_chunk(groups[g], keys)
                 pos_np = None if pos is None else backend.to_numpy(pos)
+                info_np = _to_numpy_tree(backend, info)  # waits for the chunk to finish
                 run_seconds += time.perf_counter() - t0 - (loop.compile_seconds - compile_before)
                 keep = _kept(done, size, warmup, thinning)
                 if pos_np is not None:
                     _check_finite(problem, pos_np, done, spec.name)
                     positions[g].append(pos_np[keep])
-                infos[g].append({k: v[keep] for k, v in _to_numpy_tree(backend, info).items()})
+                infos[g].append({k: v[keep] for k, v in info_np.items()})
                 done += size
                 if bar is not None:
                     bar.update(size)

@@ -136,7 +136,9 @@ class NumPyroBackend(Backend):
         return devices[index]
 
     def to_device(self, tree, device):
-        return jax.device_put(tree, device)
+        return jax.tree_util.tree_map(
+            lambda v: jax.device_put(v, device) if isinstance(v, jax.Array) else v, tree
+        )
 
     def apply_precision(self, precision):
         jax.config.update("jax_enable_x64", precision == "float64")
@@ -155,7 +157,12 @@ class NumPyroBackend(Backend):
     def hmc_kernel(self, problem, algo, options):
         from .mcmc import hmc_kernel
 
-        return hmc_kernel(problem, algo, options)
+        return problem.cached(("hmc", algo, options), lambda: hmc_kernel(problem, algo, options))
+
+    def svi(self, problem, options):
+        from .svi import svi_runner
+
+        return problem.cached(("svi", options), lambda: svi_runner(problem, options))
 
     def predictive(self, model, samples, args, kwargs, seed):
         from numpyro.infer import Predictive

@@ -30,9 +30,10 @@ def _param(name, init_value=None, **kwargs):
 
 
 def _stack(trees):
-    return pytree.tree_map(
-        lambda *leaves: torch.stack([torch.as_tensor(v) for v in leaves]), *trees
-    )
+    def stack(*leaves):
+        return None if leaves[0] is None else torch.stack([torch.as_tensor(v) for v in leaves])
+
+    return pytree.tree_map(stack, *trees, is_leaf=lambda v: v is None)
 
 
 def _torch_optimizer(cls, lr, kwargs) -> Optimizer:
@@ -213,6 +214,11 @@ class PyroBackend(Backend):
         from .mcmc import hmc_kernel
 
         return hmc_kernel(problem, algo, options)
+
+    def svi(self, problem, options):
+        from .svi import svi_runner
+
+        return problem.cached(("svi", options), lambda: svi_runner(problem, options))
 
     def predictive(self, model, samples, args, kwargs, seed):
         from pyro.infer import Predictive
