@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import DivergenceError
+from .checkpoint import Checkpoint
 from .posterior import LogZ, Posterior
 
 __all__ = ["Draws", "run"]
@@ -48,12 +49,15 @@ def _progress_bar(total: int, enabled: bool | None, desc: str):
     return tqdm(total=total, desc=desc, leave=False)
 
 
-def _chunk_sizes(total: int, progress: bool) -> list[int]:
-    if total == 0:
+def _chunk_sizes(total: int, progress: bool, every: int | None = None) -> list[int]:
+    if total <= 0:
         return []
-    if not progress:
+    if every:
+        size = every
+    elif not progress:
         return [total]
-    size = max(1, math.ceil(total / PROGRESS_CHUNKS))
+    else:
+        size = max(1, math.ceil(total / PROGRESS_CHUNKS))
     return [size] * (total // size) + ([total % size] if total % size else [])
 
 
@@ -106,7 +110,7 @@ def _to_numpy_tree(backend, tree) -> dict[str, np.ndarray]:
     return {k: backend.to_numpy(v) for k, v in fields.items() if v is not None}
 
 
-def _run_steps(spec, module, problem, options, key, progress):
+def _run_steps(spec, module, problem, options, key, progress, checkpoint):
     """All steps of all chains. Returns final states, kept positions (chain, draw, dim), kept
     infos {name: (chain, draw)}, timings and whether the run was interrupted."""
     backend = problem.backend
@@ -127,14 +131,19 @@ def _run_steps(spec, module, problem, options, key, progress):
     groups = [_stack_trees(backend, states)] if vectorize else states
     loop = _Loop(backend, step, num_chains, vectorize)
     step_keys = backend.split(run_key, total * num_chains)
-    bar = _progress_bar(total * (1 if vectorize else num_chains), progress, spec.name)
     positions: list[list] = [[] for _ in groups]
     infos: list[list] = [[] for _ in groups]
+    progress_made = [0] * len(groups)
+    if checkpoint.resume_from:
+        groups, positions, infos, progress_made = checkpoint.load(backend, groups, spec, options)
+    bar = _progress_bar(total * (1 if vectorize else num_chains), progress, spec.name)
+    if bar is not None:
+        bar.update(sum(progress_made))
     interrupted, run_seconds = False, 0.0
     try:
         for g in range(len(groups)):
-            done = 0
-            for size in _chunk_sizes(total, bar is not None):
+            done = progress_made[g]
+            for size in _chunk_sizes(total - done, bar is not None, checkpoint.every):
                 keys = _chunk_keys(backend, step_keys, g, done, size, num_chains, vectorize)
                 t0 = time.perf_counter()
                 compile_before = loop.compile_seconds
@@ -148,8 +157,11 @@ def _run_steps(spec, module, problem, options, key, progress):
                     positions[g].append(pos_np[keep])
                 infos[g].append({k: v[keep] for k, v in info_np.items()})
                 done += size
+                progress_made[g] = done
                 if bar is not None:
                     bar.update(size)
+                checkpoint.save(backend, groups, positions, infos, progress_made, spec, options)
+                after_chunk(g, done)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -169,6 +181,10 @@ def _run_steps(spec, module, problem, options, key, progress):
     )
 
 
+def after_chunk(group: int, steps_done: int) -> None:
+    """Called after every chunk (a hook for tests that simulate an interrupt)."""
+
+
 def _chunk_keys(backend, step_keys, group, done, size, num_chains, vectorize):
     if vectorize:
         flat = step_keys[done * num_chains : (done + size) * num_chains]
@@ -184,20 +200,27 @@ def _kept(done: int, size: int, warmup: int, thinning: int) -> np.ndarray:
 
 
 def _assemble(per_group: list[list[np.ndarray]], vectorize: bool) -> np.ndarray | None:
-    if not per_group or not per_group[0]:
+    joined = [np.concatenate(chunks, axis=0) for chunks in per_group if chunks]
+    if not joined:
         return None
-    joined = [np.concatenate(chunks, axis=0) for chunks in per_group]
     if vectorize:  # (draw, chain, dim) -> (chain, draw, dim)
         return np.swapaxes(joined[0], 0, 1)
-    return np.stack(joined, axis=0)
+    shortest = min(len(j) for j in joined)  # an interrupted run: chains done so far, aligned
+    return np.stack([j[:shortest] for j in joined], axis=0)
 
 
 def _assemble_info(per_group: list[list[dict]], vectorize: bool) -> dict[str, np.ndarray]:
-    names = per_group[0][0].keys() if per_group and per_group[0] else ()
+    groups = [chunks for chunks in per_group if chunks]
+    if not groups:
+        return {}
     out = {}
-    for name in names:
-        joined = [np.concatenate([c[name] for c in chunks], axis=0) for chunks in per_group]
-        out[name] = np.swapaxes(joined[0], 0, 1) if vectorize else np.stack(joined, axis=0)
+    for name in groups[0][0]:
+        joined = [np.concatenate([c[name] for c in chunks], axis=0) for chunks in groups]
+        if vectorize:
+            out[name] = np.swapaxes(joined[0], 0, 1)
+        else:
+            shortest = min(len(j) for j in joined)
+            out[name] = np.stack([j[:shortest] for j in joined], axis=0)
     return out
 
 
@@ -211,12 +234,12 @@ def _log_z(log_weights: np.ndarray) -> LogZ:
     return LogZ(float(shift + math.log(mean)), float(stderr))
 
 
-def run(spec, problem, options, key, progress=None, observed=None) -> Posterior:
+def run(spec, problem, options, key, progress=None, observed=None, checkpoint=None) -> Posterior:
     """Run algorithm ``spec`` on ``problem`` with validated ``options``; return a ``Posterior``."""
     module = spec.load()
     backend = problem.backend
     states, positions, info, timings, interrupted = _run_steps(
-        spec, module, problem, options, key, progress
+        spec, module, problem, options, key, progress, checkpoint or Checkpoint()
     )
     diagnostics: dict[str, Any] = {"partial": interrupted}
     log_z = None
