@@ -49,9 +49,9 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
         params = layout.unravel(z, jnp)
         return constrain_fn(full_model, args, kwargs, params, return_deterministic=True)
 
-    def unconstrain(values):
+    def unconstrain(values, batch_ndim=0):
         parts = {name: t.inv(jnp.asarray(values[name])) for name, t in transforms.items()}
-        return layout.ravel(parts, jnp)
+        return layout.ravel(parts, jnp, batch_ndim)
 
     def sample_prior(key):
         tr = trace(seed(full_model, key)).get_trace(*args, **kwargs)
@@ -72,6 +72,7 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
         layout=layout,
         potential=potential,
         constrain_one=constrain_one,
+        constrain_many=jax.jit(jax.vmap(constrain_one)),
         unconstrain=unconstrain,
         sample_prior=sample_prior,
         site_log_probs=site_log_probs,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
-import jax
 from numpyro.infer import (
     SVI,
     Predictive,
@@ -80,7 +79,7 @@ class Runner:
         predictive = Predictive(self.guide, params=params, num_samples=num_samples)
         draws = predictive(key, *self.problem.args, **self.problem.kwargs)
         values = {name: draws[name] for name in self.problem.layout.names}
-        return jax.vmap(self.problem.unconstrain)(values)
+        return self.problem.unconstrain(values, batch_ndim=1)
 
 
 def svi_runner(problem, options) -> Runner:

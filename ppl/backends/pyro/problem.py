@@ -111,9 +111,9 @@ def build_problem(backend, model, args, kwargs, init_values, record=True) -> Pro
         values, log_det = constrained(z)
         return -(model_trace(values, indices).log_prob_sum(_not_subsample) + log_det)
 
-    def unconstrain(values):
+    def unconstrain(values, batch_ndim=0):
         parts = {name: t.inv(torch.as_tensor(values[name])) for name, t in transforms.items()}
-        return layout.ravel(parts, xp)
+        return layout.ravel(parts, xp, batch_ndim)
 
     def sample_prior(key):
         with keys.global_seed(key):
@@ -150,6 +150,15 @@ def build_problem(backend, model, args, kwargs, init_values, record=True) -> Pro
                 out[name] = site["value"].detach()
         return out
 
+    deterministic = [
+        n for n, site in proto.nodes.items() if site.get("infer", {}).get("_deterministic")
+    ]
+
+    def constrain_many(zs):  # without deterministic sites, the transforms alone, batched
+        if deterministic:
+            return backend.vmap(constrain_one)(zs)
+        return constrained(zs.detach())[0]
+
     def site_log_probs(z):
         values, _ = constrained(z.detach())
         tr = model_trace(values)
@@ -166,6 +175,7 @@ def build_problem(backend, model, args, kwargs, init_values, record=True) -> Pro
         layout=layout,
         potential=potential,
         constrain_one=constrain_one,
+        constrain_many=constrain_many,
         unconstrain=unconstrain,
         sample_prior=sample_prior,
         site_log_probs=site_log_probs,

@@ -91,10 +91,8 @@ class Runner:
             draws = Predictive(self.guide, num_samples=num_samples)(
                 *self.problem.args, **self.problem.kwargs
             )
-        zs = []
-        for i in range(num_samples):
-            zs.append(self.problem.unconstrain({n: draws[n][i] for n in self.problem.layout.names}))
-        return torch.stack(zs)
+        values = {n: draws[n] for n in self.problem.layout.names}
+        return self.problem.unconstrain(values, batch_ndim=1)
 
 
 def svi_runner(problem, options) -> Runner:
