@@ -176,9 +176,14 @@ class Backend(abc.ABC):
         step(state, key) -> (state, info))`` with ``state.position`` the flat point."""
 
     @abc.abstractmethod
-    def svi(self, problem, options):
-        """The backend's own SVI for ``problem.model``: an object with ``init(key, start)``,
-        ``step(state, key) -> (state, info)`` and ``sample(state, key, n) -> flat draws``."""
+    def svi(self, model, args, kwargs, options, init_scale=0.1):
+        """The backend's own SVI of ``model(*args, **kwargs)``: an object with
+        ``init(key, start_values) -> state``, ``step(state, key) -> (state, info)`` and
+        ``sample(state, key, n) -> {site: draws}``."""
+
+    @abc.abstractmethod
+    def hessian(self, f: Callable) -> Callable:
+        """``x -> d²f/dx²`` for a scalar function of a vector."""
 
     @abc.abstractmethod
     def predictive(self, model, samples: dict, args, kwargs, seed: int) -> dict:

@@ -159,10 +159,13 @@ class NumPyroBackend(Backend):
 
         return problem.cached(("hmc", algo, options), lambda: hmc_kernel(problem, algo, options))
 
-    def svi(self, problem, options):
-        from .svi import svi_runner
+    def svi(self, model, args, kwargs, options, init_scale=0.1):
+        from .svi import Runner
 
-        return problem.cached(("svi", options), lambda: svi_runner(problem, options))
+        return Runner(model, args, kwargs, options, init_scale)
+
+    def hessian(self, f):
+        return jax.hessian(f)
 
     def predictive(self, model, samples, args, kwargs, seed):
         from numpyro.infer import Predictive

@@ -6,7 +6,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from numpyro.distributions.transforms import biject_to
-from numpyro.handlers import seed, substitute, trace
+from numpyro.handlers import block, seed, substitute, trace
 from numpyro.infer.util import constrain_fn, potential_energy
 
 from ...primitives import plate_subsample_sizes
@@ -43,7 +43,8 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
     def potential(z, key=None):
         params = layout.unravel(z, jnp)
         target = seed(model, key) if key is not None and subsample_plates else full_model
-        return potential_energy(target, args, kwargs, params)
+        with block():  # isolated: callers' handlers (an outer SVI trace, say) never see it
+            return potential_energy(target, args, kwargs, params)
 
     def constrain_one(z):
         params = layout.unravel(z, jnp)

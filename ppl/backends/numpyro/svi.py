@@ -1,10 +1,11 @@
-"""NumPyro's own SVI (``numpyro.infer.SVI`` with its autoguides and ELBOs) over a ``Problem``."""
+"""NumPyro's own SVI (``numpyro.infer.SVI`` with its autoguides and ELBOs) for a model."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any, NamedTuple
 
+import optax
 from numpyro.infer import (
     SVI,
     Predictive,
@@ -28,13 +29,15 @@ GUIDES = {
     "iaf": autoguide.AutoIAFNormal,
     "bnaf": autoguide.AutoBNAFNormal,
 }
+#: guides that take an initial scale
+SCALED = ("normal", "mvn", "lowrank")
 
 
 class SVIInfo(NamedTuple):
     loss: Any
 
 
-def _objective(options):
+def objective(options):
     n = options.num_particles
     return {
         "elbo": lambda: Trace_ELBO(num_particles=n),
@@ -46,41 +49,37 @@ def _objective(options):
 
 
 class Runner:
-    """``init``/``step``/``sample`` of one SVI configuration (cached per problem and options, so
-    that ``step`` reuses the guide that ``init`` built)."""
+    """``init``/``step``/``sample`` of native SVI on ``model(*args, **kwargs)``."""
 
-    def __init__(self, problem, options):
-        self.problem, self.start = problem, {}
-        model = problem.model
+    def __init__(self, model, args, kwargs, options, init_scale):
+        self.args, self.kwargs, self.start = args, kwargs, {}
         if callable(options.guide):
             self.guide = options.guide
         else:
-            # init_to_value reads self.start, which init() fills with the MAP point
-            init_loc = (
-                functools.partial(init_to_value, values=self.start)
-                if options.init == "map"
-                else init_to_median
-            )
-            self.guide = GUIDES[options.guide](model, init_loc_fn=init_loc)
-        optim = optax_to_numpyro(OPTIMIZERS[options.optimizer](options.lr))
-        self.svi = SVI(model, self.guide, optim, _objective(options))
+            # init_to_value reads self.start, which init() fills with the starting point
+            init_loc = functools.partial(init_to_value, values=self.start)
+            extra = {"init_scale": init_scale} if options.guide in SCALED else {}
+            self.guide = GUIDES[options.guide](model, init_loc_fn=init_loc, **extra)
+        lr = options.lr
+        if options.optimizer == "adam" and options.lr_decay < 1:
+            lr = optax.exponential_decay(lr, options.num_steps, options.lr_decay)
+        optim = optax_to_numpyro(OPTIMIZERS[options.optimizer](lr))
+        self.svi = SVI(model, self.guide, optim, objective(options))
+        self.uses_median = False
 
     def init(self, key, start):
         self.start.clear()
-        self.start.update(start or {})
-        return self.svi.init(key, *self.problem.args, **self.problem.kwargs)
+        if start:
+            self.start.update(start)
+        elif not callable(self.guide) and hasattr(self.guide, "init_loc_fn"):
+            self.guide.init_loc_fn = init_to_median
+        return self.svi.init(key, *self.args, **self.kwargs)
 
     def step(self, state, key):
-        state, loss = self.svi.update(state, *self.problem.args, **self.problem.kwargs)
+        state, loss = self.svi.update(state, *self.args, **self.kwargs)
         return state, SVIInfo(loss)
 
     def sample(self, state, key, num_samples):
         params = self.svi.get_params(state)
         predictive = Predictive(self.guide, params=params, num_samples=num_samples)
-        draws = predictive(key, *self.problem.args, **self.problem.kwargs)
-        values = {name: draws[name] for name in self.problem.layout.names}
-        return self.problem.unconstrain(values, batch_ndim=1)
-
-
-def svi_runner(problem, options) -> Runner:
-    return Runner(problem, options)
+        return predictive(key, *self.args, **self.kwargs)

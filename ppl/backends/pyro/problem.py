@@ -132,6 +132,10 @@ def build_problem(backend, model, args, kwargs, init_values, record=True) -> Pro
         return recorded[signature](z, *indices)
 
     def potential(z, key=None):
+        with poutine.block():  # isolated: callers' handlers never see the model's sites
+            return _potential(z, key)
+
+    def _potential(z, key):
         if key is None or not plate_names:
             return evaluate(z, tuple(full.values()))
         plate_keys = keys.split(key, len(plate_names))

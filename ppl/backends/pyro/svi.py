@@ -1,4 +1,4 @@
-"""Pyro's own SVI (``pyro.infer.SVI`` with its autoguides and ELBOs) over a ``Problem``."""
+"""Pyro's own SVI (``pyro.infer.SVI`` with its autoguides and ELBOs) for a model."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ GUIDES = {
         model, functools.partial(iterated, 1, block_autoregressive)
     ),
 }
+SCALED = ("normal", "mvn", "lowrank")
 OPTIMIZERS = {
     "adam": pyro.optim.Adam,
     "sgd": pyro.optim.SGD,
@@ -49,7 +50,7 @@ class SVIState(NamedTuple):
     step: int
 
 
-def _objective(options):
+def objective(options):
     n = options.num_particles
     return {
         "elbo": lambda: Trace_ELBO(num_particles=n),
@@ -60,40 +61,40 @@ def _objective(options):
     }[options.objective]()
 
 
-class Runner:
-    """``init``/``step``/``sample`` of one SVI configuration. Pyro keeps parameters in its global
-    param store, which ``init`` clears, as Pyro scripts do before a fit."""
+def _optimizer(options):
+    if options.optimizer == "adam" and options.lr_decay < 1:
+        decay = options.lr_decay ** (1.0 / max(options.num_steps, 1))
+        return pyro.optim.ClippedAdam({"lr": options.lr, "lrd": decay})
+    return OPTIMIZERS[options.optimizer]({"lr": options.lr})
 
-    def __init__(self, problem, options):
-        self.problem, self.options = problem, options
+
+class Runner:
+    """``init``/``step``/``sample`` of native SVI on ``model(*args, **kwargs)``. Pyro keeps
+    parameters in its global param store, which ``init`` clears, as Pyro scripts do."""
+
+    def __init__(self, model, args, kwargs, options, init_scale):
+        self.model, self.args, self.kwargs = model, args, kwargs
+        self.options, self.init_scale = options, init_scale
 
     def init(self, key, start):
         pyro.clear_param_store()
-        options, model = self.options, self.problem.model
+        options = self.options
         if callable(options.guide):
             self.guide = options.guide
         else:
             init_loc = init_to_value(values=dict(start or {}), fallback=init_to_median)
-            self.guide = GUIDES[options.guide](model, init_loc_fn=init_loc)
-        optim = OPTIMIZERS[options.optimizer]({"lr": options.lr})
-        self.svi = SVI(model, self.guide, optim, _objective(options))
+            extra = {"init_scale": self.init_scale} if options.guide in SCALED else {}
+            self.guide = GUIDES[options.guide](self.model, init_loc_fn=init_loc, **extra)
+        self.svi = SVI(self.model, self.guide, _optimizer(options), objective(options))
         with keys.global_seed(key):
-            self.guide(*self.problem.args, **self.problem.kwargs)  # creates the parameters
+            self.guide(*self.args, **self.kwargs)  # creates the parameters
         return SVIState(0)
 
     def step(self, state, key):
         with keys.global_seed(key):
-            loss = self.svi.step(*self.problem.args, **self.problem.kwargs)
+            loss = self.svi.step(*self.args, **self.kwargs)
         return SVIState(state.step + 1), SVIInfo(torch.tensor(loss))
 
     def sample(self, state, key, num_samples):
         with keys.global_seed(key), torch.no_grad():
-            draws = Predictive(self.guide, num_samples=num_samples)(
-                *self.problem.args, **self.problem.kwargs
-            )
-        values = {n: draws[n] for n in self.problem.layout.names}
-        return self.problem.unconstrain(values, batch_ndim=1)
-
-
-def svi_runner(problem, options) -> Runner:
-    return Runner(problem, options)
+            return Predictive(self.guide, num_samples=num_samples)(*self.args, **self.kwargs)
