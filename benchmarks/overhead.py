@@ -149,7 +149,7 @@ def main(argv=None):
             args = data[name]
             svi, nuts = calls(natives[name], args, a.svi_steps, a.warmup, a.samples)
             ours = {
-                "svi": lambda: ppl.infer(
+                "svi": lambda name=name, args=args, backend=backend: ppl.infer(
                     ppl_models[name],
                     "svi",
                     args=args,
@@ -161,7 +161,7 @@ def main(argv=None):
                     num_samples=1000,
                     progress=False,
                 ),
-                "nuts": lambda: ppl.infer(
+                "nuts": lambda name=name, args=args, backend=backend: ppl.infer(
                     ppl_models[name],
                     "nuts",
                     args=args,
