@@ -9,7 +9,7 @@ with baselines, for discrete or non-reparameterizable sites), ``renyi`` (with ``
 The default rule (``init="map"``, ``whiten=True``), for posteriors whose scales differ by orders
 of magnitude, where a guide started at the prior median with a small scale converges slowly:
 
-1. find the MAP point ``m`` in unconstrained space (Adam with a decaying rate, ``map_steps``);
+1. find the MAP point ``m`` in unconstrained space (L-BFGS, at most ``map_iterations``);
 2. take the Laplace approximation there: ``L = cholesky(H^-1)`` for the Hessian ``H`` of the
    potential (directions with no curvature get unit scale);
 3. fit the backend's own guide, started at zero with unit scale, to the whitened target
@@ -69,7 +69,7 @@ class Options:
     optimizer / lr / lr_decay: the optimizer by name, its learning rate, and the factor by which
     the rate decays over the run (Adam only). num_steps: optimisation steps. num_samples: draws
     from the fitted guide. num_particles: ELBO particles per step. alpha: the Rényi order.
-    init: ``"map"`` (start from the MAP point, found in ``map_steps`` steps) or ``"median"``
+    init: ``"map"`` (start from the MAP point, L-BFGS with ``map_iterations``) or ``"median"``
     (the backend's own start). whiten: fit in the space whitened by the Laplace approximation.
     """
 
@@ -83,7 +83,7 @@ class Options:
     num_particles: int = 1
     alpha: float = 0.5
     init: str = "map"
-    map_steps: int = 2000
+    map_iterations: int = 1000
     whiten: bool = True
 
     def __post_init__(self):
@@ -92,6 +92,32 @@ class Options:
         _check(self.init, INITS, "init")
         if not 0 < self.lr_decay <= 1:
             raise OptionError(f"lr_decay must lie in (0, 1], got {self.lr_decay}.")
+
+
+#: guide name -> the autoguide class both backends call by this name
+GUIDE_CLASSES = {
+    "normal": "AutoNormal",
+    "mvn": "AutoMultivariateNormal",
+    "lowrank": "AutoLowRankMultivariateNormal",
+    "delta": "AutoDelta",
+    "laplace": "AutoLaplaceApproximation",
+    "iaf": "AutoIAFNormal",
+    "bnaf": "AutoBNAFNormal",
+}
+#: guides that take an initial scale
+SCALED_GUIDES = ("normal", "mvn", "lowrank")
+
+
+def objective_spec(options) -> tuple[str, dict]:
+    """The ELBO class both backends name alike, and its arguments, for ``options.objective``."""
+    n = options.num_particles
+    return {
+        "elbo": ("Trace_ELBO", {"num_particles": n}),
+        "meanfield_elbo": ("TraceMeanField_ELBO", {"num_particles": n}),
+        "tracegraph_elbo": ("TraceGraph_ELBO", {"num_particles": n}),
+        "renyi": ("RenyiELBO", {"alpha": options.alpha, "num_particles": max(n, 2)}),
+        "iwae": ("RenyiELBO", {"alpha": 0.0, "num_particles": max(n, 2)}),
+    }[options.objective]
 
 
 def laplace_factor(problem, z) -> np.ndarray:
@@ -152,7 +178,7 @@ def init(problem, key, options):
     map_key, svi_key = backend.split(key)
     start = None
     if options.init == "map":
-        z = find_map(problem, map_key, options.map_steps)
+        z = find_map(problem, map_key, options.map_iterations)
         if plan.whiten:
             factor = laplace_factor(problem, z)
             plan.shift, plan.factor = z, backend.asarray(factor)

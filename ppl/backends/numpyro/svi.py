@@ -5,32 +5,14 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
+import numpyro.infer
 import optax
-from numpyro.infer import (
-    SVI,
-    Predictive,
-    RenyiELBO,
-    Trace_ELBO,
-    TraceGraph_ELBO,
-    TraceMeanField_ELBO,
-    autoguide,
-)
+from numpyro.infer import SVI, Predictive, autoguide
 from numpyro.infer.initialization import init_to_median, init_to_value
 from numpyro.optim import optax_to_numpyro
 
+from ...inference.svi import GUIDE_CLASSES, SCALED_GUIDES, objective_spec
 from .backend import OPTIMIZERS
-
-GUIDES = {
-    "normal": autoguide.AutoNormal,
-    "mvn": autoguide.AutoMultivariateNormal,
-    "lowrank": autoguide.AutoLowRankMultivariateNormal,
-    "delta": autoguide.AutoDelta,
-    "laplace": autoguide.AutoLaplaceApproximation,
-    "iaf": autoguide.AutoIAFNormal,
-    "bnaf": autoguide.AutoBNAFNormal,
-}
-#: guides that take an initial scale
-SCALED = ("normal", "mvn", "lowrank")
 
 
 class SVIInfo(NamedTuple):
@@ -38,14 +20,8 @@ class SVIInfo(NamedTuple):
 
 
 def objective(options):
-    n = options.num_particles
-    return {
-        "elbo": lambda: Trace_ELBO(num_particles=n),
-        "meanfield_elbo": lambda: TraceMeanField_ELBO(num_particles=n),
-        "tracegraph_elbo": lambda: TraceGraph_ELBO(num_particles=n),
-        "renyi": lambda: RenyiELBO(alpha=options.alpha, num_particles=max(n, 2)),
-        "iwae": lambda: RenyiELBO(alpha=0.0, num_particles=max(n, 2)),
-    }[options.objective]()
+    name, kwargs = objective_spec(options)
+    return getattr(numpyro.infer, name)(**kwargs)
 
 
 class Runner:
@@ -58,14 +34,14 @@ class Runner:
         else:
             # init_to_value reads self.start, which init() fills with the starting point
             init_loc = functools.partial(init_to_value, values=self.start)
-            extra = {"init_scale": init_scale} if options.guide in SCALED else {}
-            self.guide = GUIDES[options.guide](model, init_loc_fn=init_loc, **extra)
+            extra = {"init_scale": init_scale} if options.guide in SCALED_GUIDES else {}
+            guide_class = getattr(autoguide, GUIDE_CLASSES[options.guide])
+            self.guide = guide_class(model, init_loc_fn=init_loc, **extra)
         lr = options.lr
         if options.optimizer == "adam" and options.lr_decay < 1:
             lr = optax.exponential_decay(lr, options.num_steps, options.lr_decay)
         optim = optax_to_numpyro(OPTIMIZERS[options.optimizer](lr))
         self.svi = SVI(model, self.guide, optim, objective(options))
-        self.uses_median = False
 
     def init(self, key, start):
         self.start.clear()

@@ -6,34 +6,16 @@ import functools
 from typing import Any, NamedTuple
 
 import pyro
+import pyro.infer
 import pyro.optim
 import torch
 from pyro.distributions.transforms import block_autoregressive, iterated
-from pyro.infer import (
-    SVI,
-    Predictive,
-    RenyiELBO,
-    Trace_ELBO,
-    TraceGraph_ELBO,
-    TraceMeanField_ELBO,
-    autoguide,
-)
+from pyro.infer import SVI, Predictive, autoguide
 from pyro.infer.autoguide.initialization import init_to_median, init_to_value
 
+from ...inference.svi import GUIDE_CLASSES, SCALED_GUIDES, objective_spec
 from . import keys
 
-GUIDES = {
-    "normal": autoguide.AutoNormal,
-    "mvn": autoguide.AutoMultivariateNormal,
-    "lowrank": autoguide.AutoLowRankMultivariateNormal,
-    "delta": autoguide.AutoDelta,
-    "laplace": autoguide.AutoLaplaceApproximation,
-    "iaf": autoguide.AutoIAFNormal,
-    "bnaf": lambda model, init_loc_fn: autoguide.AutoNormalizingFlow(
-        model, functools.partial(iterated, 1, block_autoregressive)
-    ),
-}
-SCALED = ("normal", "mvn", "lowrank")
 OPTIMIZERS = {
     "adam": pyro.optim.Adam,
     "sgd": pyro.optim.SGD,
@@ -51,14 +33,16 @@ class SVIState(NamedTuple):
 
 
 def objective(options):
-    n = options.num_particles
-    return {
-        "elbo": lambda: Trace_ELBO(num_particles=n),
-        "meanfield_elbo": lambda: TraceMeanField_ELBO(num_particles=n),
-        "tracegraph_elbo": lambda: TraceGraph_ELBO(num_particles=n),
-        "renyi": lambda: RenyiELBO(alpha=options.alpha, num_particles=max(n, 2)),
-        "iwae": lambda: RenyiELBO(alpha=0.0, num_particles=max(n, 2)),
-    }[options.objective]()
+    name, kwargs = objective_spec(options)
+    return getattr(pyro.infer, name)(**kwargs)
+
+
+def _guide(name, model, init_loc, init_scale):
+    if name == "bnaf":  # Pyro has no AutoBNAFNormal: the same flow through AutoNormalizingFlow
+        flow = functools.partial(iterated, 1, block_autoregressive)
+        return autoguide.AutoNormalizingFlow(model, flow)
+    extra = {"init_scale": init_scale} if name in SCALED_GUIDES else {}
+    return getattr(autoguide, GUIDE_CLASSES[name])(model, init_loc_fn=init_loc, **extra)
 
 
 def _optimizer(options):
@@ -83,8 +67,7 @@ class Runner:
             self.guide = options.guide
         else:
             init_loc = init_to_value(values=dict(start or {}), fallback=init_to_median)
-            extra = {"init_scale": self.init_scale} if options.guide in SCALED else {}
-            self.guide = GUIDES[options.guide](self.model, init_loc_fn=init_loc, **extra)
+            self.guide = _guide(options.guide, self.model, init_loc, self.init_scale)
         self.svi = SVI(self.model, self.guide, _optimizer(options), objective(options))
         with keys.global_seed(key):
             self.guide(*self.args, **self.kwargs)  # creates the parameters
