@@ -78,3 +78,34 @@ def test_options_are_frozen_dataclasses_with_defaults(spec):
     assert dataclasses.is_dataclass(options)
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.__setattr__(dataclasses.fields(options)[0].name, None)
+
+
+#: option values that make any algorithm's run tiny, applied where the algorithm has the option
+TINY = {
+    "num_warmup": 20,
+    "num_samples": 20,
+    "num_steps": 30,
+    "map_iterations": 50,
+    "num_chains": 2,
+}
+
+
+@pytest.mark.parametrize("spec,backend_name", list(_cases()))
+def test_same_seed_same_numbers_different_seed_different(spec, backend_name):
+    options = {k: v for k, v in TINY.items() if k in spec.defaults()}
+
+    def run(seed):
+        post = ppl.infer(
+            normal_normal,
+            spec.name,
+            args=(Y,),
+            backend=backend_name,
+            seed=seed,
+            progress=False,
+            **options,
+        )
+        return post.samples["mu"]
+
+    first, again, other = run(11), run(11), run(12)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)

@@ -32,22 +32,6 @@ def test_wrong_shaped_observation_names_site_and_shapes(backend):
         ppl.infer(normal_normal, "nuts", args=(Y[:, None],), backend=backend.name)
 
 
-def test_same_seed_same_draws_different_seed_different(backend):
-    run = lambda seed: ppl.infer(
-        normal_normal,
-        "nuts",
-        args=(Y,),
-        backend=backend.name,
-        seed=seed,
-        num_warmup=50,
-        num_samples=50,
-        progress=False,
-    ).samples["mu"]
-    a, b, c = run(3), run(3), run(4)
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
-
-
 def test_chains_warmup_thinning_and_stats(backend):
     post = ppl.infer(
         normal_normal,
