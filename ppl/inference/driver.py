@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -23,6 +24,8 @@ __all__ = ["Draws", "run"]
 
 #: chunks per run when a progress bar is shown (one compiled chunk otherwise)
 PROGRESS_CHUNKS = 20
+#: steps between convergence checks, for algorithms that can stop early (``converged``)
+CONVERGENCE_CHECK_EVERY = 250
 
 
 class Draws(NamedTuple):
@@ -139,11 +142,13 @@ def _run_steps(spec, module, problem, options, key, progress, checkpoint):
     bar = _progress_bar(total * (1 if vectorize else num_chains), progress, spec.name)
     if bar is not None:
         bar.update(sum(progress_made))
-    interrupted, run_seconds = False, 0.0
+    interrupted, converged, run_seconds = False, False, 0.0
+    stops_early = hasattr(module, "converged")
     try:
         for g in range(len(groups)):
             done = progress_made[g]
-            for size in _chunk_sizes(total - done, bar is not None, checkpoint.every):
+            every = checkpoint.every or (CONVERGENCE_CHECK_EVERY if stops_early else None)
+            for size in _chunk_sizes(total - done, bar is not None, every):
                 keys = _chunk_keys(backend, step_keys, g, done, size, num_chains, vectorize)
                 t0 = time.perf_counter()
                 compile_before = loop.compile_seconds
@@ -162,11 +167,20 @@ def _run_steps(spec, module, problem, options, key, progress, checkpoint):
                     bar.update(size)
                 checkpoint.save(backend, groups, positions, infos, progress_made, spec, options)
                 after_chunk(g, done)
+                if stops_early and module.converged(_history(infos[g], "loss"), options):
+                    converged = True
+                    break
     except KeyboardInterrupt:
         interrupted = True
     finally:
         if bar is not None:
             bar.close()
+    if stops_early and not (converged or interrupted):
+        warnings.warn(
+            f"{spec.name}: {module.CONVERGENCE_RULE} was not met within num_steps={total}; "
+            "the fit may not have converged. Raise num_steps (or check the learning rate).",
+            stacklevel=4,
+        )
     timings = {
         "init_seconds": init_seconds,
         "compile_seconds": loop.compile_seconds,
@@ -179,6 +193,10 @@ def _run_steps(spec, module, problem, options, key, progress, checkpoint):
         timings,
         interrupted,
     )
+
+
+def _history(chunks: list[dict], name: str) -> np.ndarray:
+    return np.concatenate([c[name].reshape(-1) for c in chunks]) if chunks else np.zeros(0)
 
 
 def after_chunk(group: int, steps_done: int) -> None:

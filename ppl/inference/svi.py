@@ -15,7 +15,10 @@ of magnitude, where a guide started at the prior median with a small scale conve
 3. fit the backend's own guide, started at zero with unit scale, to the whitened target
    ``u -> p(m + L u)`` (the same posterior, so the ELBO is unchanged), with Adam whose rate decays
    from ``lr`` to ``lr * lr_decay`` over ``num_steps``;
-4. draw ``u`` from the fitted guide and return ``z = m + L u``.
+4. stop early once the ELBO, smoothed over windows of ``window`` steps, changes by less than
+   ``tol`` relative to its size between two windows (a warning names this rule when the
+   ``num_steps`` budget runs out first);
+5. draw ``u`` from the fitted guide and return ``z = m + L u``.
 
 With a guide function, or ``init="median"``, the guide is fitted to the model itself, as the
 backend would.
@@ -71,6 +74,8 @@ class Options:
     from the fitted guide. num_particles: ELBO particles per step. alpha: the Rényi order.
     init: ``"map"`` (start from the MAP point, L-BFGS with ``map_iterations``) or ``"median"``
     (the backend's own start). whiten: fit in the space whitened by the Laplace approximation.
+    tol / window: stop when the mean loss of the last ``window`` steps differs from the mean of
+    the window before by less than ``tol * (1 + |mean|)``; ``tol=0`` runs all ``num_steps``.
     """
 
     guide: str | Callable = "normal"
@@ -85,6 +90,8 @@ class Options:
     init: str = "map"
     map_iterations: int = 1000
     whiten: bool = True
+    tol: float = 1e-4
+    window: int = 250
 
     def __post_init__(self):
         _check(self.guide, GUIDES, "guide")
@@ -187,6 +194,18 @@ def init(problem, key, options):
             values = problem.constrain(z)
             start = {k: v for k, v in values.items() if k in problem.layout.names}
     return plan.runner.init(svi_key, start)
+
+
+CONVERGENCE_RULE = "the relative change of the windowed mean ELBO below tol"
+
+
+def converged(losses, options) -> bool:
+    """Whether the mean loss of the last ``window`` steps moved less than ``tol`` (relative)."""
+    w = options.window
+    if options.tol <= 0 or len(losses) < 2 * w:
+        return False
+    recent, before = float(np.mean(losses[-w:])), float(np.mean(losses[-2 * w : -w]))
+    return abs(recent - before) < options.tol * (1.0 + abs(before))
 
 
 def step(state, key, problem, options):

@@ -87,3 +87,18 @@ def test_default_svi_fits_an_ill_conditioned_posterior(backend):
         # targets of the issue: means within 0.3 posterior sd, sds within 30%
         assert abs(draws.mean() - mean[i]) < 0.3 * sd, site
         assert abs(draws.std() / sd - 1) < 0.3, site
+
+
+def test_stops_early_once_the_elbo_settles(backend):
+    post = ppl.infer(normal_normal, "svi", args=(Y,), backend=backend.name, progress=False)
+    steps_run = post.sample_stats["loss"].shape[1]
+    # started at the exact posterior (whitened Laplace of a Gaussian): the windowed ELBO is
+    # flat after the first two windows of 250 steps, long before the 3000-step budget
+    assert 500 <= steps_run < 3000 and steps_run % 250 == 0
+
+
+def test_budget_running_out_warns_naming_the_rule(backend):
+    with pytest.warns(UserWarning, match="relative change of the windowed mean ELBO"):
+        ppl.infer(
+            normal_normal, "svi", args=(Y,), backend=backend.name, num_steps=100, progress=False
+        )
