@@ -256,16 +256,15 @@ def run(spec, problem, options, key, progress=None, observed=None, checkpoint=No
     """Run algorithm ``spec`` on ``problem`` with validated ``options``; return a ``Posterior``."""
     module = spec.load()
     backend = problem.backend
+    loop_key, sample_key = backend.split(key)
     states, positions, info, timings, interrupted = _run_steps(
-        spec, module, problem, options, key, progress, checkpoint or Checkpoint()
+        spec, module, problem, options, loop_key, progress, checkpoint or Checkpoint()
     )
     diagnostics: dict[str, Any] = {"partial": interrupted}
     log_z = None
     if module.KIND == "fit":
         t0 = time.perf_counter()
-        draws = module.sample(
-            states[0], backend.split(key)[1], problem, options, options.num_samples
-        )
+        draws = module.sample(states[0], sample_key, problem, options, options.num_samples)
         timings["sample_seconds"] = time.perf_counter() - t0
         positions = backend.to_numpy(draws.z)[None]
         if draws.log_weights is not None:
@@ -283,13 +282,12 @@ def run(spec, problem, options, key, progress=None, observed=None, checkpoint=No
         flat = backend.asarray(positions)
         samples = {k: backend.to_numpy(v) for k, v in problem.constrain(flat).items()}
         timings["constrain_seconds"] = time.perf_counter() - t0
-    sample_stats = info if module.KIND == "mcmc" else {k: v for k, v in info.items()}
     return Posterior(
         samples=samples,
         method=spec.name,
         backend=backend.name,
         options=options,
-        sample_stats=sample_stats,
+        sample_stats=info,
         diagnostics=diagnostics,
         timings=timings,
         log_z=log_z,
