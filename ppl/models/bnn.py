@@ -5,7 +5,7 @@ with the width. ``subsample_size`` turns on minibatching for stochastic-gradient
 
 >>> import ppl
 >>> spec = ppl.models.get("bnn_regression")
->>> problem = ppl.get_backend("numpyro").problem(spec.model, spec.args, spec.kwargs)
+>>> problem = ppl.get_backend("pyro").problem(spec.model, spec.args, spec.kwargs)
 >>> dict(zip(problem.layout.names, problem.layout.shapes))["w1"]
 (2, 10)
 """

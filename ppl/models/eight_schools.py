@@ -5,7 +5,7 @@ are posteriordb's gold standard for ``eight_schools-eight_schools_noncentered``.
 
 >>> import ppl
 >>> spec = ppl.models.get("eight_schools_centered")
->>> problem = ppl.get_backend("numpyro").problem(spec.model, spec.args, spec.kwargs)
+>>> problem = ppl.get_backend("pyro").problem(spec.model, spec.args, spec.kwargs)
 >>> problem.layout.names, problem.dim
 (('mu', 'tau', 'theta'), 10)
 """

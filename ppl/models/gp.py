@@ -6,7 +6,7 @@ the three hyperparameters.
 
 >>> import ppl
 >>> spec = ppl.models.get("gp_regression")
->>> ppl.get_backend("numpyro").problem(spec.model, spec.args, spec.kwargs).layout.names
+>>> ppl.get_backend("pyro").problem(spec.model, spec.args, spec.kwargs).layout.names
 ('lengthscale', 'variance', 'noise')
 """
 

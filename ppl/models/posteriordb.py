@@ -10,7 +10,7 @@ draws of Stan's NUTS) ship in ``ppl/models/data``.
 >>> spec = ppl.models.get("kidiq-kidscore_momiq")
 >>> sorted(spec.reference), spec.reference["beta"]["mean"].shape
 (['beta', 'sigma'], (2,))
->>> problem = ppl.get_backend("numpyro").problem(spec.model, spec.args, spec.kwargs)
+>>> problem = ppl.get_backend("pyro").problem(spec.model, spec.args, spec.kwargs)
 >>> problem.layout.names
 ('beta', 'sigma')
 """

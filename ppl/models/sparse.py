@@ -7,7 +7,7 @@ is non-centred: ``beta = tau * lambda * beta_raw``.
 
 >>> import ppl
 >>> spec = ppl.models.get("horseshoe_regression")
->>> ppl.get_backend("numpyro").problem(spec.model, spec.args, spec.kwargs).layout.names
+>>> ppl.get_backend("pyro").problem(spec.model, spec.args, spec.kwargs).layout.names
 ('sigma', 'tau', 'lambda', 'beta_raw')
 """
 
