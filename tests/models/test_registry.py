@@ -160,3 +160,14 @@ def test_cli_lists_the_models(capsys):
 
     assert main(["models", "--names-only"]) == 0
     assert capsys.readouterr().out.split() == list(NAMES)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_cli_describes_the_models(capsys):  # builds every spec; GPyTorch's import warns
+    from ppl.cli import main
+
+    assert main(["models"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert list(lines) == list(NAMES)
+    assert "posteriordb" in lines["arK-arK"] and "numpyro,pyro" in lines["arK-arK"]
+    assert "Neal's funnel" in lines["funnel"]
