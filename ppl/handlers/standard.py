@@ -52,7 +52,9 @@ def _values(backend, data: Mapping | None, handler: str) -> dict:
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        raise HandlerError(f"{handler} needs data as a mapping of site name to value, not {data!r}.")
+        raise HandlerError(
+            f"{handler} needs data as a mapping of site name to value, not {data!r}."
+        )
     return {name: _as_array(backend, value) for name, value in data.items()}
 
 
@@ -294,7 +296,9 @@ class scale(Handler):
         self.scale = scale
 
     def _native(self, glue, backend):
-        value = self.scale if isinstance(self.scale, (int, float)) else _as_array(backend, self.scale)
+        value = (
+            self.scale if isinstance(self.scale, (int, float)) else _as_array(backend, self.scale)
+        )
         try:
             positive = bool(np.all(backend.to_numpy(value) > 0))
         except Exception:  # a traced value inside jit: nothing to check now
