@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from .base import Handler
 from .pinned import pinned
-from .standard import block, condition, do, mask, replay, reparam, scale, seed, substitute, trace
+from .standard import block, condition, do, mask, reparam, replay, scale, seed, substitute, trace
 from .trace_view import Site, Trace
 
 __all__ = [

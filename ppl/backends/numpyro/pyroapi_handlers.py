@@ -5,6 +5,26 @@ from __future__ import annotations
 from ...handlers.pinned import pinned
 
 _HANDLERS = pinned("numpyro")
-globals().update(_HANDLERS)
+trace = _HANDLERS["trace"]
+replay = _HANDLERS["replay"]
+condition = _HANDLERS["condition"]
+substitute = _HANDLERS["substitute"]
+seed = _HANDLERS["seed"]
+block = _HANDLERS["block"]
+scale = _HANDLERS["scale"]
+mask = _HANDLERS["mask"]
+do = _HANDLERS["do"]
+reparam = _HANDLERS["reparam"]
 
-__all__ = sorted(_HANDLERS)
+__all__ = [
+    "trace",
+    "replay",
+    "condition",
+    "substitute",
+    "seed",
+    "block",
+    "scale",
+    "mask",
+    "do",
+    "reparam",
+]
