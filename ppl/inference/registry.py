@@ -99,8 +99,7 @@ def get(name: str) -> AlgorithmSpec:
     registry = _all()
     if name not in registry:
         raise OptionError(
-            f"Unknown inference method {name!r}."
-            + did_you_mean(name, registry)
+            f"Unknown inference method {name!r}." + did_you_mean(name, registry)
             + f" The registered methods are: {', '.join(sorted(registry)) or 'none'}."
         )
     return registry[name]
