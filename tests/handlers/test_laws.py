@@ -159,3 +159,5 @@ def test_trace_view_fields(backend):
     assert chain_tr["k"].is_observed and not chain_tr["x"].is_observed
     assert set(chain_tr.sample_sites()) == {"x", "y", "p", "k"}
     assert tr.backend == backend.name
+    assert ppl.Trace is handlers.Trace and ppl.Site is handlers.Site
+    assert isinstance(tr["w"], ppl.Site)

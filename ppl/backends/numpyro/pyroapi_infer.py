@@ -8,7 +8,28 @@ import jax
 import numpyro
 from numpyro import infer
 
+from ...errors import OptionError
 from . import pyroapi_pyro
+
+#: Pyro's options that only concern torch (its JIT, multiprocessing, validation)
+_TORCH_ONLY = {
+    "NUTS": {
+        "use_multinomial_sampling",
+        "transforms",
+        "max_plate_nesting",
+        "jit_compile",
+        "jit_options",
+        "ignore_jit_warnings",
+    },
+    "MCMC": {"initial_params", "hook_fn", "mp_context", "disable_validation", "transforms"},
+}
+
+
+def _check_torch_only(name: str, options: dict) -> None:
+    unknown = sorted(set(options) - _TORCH_ONLY[name])
+    if unknown:
+        raise OptionError(f"{name} on NumPyro has no option(s) {unknown}.")
+
 
 __all__ = ["SVI", "Trace_ELBO", "JitTrace_ELBO", "TraceMeanField_ELBO", "MCMC", "NUTS"]
 
@@ -79,8 +100,9 @@ class NUTS(infer.NUTS):
         full_mass=False,
         target_accept_prob=0.8,
         max_tree_depth=10,
-        **ignored_torch,
+        **torch_only,
     ):
+        _check_torch_only("NUTS", torch_only)
         super().__init__(
             model=model,
             step_size=step_size,
@@ -102,8 +124,9 @@ class MCMC:
         warmup_steps=None,
         num_chains=1,
         disable_progbar=True,
-        **ignored_torch,
+        **torch_only,
     ):
+        _check_torch_only("MCMC", torch_only)
         self._mcmc = infer.MCMC(
             kernel,
             num_warmup=num_samples if warmup_steps is None else warmup_steps,
