@@ -11,6 +11,7 @@ Random keys have one meaning on both backends: ``key(seed)`` makes a key, ``spli
 from __future__ import annotations
 
 import abc
+import importlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -192,6 +193,14 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def log_likelihood(self, model, samples: dict, args, kwargs) -> dict:
         """Pointwise log-likelihood of each observed site per draw, as numpy."""
+
+    # ---- effect handlers ----------------------------------------------------------------
+    @property
+    def handlers(self):
+        """The backend's effect-handler glue (the module ``handlers`` next to the backend class):
+        native messengers for ``ppl.handlers`` and the conversion of its sites to ``ppl.Site``."""
+        package = type(self).__module__.rpartition(".")[0]
+        return importlib.import_module(f"{package}.handlers")
 
     # ---- models -------------------------------------------------------------------------
     def problem(self, model: Callable, args=(), kwargs=None, init_values=None):
