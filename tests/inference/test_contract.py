@@ -24,7 +24,7 @@ POST_SD = math.sqrt(1 / (len(Y) + 1))
 #: which must then be fast enough); keyed by name because each is an option set, not a test case
 QUICK = {
     "nuts": {"num_warmup": 300, "num_samples": 1000},
-    "hmc": {"num_warmup": 300, "num_samples": 1000, "num_steps": 5},
+    "hmc": {"num_warmup": 300, "num_samples": 1000},
     "svi": {"num_steps": 1500, "num_samples": 2000, "lr": 0.02, "map_steps": 300},
 }
 
