@@ -74,8 +74,8 @@ class Options:
     from the fitted guide. num_particles: ELBO particles per step. alpha: the Rényi order.
     init: ``"map"`` (start from the MAP point, L-BFGS with ``map_iterations``) or ``"median"``
     (the backend's own start). whiten: fit in the space whitened by the Laplace approximation.
-    tol / window: stop when the mean loss of the last ``window`` steps differs from the mean of
-    the window before by less than ``tol * (1 + |mean|)``; ``tol=0`` runs all ``num_steps``.
+    tol / window: stop when the mean losses of the last three windows of ``window`` steps differ
+    pairwise by less than ``tol * (1 + |mean|)``; ``tol=0`` runs all ``num_steps``.
     """
 
     guide: str | Callable = "normal"
@@ -83,7 +83,7 @@ class Options:
     optimizer: str = "adam"
     lr: float = 0.01
     lr_decay: float = 0.1
-    num_steps: int = 3000
+    num_steps: int = 10000
     num_samples: int = 1000
     num_particles: int = 1
     alpha: float = 0.5
@@ -200,12 +200,17 @@ CONVERGENCE_RULE = "the relative change of the windowed mean ELBO below tol"
 
 
 def converged(losses, options) -> bool:
-    """Whether the mean loss of the last ``window`` steps moved less than ``tol`` (relative)."""
+    """Whether the mean loss moved less than ``tol`` (relative) between each of the last three
+    windows of ``window`` steps (two quiet windows in a row, so noise alone rarely stops a fit
+    that is still improving)."""
     w = options.window
-    if options.tol <= 0 or len(losses) < 2 * w:
+    if options.tol <= 0 or len(losses) < 3 * w:
         return False
-    recent, before = float(np.mean(losses[-w:])), float(np.mean(losses[-2 * w : -w]))
-    return abs(recent - before) < options.tol * (1.0 + abs(before))
+    means = [
+        float(np.mean(losses[len(losses) - (i + 1) * w : len(losses) - i * w])) for i in range(3)
+    ]
+    limit = options.tol * (1.0 + abs(means[0]))
+    return abs(means[0] - means[1]) < limit and abs(means[1] - means[2]) < limit
 
 
 def step(state, key, problem, options):

@@ -94,8 +94,8 @@ def test_stops_early_once_the_elbo_settles(backend):
     post = ppl.infer(normal_normal, "svi", args=(Y,), backend=backend.name, progress=False)
     steps_run = post.sample_stats["loss"].shape[1]
     # started at the exact posterior (whitened Laplace of a Gaussian): the windowed ELBO is
-    # flat after the first two windows of 250 steps, long before the 3000-step budget
-    assert 500 <= steps_run < 3000 and steps_run % 250 == 0
+    # flat from the first windows of 250 steps on, long before the 10,000-step budget
+    assert 750 <= steps_run < 10_000 and steps_run % 250 == 0
 
 
 def test_budget_running_out_warns_naming_the_rule(backend):
