@@ -157,6 +157,8 @@ def _schedule(options, t, cos):
 
 def step_size_at(options, step, xp, dtype):
     """The step size at integer step ``step`` (an array), as an array of ``dtype``."""
+    if options.schedule == "constant":  # one array op instead of three (torch runs eagerly)
+        return xp.full((), options.step_size, dtype=dtype)
     return _schedule(options, xp.astype(step, dtype), xp.cos)
 
 
