@@ -35,6 +35,23 @@ def _algorithms(args) -> int:
     return 0
 
 
+def _models(args) -> int:
+    import ppl.models
+    from ppl.errors import ModelError
+
+    for name in ppl.models.names():
+        if not args.verbose:
+            print(name)
+            continue
+        try:
+            spec = ppl.models.get(name)
+        except ModelError as err:  # a model whose optional dependency is missing
+            print(f"{name:<40} unavailable: {err}")
+            continue
+        print(f"{name:<40} {spec.family:<13} {','.join(spec.backends):<14} {spec.description}")
+    return 0
+
+
 def _main_job(args) -> int:
     """Build the same model on both backends and compare their potentials."""
     import numpy as np
@@ -62,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("backends", help="list the backends").set_defaults(run=_backends)
     commands.add_parser("algorithms", help="list the algorithms").set_defaults(run=_algorithms)
+    models = commands.add_parser("models", help="list the ready models (ppl.models)")
+    models.add_argument(
+        "--names-only", dest="verbose", action="store_false", help="print only the names"
+    )
+    models.set_defaults(run=_models)
     commands.add_parser("main", help="the job behind `make run`").set_defaults(run=_main_job)
     args = parser.parse_args(argv)
     return args.run(args)

@@ -19,6 +19,9 @@ __all__ = [
     "OptionError",
     "ShapeError",
     "DivergenceError",
+    "HandlerError",
+    "NotYetImplementedError",
+    "UnknownSiteWarning",
     "UnknownDistributionError",
     "did_you_mean",
 ]
@@ -50,6 +53,20 @@ class OptionError(PPLError, ValueError):
 
 class DivergenceError(PPLError, FloatingPointError):
     """A run produced NaN or inf (a step size too large, or a model with a bad region)."""
+
+
+class HandlerError(PPLError, ValueError):
+    """An effect handler was given input it cannot use: a trace recorded on another backend,
+    a seed that is not an integer or a key, a non-positive scale."""
+
+
+class NotYetImplementedError(PPLError, NotImplementedError):
+    """A documented extension point whose implementation belongs to another issue."""
+
+
+class UnknownSiteWarning(UserWarning):
+    """A handler was given a site name that the model never reached (a typo, or a site hidden
+    by ``block``)."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -26,10 +26,10 @@ def eight_schools_noncentered(sigma, y=None):
         ppl.sample("y", dist.Normal(theta, sigma), obs=y)
 
 
-def dirichlet_with_param(counts):
+def dirichlet_with_param(counts, total=10):
     probs = ppl.sample("probs", dist.Dirichlet(ops.asarray([1.0, 2.0, 3.0])))
     scale = ppl.param("scale", ops.asarray(2.0), constraint=dist.constraints.positive)
-    ppl.sample("counts", dist.Multinomial(int(counts.sum()), probs), obs=counts)
+    ppl.sample("counts", dist.Multinomial(total, probs), obs=counts)
     ppl.sample("z", dist.Normal(0.0, scale))
 
 

@@ -11,6 +11,7 @@ Random keys have one meaning on both backends: ``key(seed)`` makes a key, ``spli
 from __future__ import annotations
 
 import abc
+import importlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -176,12 +177,30 @@ class Backend(abc.ABC):
         step(state, key) -> (state, info))`` with ``state.position`` the flat point."""
 
     @abc.abstractmethod
+    def svi(self, model, args, kwargs, options, init_scale=0.1):
+        """The backend's own SVI of ``model(*args, **kwargs)``: an object with
+        ``init(key, start_values) -> state``, ``step(state, key) -> (state, info)`` and
+        ``sample(state, key, n) -> {site: draws}``."""
+
+    @abc.abstractmethod
+    def hessian(self, f: Callable) -> Callable:
+        """``x -> d²f/dx²`` for a scalar function of a vector."""
+
+    @abc.abstractmethod
     def predictive(self, model, samples: dict, args, kwargs, seed: int) -> dict:
         """Draws of every site given posterior ``samples`` (leading axis: draws), as numpy."""
 
     @abc.abstractmethod
     def log_likelihood(self, model, samples: dict, args, kwargs) -> dict:
         """Pointwise log-likelihood of each observed site per draw, as numpy."""
+
+    # ---- effect handlers ----------------------------------------------------------------
+    @property
+    def handlers(self):
+        """The backend's effect-handler glue (the module ``handlers`` next to the backend class):
+        native messengers for ``ppl.handlers`` and the conversion of its sites to ``ppl.Site``."""
+        package = type(self).__module__.rpartition(".")[0]
+        return importlib.import_module(f"{package}.handlers")
 
     # ---- models -------------------------------------------------------------------------
     def problem(self, model: Callable, args=(), kwargs=None, init_values=None):
@@ -210,14 +229,16 @@ class Backend(abc.ABC):
         """The backend's half of ``problem``: arguments are converted, ``model`` is bound."""
 
     def convert_args(self, args=(), kwargs=None) -> tuple[tuple, dict]:
-        """The model's arguments with numpy arrays, numeric lists and other backends' arrays
-        converted to this backend; everything else is passed through unchanged."""
+        """The model's arguments with numpy arrays, numeric lists, floats and other backends'
+        arrays converted to this backend; ints, strings and anything else pass unchanged."""
         args = tuple(self._convert(a, f"argument {i}") for i, a in enumerate(args))
         kwargs = {k: self._convert(v, f"argument {k!r}") for k, v in (kwargs or {}).items()}
         return args, kwargs
 
     def _convert(self, x, where: str):
-        if x is None or self.is_array(x) or isinstance(x, (bool, int, float, str)):
+        if isinstance(x, float):  # a float may be observed data: a 0-d array of the precision
+            return self.asarray(x)
+        if x is None or self.is_array(x) or isinstance(x, (bool, int, str)):
             return x
         if isinstance(x, tuple):
             return tuple(self._convert(v, f"{where}[{i}]") for i, v in enumerate(x))

@@ -159,6 +159,20 @@ class Problem:
     model: Callable | None = None
     args: tuple = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    #: ``constrain_one`` over a batch ``(n, dim)``; the backend may give a faster one
+    constrain_many: Callable | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if self.constrain_many is None:
+            object.__setattr__(self, "constrain_many", self.backend.vmap(self.constrain_one))
+
+    def cached(self, key, build: Callable):
+        """``build()``, once per ``key`` for this problem (kernels that keep closures between an
+        algorithm's ``init`` and ``step`` live here)."""
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
 
     @property
     def dim(self) -> int:
@@ -202,6 +216,6 @@ class Problem:
             return self.constrain_one(z)
         batch = tuple(z.shape[:-1])
         flat = self.backend.xp.reshape(z, (math.prod(batch), z.shape[-1]))
-        values = self.backend.vmap(self.constrain_one)(flat)
+        values = self.constrain_many(flat)
         xp = self.backend.xp
         return {k: xp.reshape(v, batch + tuple(v.shape[1:])) for k, v in values.items()}

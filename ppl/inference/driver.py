@@ -11,17 +11,21 @@ from __future__ import annotations
 import functools
 import math
 import time
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..errors import DivergenceError
+from .checkpoint import Checkpoint
 from .posterior import LogZ, Posterior
 
 __all__ = ["Draws", "run"]
 
 #: chunks per run when a progress bar is shown (one compiled chunk otherwise)
 PROGRESS_CHUNKS = 20
+#: steps between convergence checks, for algorithms that can stop early (``converged``)
+CONVERGENCE_CHECK_EVERY = 250
 
 
 class Draws(NamedTuple):
@@ -48,12 +52,15 @@ def _progress_bar(total: int, enabled: bool | None, desc: str):
     return tqdm(total=total, desc=desc, leave=False)
 
 
-def _chunk_sizes(total: int, progress: bool) -> list[int]:
-    if total == 0:
+def _chunk_sizes(total: int, progress: bool, every: int | None = None) -> list[int]:
+    if total <= 0:
         return []
-    if not progress:
+    if every:
+        size = every
+    elif not progress:
         return [total]
-    size = max(1, math.ceil(total / PROGRESS_CHUNKS))
+    else:
+        size = max(1, math.ceil(total / PROGRESS_CHUNKS))
     return [size] * (total // size) + ([total % size] if total % size else [])
 
 
@@ -106,7 +113,7 @@ def _to_numpy_tree(backend, tree) -> dict[str, np.ndarray]:
     return {k: backend.to_numpy(v) for k, v in fields.items() if v is not None}
 
 
-def _run_steps(spec, module, problem, options, key, progress):
+def _run_steps(spec, module, problem, options, key, progress, checkpoint):
     """All steps of all chains. Returns final states, kept positions (chain, draw, dim), kept
     infos {name: (chain, draw)}, timings and whether the run was interrupted."""
     backend = problem.backend
@@ -127,33 +134,53 @@ def _run_steps(spec, module, problem, options, key, progress):
     groups = [_stack_trees(backend, states)] if vectorize else states
     loop = _Loop(backend, step, num_chains, vectorize)
     step_keys = backend.split(run_key, total * num_chains)
-    bar = _progress_bar(total * (1 if vectorize else num_chains), progress, spec.name)
     positions: list[list] = [[] for _ in groups]
     infos: list[list] = [[] for _ in groups]
-    interrupted, run_seconds = False, 0.0
+    progress_made = [0] * len(groups)
+    if checkpoint.resume_from:
+        groups, positions, infos, progress_made = checkpoint.load(backend, groups, spec, options)
+    bar = _progress_bar(total * (1 if vectorize else num_chains), progress, spec.name)
+    if bar is not None:
+        bar.update(sum(progress_made))
+    interrupted, converged, run_seconds = False, False, 0.0
+    stops_early = hasattr(module, "converged")
     try:
         for g in range(len(groups)):
-            done = 0
-            for size in _chunk_sizes(total, bar is not None):
+            done = progress_made[g]
+            every = checkpoint.every or (CONVERGENCE_CHECK_EVERY if stops_early else None)
+            for size in _chunk_sizes(total - done, bar is not None, every):
                 keys = _chunk_keys(backend, step_keys, g, done, size, num_chains, vectorize)
                 t0 = time.perf_counter()
                 compile_before = loop.compile_seconds
                 groups[g], (pos, info) = loop.run_chunk(groups[g], keys)
                 pos_np = None if pos is None else backend.to_numpy(pos)
+                info_np = _to_numpy_tree(backend, info)  # waits for the chunk to finish
                 run_seconds += time.perf_counter() - t0 - (loop.compile_seconds - compile_before)
                 keep = _kept(done, size, warmup, thinning)
                 if pos_np is not None:
                     _check_finite(problem, pos_np, done, spec.name)
                     positions[g].append(pos_np[keep])
-                infos[g].append({k: v[keep] for k, v in _to_numpy_tree(backend, info).items()})
+                infos[g].append({k: v[keep] for k, v in info_np.items()})
                 done += size
+                progress_made[g] = done
                 if bar is not None:
                     bar.update(size)
+                checkpoint.save(backend, groups, positions, infos, progress_made, spec, options)
+                after_chunk(g, done)
+                if stops_early and module.converged(_history(infos[g], "loss"), options):
+                    converged = True
+                    break
     except KeyboardInterrupt:
         interrupted = True
     finally:
         if bar is not None:
             bar.close()
+    if stops_early and not (converged or interrupted):
+        warnings.warn(
+            f"{spec.name}: {module.CONVERGENCE_RULE} was not met within num_steps={total}; "
+            "the fit may not have converged. Raise num_steps (or check the learning rate).",
+            stacklevel=4,
+        )
     timings = {
         "init_seconds": init_seconds,
         "compile_seconds": loop.compile_seconds,
@@ -166,6 +193,14 @@ def _run_steps(spec, module, problem, options, key, progress):
         timings,
         interrupted,
     )
+
+
+def _history(chunks: list[dict], name: str) -> np.ndarray:
+    return np.concatenate([c[name].reshape(-1) for c in chunks]) if chunks else np.zeros(0)
+
+
+def after_chunk(group: int, steps_done: int) -> None:
+    """Called after every chunk (a hook for tests that simulate an interrupt)."""
 
 
 def _chunk_keys(backend, step_keys, group, done, size, num_chains, vectorize):
@@ -183,20 +218,27 @@ def _kept(done: int, size: int, warmup: int, thinning: int) -> np.ndarray:
 
 
 def _assemble(per_group: list[list[np.ndarray]], vectorize: bool) -> np.ndarray | None:
-    if not per_group or not per_group[0]:
+    joined = [np.concatenate(chunks, axis=0) for chunks in per_group if chunks]
+    if not joined:
         return None
-    joined = [np.concatenate(chunks, axis=0) for chunks in per_group]
     if vectorize:  # (draw, chain, dim) -> (chain, draw, dim)
         return np.swapaxes(joined[0], 0, 1)
-    return np.stack(joined, axis=0)
+    shortest = min(len(j) for j in joined)  # an interrupted run: chains done so far, aligned
+    return np.stack([j[:shortest] for j in joined], axis=0)
 
 
 def _assemble_info(per_group: list[list[dict]], vectorize: bool) -> dict[str, np.ndarray]:
-    names = per_group[0][0].keys() if per_group and per_group[0] else ()
+    groups = [chunks for chunks in per_group if chunks]
+    if not groups:
+        return {}
     out = {}
-    for name in names:
-        joined = [np.concatenate([c[name] for c in chunks], axis=0) for chunks in per_group]
-        out[name] = np.swapaxes(joined[0], 0, 1) if vectorize else np.stack(joined, axis=0)
+    for name in groups[0][0]:
+        joined = [np.concatenate([c[name] for c in chunks], axis=0) for chunks in groups]
+        if vectorize:
+            out[name] = np.swapaxes(joined[0], 0, 1)
+        else:
+            shortest = min(len(j) for j in joined)
+            out[name] = np.stack([j[:shortest] for j in joined], axis=0)
     return out
 
 
@@ -210,20 +252,19 @@ def _log_z(log_weights: np.ndarray) -> LogZ:
     return LogZ(float(shift + math.log(mean)), float(stderr))
 
 
-def run(spec, problem, options, key, progress=None, observed=None) -> Posterior:
+def run(spec, problem, options, key, progress=None, observed=None, checkpoint=None) -> Posterior:
     """Run algorithm ``spec`` on ``problem`` with validated ``options``; return a ``Posterior``."""
     module = spec.load()
     backend = problem.backend
+    loop_key, sample_key = backend.split(key)
     states, positions, info, timings, interrupted = _run_steps(
-        spec, module, problem, options, key, progress
+        spec, module, problem, options, loop_key, progress, checkpoint or Checkpoint()
     )
     diagnostics: dict[str, Any] = {"partial": interrupted}
     log_z = None
     if module.KIND == "fit":
         t0 = time.perf_counter()
-        draws = module.sample(
-            states[0], backend.split(key)[1], problem, options, options.num_samples
-        )
+        draws = module.sample(states[0], sample_key, problem, options, options.num_samples)
         timings["sample_seconds"] = time.perf_counter() - t0
         positions = backend.to_numpy(draws.z)[None]
         if draws.log_weights is not None:
@@ -241,13 +282,12 @@ def run(spec, problem, options, key, progress=None, observed=None) -> Posterior:
         flat = backend.asarray(positions)
         samples = {k: backend.to_numpy(v) for k, v in problem.constrain(flat).items()}
         timings["constrain_seconds"] = time.perf_counter() - t0
-    sample_stats = info if module.KIND == "mcmc" else {k: v for k, v in info.items()}
     return Posterior(
         samples=samples,
         method=spec.name,
         backend=backend.name,
         options=options,
-        sample_stats=sample_stats,
+        sample_stats=info,
         diagnostics=diagnostics,
         timings=timings,
         log_z=log_z,

@@ -9,6 +9,7 @@ from ..backends import bind, get_backend
 from ..errors import ModelError, OptionError
 from ..primitives import plate_subsample_sizes
 from . import driver, registry
+from .checkpoint import Checkpoint
 from .posterior import Posterior
 
 __all__ = ["infer"]
@@ -24,6 +25,9 @@ def infer(
     seed: int = 0,
     device: str | None = None,
     progress: bool | None = None,
+    checkpoint_every: int | None = None,
+    checkpoint_path: str | None = None,
+    resume_from: str | None = None,
     **options,
 ) -> Posterior:
     """Infer the posterior of ``model(*args, **kwargs)`` with algorithm ``method``.
@@ -31,7 +35,10 @@ def infer(
     ``args``/``kwargs`` are the model's arguments (numpy arrays, lists or arrays of either
     backend); ``options`` are the algorithm's own (``ppl.algorithms()`` lists them with their
     defaults); an unknown option is an error, never dropped. ``progress``: a progress bar
-    (default: when stderr is a terminal).
+    (default: when stderr is a terminal). ``checkpoint_every=N, checkpoint_path=p`` writes the
+    loop's state to ``p`` every ``N`` steps (atomically); ``resume_from=p`` continues such a run
+    (same seed and options) to the same numbers. Ctrl-C returns the draws so far, marked
+    ``partial``.
 
     >>> import ppl
     >>> from ppl import dist
@@ -60,8 +67,9 @@ def infer(
                 f"{spec.name!r} needs at least one latent (unobserved, continuous) sample site; "
                 "the model has none."
             )
+        checkpoint = Checkpoint(checkpoint_every, checkpoint_path, resume_from)
         run = bind(driver.run, chosen.name)
-        return run(spec, problem, opts, chosen.key(seed), progress, problem.observed)
+        return run(spec, problem, opts, chosen.key(seed), progress, problem.observed, checkpoint)
 
 
 def _build_problem(backend, module, options, model, args, kwargs):

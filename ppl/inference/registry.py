@@ -54,10 +54,9 @@ class AlgorithmSpec:
 
 # One explicit line per algorithm; the target module is imported lazily.
 _BUILTIN: tuple[AlgorithmSpec, ...] = (
-    AlgorithmSpec("nuts", "mcmc", "ppl.inference.mcmc.nuts", "No-U-Turn sampler (backend's own)"),
-    AlgorithmSpec(
-        "hmc", "mcmc", "ppl.inference.mcmc.hmc", "Hamiltonian Monte Carlo (backend's own)"
-    ),
+    AlgorithmSpec("nuts", "mcmc", "ppl.inference.mcmc.nuts", "No-U-Turn sampler (native)"),
+    AlgorithmSpec("hmc", "mcmc", "ppl.inference.mcmc.hmc", "Hamiltonian Monte Carlo (native)"),
+    AlgorithmSpec("svi", "vi", "ppl.inference.svi", "Stochastic variational inference (native)"),
     AlgorithmSpec("sgld", "sgmcmc", "ppl.inference.sgmcmc.sgld", "Stochastic-gradient Langevin"),
     AlgorithmSpec("psgld", "sgmcmc", "ppl.inference.sgmcmc.psgld", "RMSprop-preconditioned SGLD"),
     AlgorithmSpec("sghmc", "sgmcmc", "ppl.inference.sgmcmc.sghmc", "Stochastic-gradient HMC"),

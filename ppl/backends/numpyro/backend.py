@@ -136,7 +136,9 @@ class NumPyroBackend(Backend):
         return devices[index]
 
     def to_device(self, tree, device):
-        return jax.device_put(tree, device)
+        return jax.tree_util.tree_map(
+            lambda v: jax.device_put(v, device) if isinstance(v, jax.Array) else v, tree
+        )
 
     def apply_precision(self, precision):
         jax.config.update("jax_enable_x64", precision == "float64")
@@ -155,7 +157,15 @@ class NumPyroBackend(Backend):
     def hmc_kernel(self, problem, algo, options):
         from .mcmc import hmc_kernel
 
-        return hmc_kernel(problem, algo, options)
+        return problem.cached(("hmc", algo, options), lambda: hmc_kernel(problem, algo, options))
+
+    def svi(self, model, args, kwargs, options, init_scale=0.1):
+        from .svi import Runner
+
+        return Runner(model, args, kwargs, options, init_scale)
+
+    def hessian(self, f):
+        return jax.hessian(f)
 
     def predictive(self, model, samples, args, kwargs, seed):
         from numpyro.infer import Predictive

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -22,7 +21,6 @@ class HMCInfo(NamedTuple):
     potential_energy: Any
 
 
-@functools.lru_cache(maxsize=16)
 def hmc_kernel(problem, algo: str, options):
     """``(init, step)``; cached so that ``step`` uses the closure ``init`` configured."""
     init_kernel, sample_kernel = hmc(potential_fn=problem.potential, algo=algo)

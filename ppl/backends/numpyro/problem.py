@@ -6,7 +6,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from numpyro.distributions.transforms import biject_to
-from numpyro.handlers import seed, substitute, trace
+from numpyro.handlers import block, seed, substitute, trace
 from numpyro.infer.util import constrain_fn, potential_energy
 
 from ...primitives import plate_subsample_sizes
@@ -43,15 +43,16 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
     def potential(z, key=None):
         params = layout.unravel(z, jnp)
         target = seed(model, key) if key is not None and subsample_plates else full_model
-        return potential_energy(target, args, kwargs, params)
+        with block():  # isolated: callers' handlers (an outer SVI trace, say) never see it
+            return potential_energy(target, args, kwargs, params)
 
     def constrain_one(z):
         params = layout.unravel(z, jnp)
         return constrain_fn(full_model, args, kwargs, params, return_deterministic=True)
 
-    def unconstrain(values):
+    def unconstrain(values, batch_ndim=0):
         parts = {name: t.inv(jnp.asarray(values[name])) for name, t in transforms.items()}
-        return layout.ravel(parts, jnp)
+        return layout.ravel(parts, jnp, batch_ndim)
 
     def sample_prior(key):
         tr = trace(seed(full_model, key)).get_trace(*args, **kwargs)
@@ -72,6 +73,7 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
         layout=layout,
         potential=potential,
         constrain_one=constrain_one,
+        constrain_many=jax.jit(jax.vmap(constrain_one)),
         unconstrain=unconstrain,
         sample_prior=sample_prior,
         site_log_probs=site_log_probs,

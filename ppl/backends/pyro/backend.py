@@ -32,9 +32,10 @@ def _param(name, init_value=None, **kwargs):
 
 
 def _stack(trees):
-    return pytree.tree_map(
-        lambda *leaves: torch.stack([torch.as_tensor(v) for v in leaves]), *trees
-    )
+    def stack(*leaves):
+        return None if leaves[0] is None else torch.stack([torch.as_tensor(v) for v in leaves])
+
+    return pytree.tree_map(stack, *trees, is_leaf=lambda v: v is None)
 
 
 def _torch_optimizer(cls, lr, kwargs) -> Optimizer:
@@ -219,6 +220,14 @@ class PyroBackend(Backend):
         from .mcmc import hmc_kernel
 
         return hmc_kernel(problem, algo, options)
+
+    def svi(self, model, args, kwargs, options, init_scale=0.1):
+        from .svi import Runner
+
+        return Runner(model, args, kwargs, options, init_scale)
+
+    def hessian(self, f):
+        return lambda x: torch.autograd.functional.hessian(f, x.detach())
 
     def predictive(self, model, samples, args, kwargs, seed):
         from pyro.infer import Predictive

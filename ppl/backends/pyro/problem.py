@@ -111,9 +111,9 @@ def build_problem(backend, model, args, kwargs, init_values, record=True) -> Pro
         values, log_det = constrained(z)
         return -(model_trace(values, indices).log_prob_sum(_not_subsample) + log_det)
 
-    def unconstrain(values):
+    def unconstrain(values, batch_ndim=0):
         parts = {name: t.inv(torch.as_tensor(values[name])) for name, t in transforms.items()}
-        return layout.ravel(parts, xp)
+        return layout.ravel(parts, xp, batch_ndim)
 
     def sample_prior(key):
         with keys.global_seed(key):
@@ -132,6 +132,10 @@ def build_problem(backend, model, args, kwargs, init_values, record=True) -> Pro
         return recorded[signature](z, *indices)
 
     def potential(z, key=None):
+        with poutine.block():  # isolated: callers' handlers never see the model's sites
+            return _potential(z, key)
+
+    def _potential(z, key):
         if key is None or not plate_names:
             return evaluate(z, tuple(full.values()))
         plate_keys = keys.split(key, len(plate_names))
@@ -150,6 +154,15 @@ def build_problem(backend, model, args, kwargs, init_values, record=True) -> Pro
                 out[name] = site["value"].detach()
         return out
 
+    deterministic = [
+        n for n, site in proto.nodes.items() if site.get("infer", {}).get("_deterministic")
+    ]
+
+    def constrain_many(zs):  # without deterministic sites, the transforms alone, batched
+        if deterministic:
+            return backend.vmap(constrain_one)(zs)
+        return constrained(zs.detach())[0]
+
     def site_log_probs(z):
         values, _ = constrained(z.detach())
         tr = model_trace(values)
@@ -166,6 +179,7 @@ def build_problem(backend, model, args, kwargs, init_values, record=True) -> Pro
         layout=layout,
         potential=potential,
         constrain_one=constrain_one,
+        constrain_many=constrain_many,
         unconstrain=unconstrain,
         sample_prior=sample_prior,
         site_log_probs=site_log_probs,

@@ -1,0 +1,61 @@
+"""NumPyro's own SVI (``numpyro.infer.SVI`` with its autoguides and ELBOs) for a model."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import numpyro.infer
+import optax
+from numpyro.infer import SVI, Predictive, autoguide
+from numpyro.infer.initialization import init_to_median, init_to_value
+from numpyro.optim import optax_to_numpyro
+
+from ...inference.svi import GUIDE_CLASSES, SCALED_GUIDES, objective_spec
+from .backend import OPTIMIZERS
+
+
+class SVIInfo(NamedTuple):
+    loss: Any
+
+
+def objective(options):
+    name, kwargs = objective_spec(options)
+    return getattr(numpyro.infer, name)(**kwargs)
+
+
+class Runner:
+    """``init``/``step``/``sample`` of native SVI on ``model(*args, **kwargs)``."""
+
+    def __init__(self, model, args, kwargs, options, init_scale):
+        self.args, self.kwargs, self.start = args, kwargs, {}
+        if callable(options.guide):
+            self.guide = options.guide
+        else:
+            # init_to_value reads self.start, which init() fills with the starting point
+            init_loc = functools.partial(init_to_value, values=self.start)
+            extra = {"init_scale": init_scale} if options.guide in SCALED_GUIDES else {}
+            guide_class = getattr(autoguide, GUIDE_CLASSES[options.guide])
+            self.guide = guide_class(model, init_loc_fn=init_loc, **extra)
+        lr = options.lr
+        if options.optimizer == "adam" and options.lr_decay < 1:
+            lr = optax.exponential_decay(lr, options.num_steps, options.lr_decay)
+        optim = optax_to_numpyro(OPTIMIZERS[options.optimizer](lr))
+        self.svi = SVI(model, self.guide, optim, objective(options))
+
+    def init(self, key, start):
+        self.start.clear()
+        if start:
+            self.start.update(start)
+        elif not callable(self.guide) and hasattr(self.guide, "init_loc_fn"):
+            self.guide.init_loc_fn = init_to_median
+        return self.svi.init(key, *self.args, **self.kwargs)
+
+    def step(self, state, key):
+        state, loss = self.svi.update(state, *self.args, **self.kwargs)
+        return state, SVIInfo(loss)
+
+    def sample(self, state, key, num_samples):
+        params = self.svi.get_params(state)
+        predictive = Predictive(self.guide, params=params, num_samples=num_samples)
+        return predictive(key, *self.args, **self.kwargs)

@@ -1,0 +1,43 @@
+"""pyro-api aliases for the ``ppl`` backends: ``ppl-pyro`` and ``ppl-numpyro``.
+
+``register()`` registers them with ``pyroapi`` (PyPI ``pyro-api``); then
+``with pyroapi.pyro_backend("ppl-numpyro"):`` runs pyro-api code through ``ppl``'s primitives
+and handlers on that backend. Each alias's ``pyro``, ``handlers``, ``infer``, ``optim`` and
+``ops`` modules live next to the backend (``ppl/backends/<name>/pyroapi_*.py``).
+
+>>> from ppl.handlers.pyroapi import ALIASES
+>>> sorted(ALIASES)
+['ppl-numpyro', 'ppl-pyro']
+"""
+
+from __future__ import annotations
+
+__all__ = ["ALIASES", "register"]
+
+ALIASES: dict[str, dict[str, str]] = {
+    "ppl-pyro": {
+        "pyro": "ppl.backends.pyro.pyroapi_pyro",
+        "handlers": "ppl.backends.pyro.pyroapi_handlers",
+        "distributions": "pyro.distributions",
+        "infer": "pyro.infer",
+        "optim": "pyro.optim",
+        "ops": "torch",
+    },
+    "ppl-numpyro": {
+        "pyro": "ppl.backends.numpyro.pyroapi_pyro",
+        "handlers": "ppl.backends.numpyro.pyroapi_handlers",
+        "distributions": "numpyro.distributions",
+        "infer": "ppl.backends.numpyro.pyroapi_infer",
+        "optim": "ppl.backends.numpyro.pyroapi_optim",
+        "ops": "ppl.backends.numpyro.pyroapi_ops",
+    },
+}
+
+
+def register() -> tuple[str, ...]:
+    """Register the aliases with ``pyroapi`` and return their names."""
+    from pyroapi import register_backend
+
+    for alias, modules in ALIASES.items():
+        register_backend(alias, modules)
+    return tuple(ALIASES)

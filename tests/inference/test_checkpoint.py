@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+
+import ppl
+from ppl.errors import OptionError
+from ppl.inference import driver
+from tests.inference.test_contract import Y, normal_normal
+
+SETTINGS = dict(num_warmup=20, num_samples=30, num_chains=2, progress=False)
+
+
+class Interrupt:
+    """Raise KeyboardInterrupt once a chain group has done ``at`` steps (a simulated Ctrl-C)."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def __call__(self, group, steps_done):
+        if steps_done == self.at:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("backend_name", ["numpyro"])
+def test_interrupt_then_resume_gives_the_same_numbers(backend_name, tmp_path, monkeypatch):
+    path = str(tmp_path / "run.ckpt")
+    common = dict(args=(Y,), backend=backend_name, seed=5, **SETTINGS)
+    whole = ppl.infer(
+        normal_normal, "nuts", checkpoint_every=10, checkpoint_path=str(tmp_path / "w"), **common
+    )
+    monkeypatch.setattr(driver, "after_chunk", Interrupt(at=30))
+    partial = ppl.infer(normal_normal, "nuts", checkpoint_every=10, checkpoint_path=path, **common)
+    assert partial.partial and partial.samples["mu"].shape == (2, 10)
+    monkeypatch.undo()
+    resumed = ppl.infer(
+        normal_normal,
+        "nuts",
+        checkpoint_every=10,
+        checkpoint_path=path,
+        resume_from=path,
+        **common,
+    )
+    assert not resumed.partial
+    np.testing.assert_array_equal(resumed.samples["mu"], whole.samples["mu"])
+
+
+def test_interrupt_returns_the_draws_so_far(backend, monkeypatch):
+    # progress=True runs 20 chunks of 20 steps; the interrupt lands after step 40 of chain 0,
+    # so 20 post-warmup draws of that chain are kept and marked partial.
+    monkeypatch.setattr(driver, "after_chunk", Interrupt(at=40))
+    post = ppl.infer(
+        normal_normal,
+        "nuts",
+        args=(Y,),
+        backend=backend.name,
+        num_warmup=20,
+        num_samples=380,
+        progress=True,
+    )
+    assert post.partial
+    assert post.samples["mu"].shape == (1, 20)
+
+
+def test_state_that_is_not_arrays_cannot_be_checkpointed(tmp_path):
+    with pytest.raises(OptionError, match="cannot be checkpointed"):
+        ppl.infer(
+            normal_normal,
+            "nuts",
+            args=(Y,),
+            backend="pyro",
+            checkpoint_every=10,
+            checkpoint_path=str(tmp_path / "c"),
+            **SETTINGS,
+        )
+
+
+def test_resume_with_other_options_is_an_error(tmp_path):
+    path = str(tmp_path / "run.ckpt")
+    ppl.infer(
+        normal_normal, "nuts", args=(Y,), checkpoint_every=10, checkpoint_path=path, **SETTINGS
+    )
+    with pytest.raises(OptionError, match="same method, backend and options"):
+        ppl.infer(
+            normal_normal, "nuts", args=(Y,), resume_from=path, **{**SETTINGS, "num_samples": 31}
+        )
+
+
+def test_checkpoint_options_come_together():
+    with pytest.raises(OptionError, match="together"):
+        ppl.infer(normal_normal, "nuts", args=(Y,), checkpoint_every=10)
