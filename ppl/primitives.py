@@ -30,16 +30,25 @@ __all__ = [
     "plate_subsample_sizes",
 ]
 
+#: the key of ``plate_subsample_sizes`` that applies to every plate not named
+ANY_PLATE = "*"
+
 _subsample_overrides: contextvars.ContextVar[Mapping[str, int | None]] = contextvars.ContextVar(
     "ppl_subsample_overrides", default=types.MappingProxyType({})
 )
 
 
 @contextlib.contextmanager
-def plate_subsample_sizes(sizes: Mapping[str, int | None]) -> Iterator[None]:
+def plate_subsample_sizes(
+    sizes: Mapping[str, int | None], *, keep_outer: bool = False
+) -> Iterator[None]:
     """Inside this block, ``ppl.plate(name, ...)`` uses ``sizes[name]`` as its ``subsample_size``
-    (``None``: the whole plate). Algorithms use it to set a minibatch size for the user."""
-    token = _subsample_overrides.set({**_subsample_overrides.get(), **sizes})
+    (``None``: the whole plate); the name ``"*"`` sets it for every plate larger than it that
+    is not named. Algorithms use it to set a minibatch size for the user. ``keep_outer``: an
+    enclosing block's sizes win over these (a default that callers can still override)."""
+    outer = _subsample_overrides.get()
+    merged = {**sizes, **outer} if keep_outer else {**outer, **sizes}
+    token = _subsample_overrides.set(merged)
     try:
         yield
     finally:
@@ -65,6 +74,8 @@ def plate(name: str, size: int, subsample_size: int | None = None, dim: int | No
     overrides = _subsample_overrides.get()
     if name in overrides:
         subsample_size = overrides[name]
+    elif overrides.get(ANY_PLATE) is not None and overrides[ANY_PLATE] < size:
+        subsample_size = overrides[ANY_PLATE]
     return get_backend().primitives["plate"](name, size, subsample_size=subsample_size, dim=dim)
 
 

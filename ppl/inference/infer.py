@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+
 from ..backends import bind, get_backend
 from ..errors import ModelError, OptionError
+from ..primitives import plate_subsample_sizes
 from . import driver, registry
 from .checkpoint import Checkpoint
 from .posterior import Posterior
@@ -57,7 +61,7 @@ def infer(
     with chosen.device_scope(target):
         args, kwargs = chosen.convert_args(args, kwargs)
         args, kwargs = chosen.to_device((args, kwargs), target)
-        problem = chosen.problem(model, args, kwargs)
+        problem = _build_problem(chosen, spec.load(), opts, model, args, kwargs)
         if problem.dim == 0:
             raise ModelError(
                 f"{spec.name!r} needs at least one latent (unobserved, continuous) sample site; "
@@ -66,3 +70,24 @@ def infer(
         checkpoint = Checkpoint(checkpoint_every, checkpoint_path, resume_from)
         run = bind(driver.run, chosen.name)
         return run(spec, problem, opts, chosen.key(seed), progress, problem.observed, checkpoint)
+
+
+def _build_problem(backend, module, options, model, args, kwargs):
+    """``backend.problem(model, ...)``, with the plate subsample sizes that the algorithm sets
+    for the user (an optional ``problem_overrides(options) -> {plate: size}`` in its module)
+    in effect whenever the model runs: while the problem is built and at every potential
+    evaluation (the model is wrapped, so a re-trace under ``jit`` sees them too). Sizes the
+    problem itself sets (the whole data set for ``constrain``) take precedence. ``Problem.model``
+    stays the user's model, so predictive draws cover the whole data set."""
+    overrides = getattr(module, "problem_overrides", None)
+    sizes = overrides(options) if overrides is not None else {}
+    if not sizes:
+        return backend.problem(model, args, kwargs)
+
+    @functools.wraps(model)
+    def subsampled(*model_args, **model_kwargs):
+        with plate_subsample_sizes(sizes, keep_outer=True):
+            return model(*model_args, **model_kwargs)
+
+    problem = backend.problem(subsampled, args, kwargs)
+    return dataclasses.replace(problem, model=bind(model, backend.name))

@@ -57,6 +57,14 @@ _BUILTIN: tuple[AlgorithmSpec, ...] = (
     AlgorithmSpec("nuts", "mcmc", "ppl.inference.mcmc.nuts", "No-U-Turn sampler (native)"),
     AlgorithmSpec("hmc", "mcmc", "ppl.inference.mcmc.hmc", "Hamiltonian Monte Carlo (native)"),
     AlgorithmSpec("svi", "vi", "ppl.inference.svi", "Stochastic variational inference (native)"),
+    AlgorithmSpec("sgld", "sgmcmc", "ppl.inference.sgmcmc.sgld", "Stochastic-gradient Langevin"),
+    AlgorithmSpec("psgld", "sgmcmc", "ppl.inference.sgmcmc.psgld", "RMSprop-preconditioned SGLD"),
+    AlgorithmSpec("sghmc", "sgmcmc", "ppl.inference.sgmcmc.sghmc", "Stochastic-gradient HMC"),
+    AlgorithmSpec("sgnht", "sgmcmc", "ppl.inference.sgmcmc.sgnht", "SG Nose-Hoover thermostat"),
+    AlgorithmSpec("csgld", "sgmcmc", "ppl.inference.sgmcmc.csgld", "SGLD, cyclical step size"),
+    AlgorithmSpec(
+        "structured_sgmcmc", "sgmcmc", "ppl.inference.sgmcmc.structured", "Structured SG-MCMC"
+    ),
 )
 
 _registry: dict[str, AlgorithmSpec] = {}

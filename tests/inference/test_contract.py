@@ -26,6 +26,15 @@ QUICK = {
     "nuts": {"num_warmup": 300, "num_samples": 1000},
     "hmc": {"num_warmup": 300, "num_samples": 1000},
     "svi": {"num_steps": 1500, "num_samples": 2000, "lr": 0.02, "map_steps": 300},
+    # SG-MCMC: step sizes with eps * 21 (the posterior precision) / 2 ~ 0.2: ESS ~ 200 per 2000
+    # draws and a step-size bias of the sd under 6% (tests/inference/test_sgmcmc.py derives it)
+    **dict.fromkeys(
+        ["sgld", "csgld", "structured_sgmcmc"],
+        {"num_warmup": 300, "num_samples": 2000, "step_size": 0.02},
+    ),
+    "psgld": {"num_warmup": 300, "num_samples": 2000, "step_size": 0.1},  # preconditioner ~0.22
+    "sghmc": {"num_warmup": 300, "num_samples": 2000, "step_size": 0.01, "friction": 0.5},
+    "sgnht": {"num_warmup": 300, "num_samples": 2000, "step_size": 0.05, "friction": 1.0},
 }
 
 

@@ -1,0 +1,287 @@
+"""What every stochastic-gradient sampler shares: options, step-size schedules, the minibatch
+gradient, the base update rules, and the ``init``/``step`` pair built from an update rule.
+
+An update rule (``Update``) moves a flat position given a gradient estimate of the potential;
+``sgld``, ``psgld``, ``sghmc`` and ``sgnht`` are update rules plus ``make_sampler``, and
+``structured_sgmcmc`` reuses the same rules with its own gradient estimate.
+
+>>> from ppl.inference.sgmcmc.base import SGOptions, schedule_numpy
+>>> opts = SGOptions(step_size=0.1, schedule="polynomial", decay_offset=10.0, decay_power=1.0)
+>>> [round(x, 4) for x in schedule_numpy(opts, [0, 10, 90])]
+[0.1, 0.05, 0.01]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ...errors import OptionError, did_you_mean
+
+__all__ = [
+    "KIND",
+    "SCHEDULES",
+    "FrictionOptions",
+    "PreconditionOptions",
+    "SGInfo",
+    "SGOptions",
+    "SGState",
+    "Update",
+    "make_sampler",
+    "minibatch_gradient",
+    "problem_overrides",
+    "schedule_numpy",
+    "step_size_at",
+    "UPDATES",
+]
+
+KIND = "mcmc"
+SCHEDULES = ("constant", "polynomial", "cyclical")
+INIT_STRATEGIES = ("prior", "uniform")
+
+
+@dataclass(frozen=True)
+class SGOptions:
+    """Options every stochastic-gradient sampler takes.
+
+    num_warmup: burn-in steps, discarded. num_samples: draws kept per chain. num_chains:
+    independent chains (vectorised on JAX). thinning: keep every n-th step after burn-in.
+    step_size: the step size at step 0 (``epsilon``). schedule: ``"constant"``;
+    ``"polynomial"``, ``step_size * (decay_offset / (decay_offset + t)) ** decay_power``
+    (Welling & Teh's ``a (b + t)^-gamma`` with ``a = step_size * b^gamma``); or ``"cyclical"``,
+    cSG-MCMC's cosine schedule (Zhang et al. 2020) restarting ``num_cycles`` times over the
+    run. batch_size: a minibatch size set for the user: an int subsamples every plate larger
+    than it, a dict ``{plate: size}`` names the plates; ``None`` keeps the model's own
+    ``subsample_size``. init_strategy: ``"uniform"`` (uniform on
+    (-2, 2) in unconstrained space, the default) or ``"prior"`` (a prior draw).
+    """
+
+    num_warmup: int = 1000
+    num_samples: int = 1000
+    num_chains: int = 1
+    thinning: int = 1
+    step_size: float = 1e-3
+    schedule: str = "constant"
+    decay_offset: float = 1000.0
+    decay_power: float = 0.55
+    num_cycles: int = 4
+    batch_size: Any = None
+    init_strategy: str = "uniform"
+
+    def __post_init__(self):
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("init_strategy", self.init_strategy, INIT_STRATEGIES)
+        for name in ("num_samples", "num_chains", "thinning", "num_cycles"):
+            if getattr(self, name) < 1:
+                raise OptionError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if self.num_warmup < 0:
+            raise OptionError(f"num_warmup must be at least 0, got {self.num_warmup}.")
+        if not self.step_size > 0:
+            raise OptionError(f"step_size must be positive, got {self.step_size}.")
+        if self.decay_offset <= 0 or self.decay_power < 0:
+            raise OptionError(
+                "The polynomial schedule needs decay_offset > 0 and decay_power >= 0, got "
+                f"{self.decay_offset} and {self.decay_power}."
+            )
+        friction = getattr(self, "friction", 1.0)
+        if not 0 < friction <= 1 or getattr(self, "noise_estimate", 0.0) >= friction:
+            raise OptionError(
+                "friction must lie in (0, 1] and noise_estimate below it, got friction="
+                f"{getattr(self, 'friction', None)} and noise_estimate="
+                f"{getattr(self, 'noise_estimate', None)}."
+            )
+        sizes = self.batch_size
+        if sizes is not None:
+            values = sizes.values() if isinstance(sizes, Mapping) else [sizes]
+            if not all(isinstance(v, int) and v >= 1 for v in values):
+                raise OptionError(
+                    f"batch_size must be a positive int or a dict {{plate: positive int}}, got "
+                    f"{sizes!r}."
+                )
+
+    @property
+    def total_steps(self) -> int:
+        return self.num_warmup + self.num_samples * self.thinning
+
+
+@dataclass(frozen=True)
+class PreconditionOptions:
+    """RMSprop preconditioner (pSGLD): rms_decay is the moving-average weight ``alpha`` of the
+    squared gradients, rms_eps the ``lambda`` added to their root."""
+
+    rms_decay: float = 0.99
+    rms_eps: float = 1e-5
+
+
+@dataclass(frozen=True)
+class FrictionOptions:
+    """Second-order dynamics (SGHMC, SGNHT): friction is SGHMC's ``alpha`` (``1 - momentum``
+    decay per step) and SGNHT's initial thermostat and diffusion ``A``; noise_estimate is
+    SGHMC's ``beta_hat``, the estimated gradient-noise variance removed from the injected
+    noise (must be below friction)."""
+
+    friction: float = 0.1
+    noise_estimate: float = 0.0
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise OptionError(
+            f"Unknown {name} {value!r}; use one of {choices}." + did_you_mean(value, choices)
+        )
+
+
+def problem_overrides(options) -> dict:
+    """``{plate: subsample size}`` that ``ppl.infer`` applies while it builds and evaluates
+    the model (``"*"``: every plate larger than the size)."""
+    sizes = options.batch_size
+    if sizes is None:
+        return {}
+    return dict(sizes) if isinstance(sizes, Mapping) else {"*": int(sizes)}
+
+
+# ---- schedules ---------------------------------------------------------------------------
+def _schedule(options, t, cos):
+    if options.schedule == "polynomial":
+        b = options.decay_offset
+        return options.step_size * (b / (b + t)) ** options.decay_power
+    if options.schedule == "cyclical":
+        period = math.ceil(options.total_steps / options.num_cycles)
+        return options.step_size / 2 * (cos(math.pi * (t % period) / period) + 1)
+    return options.step_size + 0 * t
+
+
+def step_size_at(options, step, xp, dtype):
+    """The step size at integer step ``step`` (an array), as an array of ``dtype``."""
+    if options.schedule == "constant":  # one array op instead of three (torch runs eagerly)
+        return xp.full((), options.step_size, dtype=dtype)
+    return _schedule(options, xp.astype(step, dtype), xp.cos)
+
+
+def schedule_numpy(options, steps) -> list[float]:
+    """The schedule at ``steps`` as floats (for plots and checks)."""
+    return [float(v) for v in _schedule(options, np.asarray(steps, dtype=float), np.cos)]
+
+
+# ---- state, info, gradients ------------------------------------------------------------
+class SGState(NamedTuple):
+    """position: the flat unconstrained point; step: the step count (for schedules); aux: the
+    update rule's own state (momentum, preconditioner, thermostat)."""
+
+    position: Any
+    step: Any
+    aux: Any
+
+
+class SGInfo(NamedTuple):
+    """step_size: the step size used; potential: the minibatch estimate of the potential."""
+
+    step_size: Any
+    potential: Any
+
+
+def minibatch_gradient(problem) -> Callable:
+    """``(z, key) -> (U, dU/dz)``: the potential on a fresh minibatch drawn from ``key``
+    (the full data when the model has no subsampled plate)."""
+    return problem.backend.value_and_grad(problem.potential)
+
+
+# ---- update rules ------------------------------------------------------------------------
+class Update(NamedTuple):
+    """An update rule: ``init(position, backend, options) -> aux`` and
+    ``apply(position, aux, grad, eps, key, backend, options) -> (position, aux)`` where
+    ``grad`` estimates the gradient of the potential (``-grad log p``)."""
+
+    init: Callable
+    apply: Callable
+
+
+def _noise(backend, key, like):
+    return backend.normal(key, tuple(like.shape))
+
+
+def _sgld_apply(z, aux, grad, eps, key, backend, options):
+    return z - 0.5 * eps * grad + backend.xp.sqrt(eps) * _noise(backend, key, z), aux
+
+
+def _psgld_init(z, backend, options):
+    return (backend.xp.zeros_like(z),)
+
+
+def _psgld_apply(z, aux, grad, eps, key, backend, options):
+    xp = backend.xp
+    (v,) = aux
+    v = options.rms_decay * v + (1 - options.rms_decay) * grad * grad
+    g = 1.0 / (options.rms_eps + xp.sqrt(v))
+    return z - 0.5 * eps * g * grad + xp.sqrt(eps * g) * _noise(backend, key, z), (v,)
+
+
+def _momentum_init(z, backend, options):
+    return (backend.xp.zeros_like(z),)
+
+
+def _sghmc_apply(z, aux, grad, eps, key, backend, options):
+    (v,) = aux
+    alpha, beta = options.friction, options.noise_estimate
+    scale = backend.xp.sqrt(2 * (alpha - beta) * eps)
+    v = (1 - alpha) * v - eps * grad + scale * _noise(backend, key, z)
+    return z + v, (v,)
+
+
+def _sgnht_init(z, backend, options):
+    xp = backend.xp
+    return (xp.zeros_like(z), xp.zeros_like(z[0]) + options.friction)
+
+
+def _sgnht_apply(z, aux, grad, eps, key, backend, options):
+    xp = backend.xp
+    p, xi = aux
+    scale = xp.sqrt(2 * options.friction * eps)
+    p = p - eps * xi * p - eps * grad + scale * _noise(backend, key, z)
+    z = z + eps * p
+    xi = xi + eps * (xp.sum(p * p) / z.shape[-1] - 1.0)
+    return z, (p, xi)
+
+
+def _no_aux(z, backend, options):
+    return ()
+
+
+#: the base update rules by name
+UPDATES: dict[str, Update] = {
+    "sgld": Update(_no_aux, _sgld_apply),
+    "psgld": Update(_psgld_init, _psgld_apply),
+    "sghmc": Update(_momentum_init, _sghmc_apply),
+    "sgnht": Update(_sgnht_init, _sgnht_apply),
+}
+
+
+def initial_position(problem, key, options):
+    return problem.init(key, strategy=options.init_strategy)
+
+
+def step_counter(backend, value: int = 0):
+    return backend.asarray(np.asarray(value, dtype=np.int64))
+
+
+def make_sampler(update: Update):
+    """``init(problem, key, options)`` and ``step(state, key, problem, options)`` of the sampler
+    that moves by ``update`` along minibatch gradients."""
+
+    def init(problem, key, options):
+        z = initial_position(problem, key, options)
+        return SGState(z, step_counter(problem.backend), update.init(z, problem.backend, options))
+
+    def step(state, key, problem, options):
+        backend = problem.backend
+        grad_key, noise_key = backend.split(key)
+        value, grad = minibatch_gradient(problem)(state.position, grad_key)
+        eps = step_size_at(options, state.step, backend.xp, state.position.dtype)
+        z, aux = update.apply(state.position, state.aux, grad, eps, noise_key, backend, options)
+        return SGState(z, state.step + 1, aux), SGInfo(eps, value)
+
+    return init, step

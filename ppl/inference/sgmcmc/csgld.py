@@ -1,0 +1,32 @@
+"""cSGLD: SGLD with the cyclical cosine step size of cSG-MCMC (Zhang et al. 2020).
+
+The same update as ``sgld`` with ``schedule="cyclical"`` by default: each of ``num_cycles``
+cycles starts with a large step (exploring a new mode) and shrinks it to zero (sampling it).
+
+>>> import ppl
+>>> from ppl import dist
+>>> def model():
+...     ppl.sample("x", dist.Normal(0.0, 1.0))
+>>> post = ppl.infer(model, "csgld", backend="pyro", step_size=0.5, num_cycles=2,
+...                  num_warmup=0, num_samples=50, progress=False)
+>>> post.samples["x"].shape
+(1, 50)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import KIND, UPDATES, SGOptions, make_sampler, problem_overrides
+
+__all__ = ["KIND", "Options", "init", "problem_overrides", "step"]
+
+
+@dataclass(frozen=True)
+class Options(SGOptions):
+    """``SGOptions`` with the cyclical schedule as default."""
+
+    schedule: str = "cyclical"
+
+
+init, step = make_sampler(UPDATES["sgld"])

@@ -1,0 +1,33 @@
+"""pSGLD: SGLD preconditioned by RMSprop (Li, Chen, Carlson & Carin 2016).
+
+``V <- a V + (1 - a) g^2``, ``G = 1 / (lambda + sqrt(V))``, then
+``z <- z - eps/2 G g + N(0, eps G)`` (the small Gamma correction term is dropped, as in the paper's
+experiments).
+
+>>> import ppl
+>>> from ppl import dist
+>>> def model(y):
+...     mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
+...     with ppl.plate("data", len(y)):
+...         ppl.sample("y", dist.Normal(mu, 1.0), obs=y)
+>>> post = ppl.infer(model, "psgld", args=([0.1, 0.3, 0.2],), backend="numpyro", step_size=0.01,
+...                  num_warmup=20, num_samples=50, progress=False)
+>>> post.samples["mu"].shape
+(1, 50)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import KIND, UPDATES, PreconditionOptions, SGOptions, make_sampler, problem_overrides
+
+__all__ = ["KIND", "Options", "init", "problem_overrides", "step"]
+
+
+@dataclass(frozen=True)
+class Options(SGOptions, PreconditionOptions):
+    """``SGOptions`` and ``PreconditionOptions`` (rms_decay, rms_eps)."""
+
+
+init, step = make_sampler(UPDATES["psgld"])

@@ -1,0 +1,33 @@
+"""SGNHT: the stochastic-gradient Nosé-Hoover thermostat (Ding et al. 2014).
+
+``p <- p - h xi p - h grad U(z) + N(0, 2 A h)``, ``z <- z + h p``,
+``xi <- xi + h (p.p / D - 1)``: the thermostat ``xi`` adapts the friction to the unknown
+gradient noise; ``A = friction``.
+
+>>> import ppl
+>>> from ppl import dist
+>>> def model(y):
+...     mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
+...     with ppl.plate("data", len(y)):
+...         ppl.sample("y", dist.Normal(mu, 1.0), obs=y)
+>>> post = ppl.infer(model, "sgnht", args=([0.1, 0.3, 0.2],), backend="numpyro", step_size=0.05,
+...                  num_warmup=20, num_samples=50, progress=False)
+>>> post.samples["mu"].shape
+(1, 50)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import KIND, UPDATES, FrictionOptions, SGOptions, make_sampler, problem_overrides
+
+__all__ = ["KIND", "Options", "init", "problem_overrides", "step"]
+
+
+@dataclass(frozen=True)
+class Options(SGOptions, FrictionOptions):
+    """``SGOptions`` and ``FrictionOptions`` (friction: the diffusion A and initial thermostat)."""
+
+
+init, step = make_sampler(UPDATES["sgnht"])
