@@ -1,6 +1,8 @@
 """The ``ppl`` command.
 
 ``ppl backends`` lists the backends; ``ppl algorithms`` and ``ppl models`` the registries;
+``ppl run MODEL --method M`` runs one algorithm on a ready model;
+``ppl compare MODEL --methods a,b`` tabulates several on both backends;
 ``ppl main`` is the job behind ``make run``.
 """
 
@@ -8,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from .errors import PPLError
 
 __all__ = ["main"]
 
@@ -52,26 +56,71 @@ def _models(args) -> int:
     return 0
 
 
+#: the job behind ``make run``: a posteriordb posterior with gold-standard moments
+MAIN_MODEL = "kidiq-kidscore_momiq"
+MAIN_METHODS = ("nuts", "hmc", "svi")
+MAIN_OPTIONS = {"num_warmup": 500, "num_samples": 500, "guide": "mvn"}
+
+
+def _run(args) -> int:
+    import ppl.models
+    from ppl.compare import format_table, parse_options, run_one
+
+    spec = ppl.models.get(args.model)
+    options = parse_options(args.option)
+    if args.num_samples is not None:
+        options["num_samples"] = args.num_samples
+    row = run_one(
+        spec, args.method, args.backend or spec.backends[0], options, args.seed, progress=None
+    )
+    post = row.posterior
+    print(post.summary().to_string())
+    print()
+    print(format_table([row]))
+    if args.out:
+        print(f"saved to {post.save(args.out)}")
+    return 0
+
+
+def _compare(args) -> int:
+    import ppl.models
+    from ppl.compare import compare, format_table, parse_options, plot_marginals
+
+    spec = ppl.models.get(args.model)
+    rows = compare(
+        spec,
+        args.methods.split(","),
+        args.backends.split(","),
+        parse_options(args.option),
+        args.seed,
+        progress=False,
+    )
+    print(f"{spec.name}: {spec.description}")
+    print(format_table(rows))
+    if args.plot:
+        print(f"plot: {plot_marginals(rows, args.plot)}")
+    return 0 if any(not r.error for r in rows) else 1
+
+
 def _main_job(args) -> int:
-    """Build the same model on both backends and compare their potentials."""
-    import numpy as np
+    """``ppl compare`` on a built-in model with several algorithms on both backends."""
+    import os
 
-    import ppl
-    from ppl import dist
-
-    def model(x):
-        loc = ppl.sample("loc", dist.Normal(0.0, 10.0))
-        scale = ppl.sample("scale", dist.HalfNormal(5.0))
-        with ppl.plate("data", x.shape[0]):
-            ppl.sample("x", dist.Normal(loc, scale), obs=x)
-
-    x = np.random.default_rng(0).normal(1.0, 2.0, size=100)
-    for name in ppl.backends():
-        backend = ppl.get_backend(name)
-        problem = backend.problem(model, (x,))
-        z = backend.asarray(np.zeros(problem.dim))
-        print(f"{name:<8} dim={problem.dim} potential(0)={float(problem.potential(z)):.6f}")
-    return _algorithms(args)
+    os.makedirs("out", exist_ok=True)
+    options = [f"{k}={v!r}" for k, v in MAIN_OPTIONS.items()]
+    return main(
+        [
+            "compare",
+            MAIN_MODEL,
+            "--methods",
+            ",".join(MAIN_METHODS),
+            "--backends",
+            "numpyro,pyro",
+            "--plot",
+            "out/compare.png",
+            *[x for o in options for x in ("--option", o)],
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,9 +133,32 @@ def main(argv: list[str] | None = None) -> int:
         "--names-only", dest="verbose", action="store_false", help="print only the names"
     )
     models.set_defaults(run=_models)
+    run = commands.add_parser("run", help="run one algorithm on a ready model")
+    run.add_argument("model")
+    run.add_argument("--method", default="nuts")
+    run.add_argument("--backend", default=None)
+    run.add_argument("--num-samples", type=int, default=None)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--option", action="append", help="an algorithm option, key=value")
+    run.add_argument("--out", help="save the posterior to this netCDF file")
+    run.set_defaults(run=_run)
+    comp = commands.add_parser("compare", help="several algorithms on both backends")
+    comp.add_argument("model")
+    comp.add_argument("--methods", default="nuts,svi")
+    comp.add_argument("--backends", default="numpyro,pyro")
+    comp.add_argument("--seed", type=int, default=0)
+    comp.add_argument(
+        "--option", action="append", help="an option, key=value (each method takes the ones it has)"
+    )
+    comp.add_argument("--plot", help="write posterior marginals side by side to this PNG")
+    comp.set_defaults(run=_compare)
     commands.add_parser("main", help="the job behind `make run`").set_defaults(run=_main_job)
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except PPLError as err:
+        print(f"ppl: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,177 @@
+"""Run several algorithms on one ready model, on both backends, and tabulate the results.
+
+>>> from ppl.compare import parse_options
+>>> parse_options(["num_samples=200", "guide=mvn", "lr=0.01"])
+{'num_samples': 200, 'guide': 'mvn', 'lr': 0.01}
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import OptionError
+
+__all__ = ["Row", "parse_options", "run_one", "compare", "format_table", "plot_marginals"]
+
+
+@dataclass
+class Row:
+    """One run: accuracy against the model's reference (where known), log Z, timings."""
+
+    method: str
+    backend: str
+    mean_err: float = math.nan
+    sd_err: float = math.nan
+    log_z: float | None = None
+    log_z_true: float | None = None
+    compile_seconds: float = 0.0
+    run_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    error: str = ""
+    posterior: object = None
+
+
+def parse_options(items: list[str] | None) -> dict:
+    """``["key=value", ...]`` to a dict; values are Python literals where they parse."""
+    options = {}
+    for item in items or ():
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise OptionError(f"--option takes key=value, got {item!r}.")
+        try:
+            options[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            options[key] = text
+    return options
+
+
+def _accepted(method: str, options: dict) -> dict:
+    from .inference.registry import get
+
+    return {k: v for k, v in options.items() if k in get(method).defaults()}
+
+
+def run_one(
+    spec,
+    method: str,
+    backend: str,
+    options: dict,
+    seed: int = 0,
+    progress=None,
+    strict: bool = True,
+) -> Row:
+    """Run ``method`` on model ``spec`` and measure it against the spec's reference."""
+    import ppl
+
+    given = options if strict else _accepted(method, options)
+    start = time.perf_counter()
+    post = ppl.infer(
+        spec.model,
+        method,
+        args=spec.args,
+        kwargs=spec.kwargs,
+        backend=backend,
+        seed=seed,
+        progress=progress,
+        **given,
+    )
+    row = Row(
+        method,
+        backend,
+        wall_seconds=time.perf_counter() - start,
+        posterior=post,
+        compile_seconds=post.timings.get("compile_seconds", 0.0),
+        run_seconds=post.timings.get("run_seconds", 0.0),
+        log_z_true=spec.log_z,
+    )
+    if spec.reference is not None and all(site in post.samples for site in spec.reference):
+        errors = spec.compare(post.samples)
+        row.mean_err = max(e["mean_err"] for e in errors.values())
+        row.sd_err = max(abs(e["sd_err"]) for e in errors.values())
+    if post.log_z is not None:
+        row.log_z = post.log_z.estimate
+    return row
+
+
+def compare(spec, methods, backends, options=None, seed=0, progress=None) -> list[Row]:
+    """``run_one`` for every method on every backend the model and the method support; options
+    that a method does not have are left out for it."""
+    from .inference.registry import get
+
+    rows = []
+    for method in methods:
+        for backend in backends:
+            if backend not in spec.backends or backend not in get(method).backends:
+                continue
+            try:
+                rows.append(
+                    run_one(spec, method, backend, options or {}, seed, progress, strict=False)
+                )
+            except Exception as err:  # one failed run is a row of the table, not the end
+                rows.append(Row(method, backend, error=f"{type(err).__name__}: {err}"[:160]))
+    return rows
+
+
+def _fmt(value, digits=3) -> str:
+    return (
+        ""
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else (f"{value:.{digits}f}")
+    )
+
+
+def format_table(rows: list[Row]) -> str:
+    """A plain-text table of the rows."""
+    head = (
+        f"{'method':<20} {'backend':<8} {'mean err':>9} {'sd err':>8} {'log Z':>9} "
+        f"{'true':>8} {'compile s':>9} {'run s':>8}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        if r.error:
+            lines.append(f"{r.method:<20} {r.backend:<8} failed: {r.error}")
+            continue
+        lines.append(
+            f"{r.method:<20} {r.backend:<8} {_fmt(r.mean_err):>9} {_fmt(r.sd_err):>8} "
+            f"{_fmt(r.log_z):>9} {_fmt(r.log_z_true):>8} {r.compile_seconds:>9.2f} "
+            f"{r.run_seconds:>8.2f}"
+        )
+    return "\n".join(lines)
+
+
+def plot_marginals(rows: list[Row], path: str, max_sites: int = 6) -> str:
+    """Histograms of each scalar parameter (first ``max_sites``), one colour per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [r for r in rows if r.posterior is not None and r.posterior.samples]
+    if not runs:
+        raise OptionError("No successful run to plot.")
+    columns = []
+    for site, draws in runs[0].posterior.samples.items():
+        flat = draws.reshape(draws.shape[0] * draws.shape[1], -1)
+        columns += [(site, i) for i in range(flat.shape[1])]
+    columns = columns[:max_sites]
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3), squeeze=False)
+    for ax, (site, i) in zip(axes[0], columns):
+        for r in runs:
+            draws = r.posterior.samples.get(site)
+            if draws is None:
+                continue
+            values = draws.reshape(draws.shape[0] * draws.shape[1], -1)[:, i]
+            ax.hist(values, bins=40, density=True, histtype="step", label=f"{r.method}/{r.backend}")
+        ax.set_title(
+            f"{site}[{i}]" if np.prod(runs[0].posterior.samples[site].shape[2:]) > 1 else site
+        )
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

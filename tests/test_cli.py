@@ -1,0 +1,75 @@
+import subprocess
+import sys
+
+import ppl
+from ppl.cli import main
+
+QUICK_SVI = ["--option", "num_steps=300", "--option", "map_iterations=100"]
+
+
+def test_algorithms_lists_every_registered_name(capsys):
+    assert main(["algorithms"]) == 0
+    out = capsys.readouterr().out
+    assert all(spec.name in out for spec in ppl.algorithms())
+
+
+def test_run_prints_summary_and_reference_error_and_saves(tmp_path, capsys):
+    path = str(tmp_path / "post.nc")
+    code = main(
+        [
+            "run",
+            "sblrc-blr",
+            "--method",
+            "svi",
+            "--backend",
+            "numpyro",
+            "--num-samples",
+            "200",
+            "--out",
+            path,
+            *QUICK_SVI,
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "mean err" in out and "r_hat" in out
+    assert ppl.load(path).samples["beta"].shape == (1, 200, 5)
+
+
+def test_compare_tabulates_both_backends_and_plots(tmp_path, capsys):
+    png = tmp_path / "marginals.png"
+    code = main(
+        [
+            "compare",
+            "sblrc-blr",
+            "--methods",
+            "svi",
+            "--backends",
+            "numpyro,pyro",
+            "--plot",
+            str(png),
+            *QUICK_SVI,
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.startswith("svi ")]
+    assert [row.split()[1] for row in rows] == ["numpyro", "pyro"]
+    assert png.stat().st_size > 10_000
+
+
+def test_bad_option_is_a_clean_error(capsys):
+    code = main(["run", "sblrc-blr", "--method", "svi", "--option", "step_sise=1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Unknown option 'step_sise'" in err and "Traceback" not in err
+
+
+def test_unknown_method_is_a_clean_error(capsys):
+    assert main(["run", "sblrc-blr", "--method", "nutz"]) == 2
+    assert "Did you mean 'nuts'" in capsys.readouterr().err
+
+
+def test_the_module_runs_as_a_command():
+    out = subprocess.run(
+        [sys.executable, "-m", "ppl.cli", "backends"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == list(ppl.backends())
