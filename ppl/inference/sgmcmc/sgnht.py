@@ -5,14 +5,10 @@
 gradient noise; ``A = friction``.
 
 >>> import ppl
->>> from ppl import dist
->>> def model(y):
-...     mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
-...     with ppl.plate("data", len(y)):
-...         ppl.sample("y", dist.Normal(mu, 1.0), obs=y)
->>> post = ppl.infer(model, "sgnht", args=([0.1, 0.3, 0.2],), backend="numpyro", step_size=0.05,
+>>> spec = ppl.models.get("gamma_poisson")
+>>> post = ppl.infer(spec.model, "sgnht", args=spec.args, kwargs=spec.kwargs, step_size=1e-3,
 ...                  num_warmup=20, num_samples=50, progress=False)
->>> post.samples["mu"].shape
+>>> post.samples["lam"].shape
 (1, 50)
 """
 
