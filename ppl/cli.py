@@ -102,6 +102,35 @@ def _compare(args) -> int:
     return 0 if any(not r.error for r in rows) else 1
 
 
+def _tutorial_paths() -> dict:
+    import pathlib
+
+    folder = pathlib.Path(__file__).resolve().parent.parent / "tutorials"
+    return {p.stem: p for p in sorted(folder.glob("*.py"))}
+
+
+def _tutorials(args) -> int:
+    for name in _tutorial_paths():
+        print(name)
+    return 0
+
+
+def _tutorial(args) -> int:
+    import runpy
+
+    from .errors import OptionError, did_you_mean
+
+    paths = _tutorial_paths()
+    if args.name not in paths:
+        raise OptionError(
+            f"Unknown tutorial {args.name!r}."
+            + did_you_mean(args.name, paths)
+            + f" The tutorials are: {', '.join(paths) or 'none (run from a source checkout)'}."
+        )
+    runpy.run_path(str(paths[args.name]), run_name="__main__")
+    return 0
+
+
 def _main_job(args) -> int:
     """``ppl compare`` on a built-in model with several algorithms on both backends."""
     import os
@@ -152,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     comp.add_argument("--plot", help="write posterior marginals side by side to this PNG")
     comp.set_defaults(run=_compare)
+    commands.add_parser("tutorials", help="list the tutorials").set_defaults(run=_tutorials)
+    tutorial = commands.add_parser("tutorial", help="run one tutorial")
+    tutorial.add_argument("name")
+    tutorial.set_defaults(run=_tutorial)
     commands.add_parser("main", help="the job behind `make run`").set_defaults(run=_main_job)
     args = parser.parse_args(argv)
     try:

@@ -111,6 +111,12 @@ class Posterior:
 
         return az.summary(self.to_arviz(), **kwargs)
 
+    def plot(self, var_names=None, **kwargs):
+        """Trace and marginal plots of the draws (``arviz.plot_trace``); returns the axes."""
+        import arviz as az
+
+        return az.plot_trace(self.to_arviz(), var_names=var_names, **kwargs)
+
     # ---- predictions --------------------------------------------------------------------
     def _require_problem(self, what: str):
         if self.problem is None:
