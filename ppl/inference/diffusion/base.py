@@ -11,7 +11,7 @@ computes ``Posterior.log_z``.
 >>> TrainOptions(loss="logvra")
 Traceback (most recent call last):
     ...
-ppl.errors.OptionError: Unknown loss 'logvra'; use one of ('logvar', 'kl'). Did you mean 'logvar'?
+ppl.errors.OptionError: Unknown loss 'logvra'; use one of ('kl', 'logvar'). Did you mean 'logvar'?
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 KIND = "fit"
-LOSSES = ("logvar", "kl")
+LOSSES = ("kl", "logvar")
 SCHEDULES = ("constant", "cossq")
 #: Robbins-Monro decay of AIS's step-size adaptation: the rate at step t is (t + 1) ** -power
 ADAPT_POWER = 0.6
@@ -105,14 +105,17 @@ class Options:
 
 @dataclass(frozen=True)
 class TrainOptions(Options):
-    """``Options`` plus training: loss ``"logvar"`` (log-variance, path held fixed) or ``"kl"``
-    (reverse KL, reparameterised through the path); optimizer and lr; and which parameters are
-    learned besides the network: ``learn_eps`` (the step size), ``learn_betas`` (the annealing
-    schedule, a cumulative softmax) and ``learn_q0`` (``q0``'s mean and scale)."""
+    """``Options`` plus training: loss ``"kl"`` (the reverse KL between the path measures, the
+    negative ELBO, reparameterised through the path: it needs second derivatives of the
+    potential) or ``"logvar"`` (the variance of the log-weights over paths held fixed: first
+    derivatives only, cheaper, but less stable on targets as rough as the funnel); optimizer and
+    lr; and which parameters are learned besides the network: ``learn_eps`` (the step size),
+    ``learn_betas`` (the annealing schedule, a cumulative softmax) and ``learn_q0`` (``q0``'s
+    mean and scale)."""
 
     lr: float = 5e-3
     optimizer: str = "adam"
-    loss: str = "logvar"
+    loss: str = "kl"
     learn_eps: bool = True
     learn_betas: bool = True
     learn_q0: bool = True

@@ -2,7 +2,8 @@
 unconstrained space, and its three initialisations.
 
 - ``"standard"``: ``N(0, I)``;
-- ``"prior"``: the mean and standard deviation of prior draws (in unconstrained space);
+- ``"prior"``: the median and the scaled median absolute deviation (the mean and standard
+  deviation for a normal law, robust to heavy tails) of prior draws in unconstrained space;
 - ``"vi"``: the ``"prior"`` Gaussian refined by mean-field VI, ``vi_steps`` Adam steps on the
   reverse KL (the negative ELBO, reparameterised, ``batch_size`` draws per step).
 
@@ -34,6 +35,8 @@ __all__ = ["INITS", "grad_potential", "initial", "log_prob", "potential_and_grad
 INITS = ("vi", "prior", "standard")
 #: prior draws used to estimate the prior's moments
 NUM_PRIOR_DRAWS = 128
+#: the standard deviation of a normal law over its median absolute deviation
+MAD_TO_SD = 1.4826
 
 
 def log_prob(xp, loc, log_scale, x):
@@ -100,8 +103,11 @@ def _prior_moments(problem, key):
             "init_q0='prior' (and 'vi', which starts from it) needs prior draws with a finite "
             f"log density; {len(draws)} of {NUM_PRIOR_DRAWS} had one. Use init_q0='standard'."
         )
-    sd = draws.std(axis=0)
-    return draws.mean(axis=0), np.where(sd > 0, sd, 1.0)
+    # robust moments (median, scaled median absolute deviation): a heavy-tailed prior (a
+    # funnel's) would otherwise give a q0 far broader than its bulk
+    loc = np.median(draws, axis=0)
+    sd = MAD_TO_SD * np.median(np.abs(draws - loc), axis=0)
+    return loc, np.where(sd > 0, sd, 1.0)
 
 
 def _fit_vi(problem, key, loc, log_scale, steps, lr, batch_size):
