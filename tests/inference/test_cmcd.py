@@ -169,7 +169,7 @@ def test_same_seed_same_numbers(backend):
             num_steps=5,
             batch_size=8,
             num_samples=50,
-            vi_steps=10,
+            init_q0="standard",
             hidden=(8,),
         )
         return post.log_z.estimate, post.sample_stats["loss"], post.samples["x"]
