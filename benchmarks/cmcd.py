@@ -3,9 +3,11 @@
 Targets from ``ppl.models`` (all normalized, ``log Z = 0``): Neal's funnel (d=10), the 40-mode
 2-D mixture (means uniform in ``[-40, 40]^2``) and the 8-mode ring mixture. Every method runs
 with the same ``K``, the same ``q0`` initialisation per target, the same training budget for the
-trained ones (``--num-steps`` steps of ``--batch-size`` paths, the log-variance loss) and the
-same number of final paths (``--num-samples``), from which ``Posterior.log_z`` (log-mean-exp of
-the log-weights, with its delta-method standard error) and the ESS of the weights are reported.
+trained ones (``--num-steps`` steps of ``--batch-size`` paths on ``--loss``, by default the
+reverse KL) and the same number of final paths (``--num-samples``), from which
+``Posterior.log_z`` (log-mean-exp of the log-weights, with its delta-method standard error) and
+the ESS of the weights are reported. AIS trains nothing; it adapts its step size for
+``--ais-steps`` steps.
 "train s" is the run's init + compile + training time, "total s" the wall time of the call.
 torch runs on one thread (``torch.set_num_threads(1)``): on a shared 2-core machine torch's
 intra-op threads otherwise spin against other processes and small ops slow down 10-100x.
@@ -80,7 +82,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--num-samples", type=int, default=2000)
     parser.add_argument("--lr", type=float, default=5e-3)
-    parser.add_argument("--loss", default="logvar", choices=["logvar", "kl"])
+    parser.add_argument("--loss", default="kl", choices=["kl", "logvar"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if "pyro" in args.backend:
