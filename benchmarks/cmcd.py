@@ -27,6 +27,7 @@ import numpy as np
 import ppl
 
 METHODS = ("ais", "ula", "mcd", "cmcd")
+NUMERIC = ("log_z", "stderr", "error", "ess", "train_s", "total_s")
 #: per target: registry name, q0 initialisation (same for every method)
 TARGETS = {
     "funnel": ("funnel", {"init_q0": "vi"}),
@@ -35,7 +36,7 @@ TARGETS = {
 }
 
 
-def run_one(target, method, K, backend, args):
+def run_one(target, method, K, backend, seed, args):
     name, target_options = TARGETS[target]
     spec = ppl.models.get(name)
     options = dict(K=K, num_samples=args.num_samples, batch_size=args.batch_size, **target_options)
@@ -49,7 +50,7 @@ def run_one(target, method, K, backend, args):
         args=spec.args,
         kwargs=spec.kwargs,
         backend=backend,
-        seed=args.seed,
+        seed=seed,
         progress=False,
         **options,
     )
@@ -83,13 +84,15 @@ def main(argv=None):
     parser.add_argument("--num-samples", type=int, default=2000)
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--loss", default="kl", choices=["kl", "logvar"])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     args = parser.parse_args(argv)
     if "pyro" in args.backend:
         import torch
 
         torch.set_num_threads(1)
     print(
+        f"{len(args.seeds)} seed(s) per row; log Z and its standard error, the absolute error "
+        "and the ESS are means over the seeds, the times are per run.\n\n"
         "| target | K | method | backend | log Z ± se | abs error | ESS | train s | total s |\n"
         "|---|---|---|---|---|---|---|---|---|",
         flush=True,
@@ -98,9 +101,10 @@ def main(argv=None):
         for K in args.K:
             for backend in args.backend:
                 for method in args.methods:
-                    r = run_one(target, method, K, backend, args)
+                    runs = [run_one(target, method, K, backend, s, args) for s in args.seeds]
+                    r = {k: np.mean([run[k] for run in runs]) for k in runs[0] if k in NUMERIC}
                     print(
-                        f"| {r['target']} | {r['K']} | {r['method']} | {r['backend']} | "
+                        f"| {target} | {K} | {method} | {backend} | "
                         f"{r['log_z']:.3f} ± {r['stderr']:.3f} | {r['error']:.3f} | "
                         f"{r['ess']:.0f} | {r['train_s']:.1f} | {r['total_s']:.1f} |",
                         flush=True,
