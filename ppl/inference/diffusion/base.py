@@ -5,7 +5,8 @@ A trainable variant's ``step`` takes one optimiser step on its loss over ``batch
 paths; AIS's ``step`` adapts its step size towards ``target_accept`` instead (Robbins-Monro on
 ``log eps``), so ``num_steps=0`` runs plain AIS with the given ``eps``. ``sample`` draws
 ``num_samples`` fresh paths and returns their end points and log-weights, from which the driver
-computes ``Posterior.log_z``.
+computes ``Posterior.log_z``. The draws in ``Posterior.samples`` are the end points as they come
+(unweighted); ``Posterior.diagnostics["log_weights"]`` holds their weights for reweighting.
 
 >>> from ppl.inference.diffusion.base import TrainOptions
 >>> TrainOptions(loss="logvra")
