@@ -63,9 +63,23 @@ def _activation(backend, name: str):
 def mlp_init(backend, key, sizes: Sequence[int], *, final_scale: float = 1.0) -> list[dict]:
     """Parameters of an MLP with layer widths ``sizes`` (input first, output last).
 
-    Weights are LeCun-normal (variance ``1 / fan_in``), biases zero; the last layer's weights are
-    multiplied by ``final_scale`` (``0.0``: the network starts as the zero function, so a learned
-    correction starts at "no correction").
+    Parameters
+    ----------
+    backend : Backend
+        The backend whose arrays and keys to use.
+    key
+        A key of that backend (consumed).
+    sizes : sequence of int
+        Layer widths, at least two.
+    final_scale : float
+        Factor on the last layer's weights; ``0.0`` makes the network start as the zero
+        function (a learned correction that starts at "no correction").
+
+    Returns
+    -------
+    list of dict
+        One ``{"w": (n_in, n_out), "b": (n_out,)}`` per layer; weights LeCun-normal (variance
+        ``1 / n_in``), biases zero.
     """
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
@@ -81,8 +95,23 @@ def mlp_init(backend, key, sizes: Sequence[int], *, final_scale: float = 1.0) ->
 
 
 def mlp_apply(backend, params: list[dict], x, activation: str = "swish"):
-    """The MLP on ``x`` of shape ``(..., sizes[0])``; the activation between layers, none after
-    the last."""
+    """The MLP of ``mlp_init`` applied to ``x``.
+
+    Parameters
+    ----------
+    backend : Backend
+        The backend of ``params`` and ``x``.
+    params : list of dict
+        From ``mlp_init`` (or trained from it).
+    x : array, shape ``(..., sizes[0])``
+        Inputs; any leading dimensions.
+    activation : str
+        One of ``ACTIVATIONS``, applied between layers (none after the last).
+
+    Returns
+    -------
+    array, shape ``(..., sizes[-1])``
+    """
     xp, act = backend.xp, _activation(backend, activation)
     for layer in params[:-1]:
         x = act(xp.matmul(x, layer["w"]) + layer["b"])
@@ -116,8 +145,25 @@ def time_mlp_init(
 
 
 def time_mlp_apply(backend, params: list[dict], x, t, activation: str = "swish"):
-    """``mlp([x, time_embedding(t)])`` for ``x`` of shape ``(..., dim)`` and a time ``t`` that
-    broadcasts against ``x.shape[:-1]``; the embedding width is read off the parameters."""
+    """``mlp([x, time_embedding(t)])``.
+
+    Parameters
+    ----------
+    backend : Backend
+        The backend of ``params`` and ``x``.
+    params : list of dict
+        From ``time_mlp_init``; the embedding width is read off its first layer.
+    x : array, shape ``(..., dim)``
+        Inputs.
+    t : float or array
+        Times, broadcastable against ``x.shape[:-1]``.
+    activation : str
+        One of ``ACTIVATIONS``.
+
+    Returns
+    -------
+    array, shape ``(..., dim)``
+    """
     xp = backend.xp
     embed_dim = params[0]["w"].shape[0] - x.shape[-1]
     t = xp.asarray(t, dtype=x.dtype) if not backend.is_array(t) else t
