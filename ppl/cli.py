@@ -58,7 +58,7 @@ def _models(args) -> int:
 
 #: the job behind ``make run``: a posteriordb posterior with gold-standard moments
 MAIN_MODEL = "kidiq-kidscore_momiq"
-MAIN_METHODS = ("nuts", "hmc", "svi")
+MAIN_METHODS = ("nuts", "svi")
 MAIN_OPTIONS = {"num_warmup": 500, "num_samples": 500, "guide": "mvn"}
 
 
