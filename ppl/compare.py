@@ -64,6 +64,7 @@ def run_one(
     seed: int = 0,
     progress=None,
     strict: bool = True,
+    device: str | None = None,
 ) -> Row:
     """Run ``method`` on model ``spec`` and measure it against the spec's reference."""
     import ppl
@@ -78,6 +79,7 @@ def run_one(
         backend=backend,
         seed=seed,
         progress=progress,
+        device=device,
         **given,
     )
     row = Row(

@@ -73,3 +73,17 @@ def test_the_module_runs_as_a_command():
         [sys.executable, "-m", "ppl.cli", "backends"], capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == list(ppl.backends())
+
+
+def test_absent_device_is_a_clean_error(capsys):
+    code = main(["run", "sblrc-blr", "--method", "svi", "--device", "tpu"])
+    assert code == 2 and "Unknown device 'tpu'" in capsys.readouterr().err
+
+
+def test_progress_bar_only_when_asked(capsys):
+    from tests.inference.test_contract import Y, normal_normal
+
+    ppl.infer(normal_normal, "nuts", args=(Y,), num_warmup=20, num_samples=20, progress=False)
+    assert capsys.readouterr().err == ""
+    ppl.infer(normal_normal, "nuts", args=(Y,), num_warmup=20, num_samples=20, progress=True)
+    assert "nuts" in capsys.readouterr().err  # tqdm draws its bar, named after the method
