@@ -104,7 +104,7 @@ def _compare(args) -> int:
     print(f"{spec.name}: {spec.description}")
     print(format_table(rows))
     if args.plot:
-        print(f"plot: {plot_marginals(rows, args.plot)}")
+        print(f"plot: {plot_marginals(rows, args.plot, reference=spec.reference)}")
     return 0 if any(not r.error for r in rows) else 1
 
 
