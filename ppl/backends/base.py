@@ -91,6 +91,12 @@ class Backend(abc.ABC):
     def scan(self, f: Callable, init, xs=None, length: int | None = None):
         """``lax.scan``: ``carry, ys = scan(f, init, xs)`` with ``f(carry, x) -> (carry, y)``."""
 
+    def cond(self, pred, true_fn: Callable, false_fn: Callable, *operands):
+        """``true_fn(*operands)`` if the scalar ``pred`` holds, else ``false_fn(*operands)``;
+        both return trees of the same structure. Only the branch taken runs (``lax.cond``
+        inside ``jit`` on JAX; a Python ``if`` on eager backends, the default here)."""
+        return true_fn(*operands) if bool(pred) else false_fn(*operands)
+
     @abc.abstractmethod
     def vmap(self, f: Callable) -> Callable:
         """Map ``f`` over the leading axis of every argument, stacking the outputs."""

@@ -14,6 +14,9 @@ The algorithm contract (DESIGN.md §4). A registered target is a module, written
   ``options`` and runs ``step`` inside ``jit`` + chunked ``scan`` on JAX, a plain loop on torch.
 - for ``"fit"``: ``sample(state, key, problem, options, num_samples) -> Draws`` (flat draws and,
   where the algorithm has them, importance log-weights, from which ``Posterior.log_z`` follows).
+- optionally, ``check_info(problem, options, info, first_step, method)``: called by the driver
+  after every chunk of steps with that chunk's ``info`` as numpy; it raises (naming what went
+  wrong and the step) where a step had to be halted inside the compiled loop.
 
 ``ppl/inference/mcmc/nuts.py`` is a small example of the contract.
 """

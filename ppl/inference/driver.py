@@ -157,6 +157,8 @@ def _run_steps(spec, module, problem, options, key, progress, checkpoint):
                 info_np = _to_numpy_tree(backend, info)  # waits for the chunk to finish
                 run_seconds += time.perf_counter() - t0 - (loop.compile_seconds - compile_before)
                 keep = _kept(done, size, warmup, thinning)
+                if hasattr(module, "check_info"):  # an algorithm's own checks of its steps
+                    module.check_info(problem, options, info_np, done, spec.name)
                 if pos_np is not None:
                     _check_finite(problem, pos_np, done, spec.name)
                     positions[g].append(pos_np[keep])

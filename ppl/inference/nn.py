@@ -3,7 +3,8 @@
 Parameters are plain trees (a list of ``{"w", "b"}`` dicts), so they go through the backend's
 ``value_and_grad``, ``tree_map`` and ``optimizer`` like any other parameters, inside ``jit`` on
 JAX. ``time_mlp`` is the network of the diffusion samplers (CMCD's control, MCD's backward
-score): an MLP of ``(x, time embedding of t)``.
+score): an MLP of ``(x, time embedding of t)``. ``coupling_init`` / ``coupling_apply`` are the
+affine coupling layers of RealNVP (Dinh et al. 2017), the invertible blocks of the flow samplers.
 
 >>> import ppl
 >>> from ppl.inference import nn
@@ -15,6 +16,13 @@ score): an MLP of ``(x, time embedding of t)``.
 >>> out = nn.time_mlp_apply(backend, control, backend.xp.ones((4, 2)), 0.5)
 >>> out.shape, float(abs(out).max())   # the last layer starts at zero: the output is 0
 ((4, 2), 0.0)
+>>> layer = nn.coupling_init(backend, backend.key(2), 2, hidden=(8,), final_scale=1.0)
+>>> mask = nn.coupling_masks(2, 2)[1]
+>>> x = backend.normal(backend.key(3), (5, 2))
+>>> y, logdet = nn.coupling_apply(backend, layer, x, mask)
+>>> x_back, logdet_back = nn.coupling_apply(backend, layer, y, mask, inverse=True)
+>>> bool(abs(x_back - x).max() < 1e-5), bool(abs(logdet + logdet_back).max() < 1e-5)
+(True, True)
 """
 
 from __future__ import annotations
@@ -28,7 +36,11 @@ from ..errors import OptionError, did_you_mean
 
 __all__ = [
     "ACTIVATIONS",
+    "SCALE_BOUND",
     "check_activation",
+    "coupling_apply",
+    "coupling_init",
+    "coupling_masks",
     "mlp_apply",
     "mlp_init",
     "time_embedding",
@@ -37,6 +49,9 @@ __all__ = [
 ]
 
 ACTIVATIONS = ("swish", "tanh", "relu", "softplus")
+#: a coupling layer's log-scale is soft-clamped to (-SCALE_BOUND, SCALE_BOUND) by
+#: ``SCALE_BOUND * tanh(s / SCALE_BOUND)``: the identity near 0, and no overflow of ``exp(s)``
+SCALE_BOUND = 5.0
 
 
 def check_activation(name: str) -> None:
@@ -169,3 +184,59 @@ def time_mlp_apply(backend, params: list[dict], x, t, activation: str = "swish")
     t = xp.asarray(t, dtype=x.dtype) if not backend.is_array(t) else t
     features = time_embedding(backend, xp.broadcast_to(t, tuple(x.shape[:-1])), embed_dim)
     return mlp_apply(backend, params, xp.concat([x, features], axis=-1), activation)
+
+
+def coupling_masks(dim: int, num_layers: int) -> list[np.ndarray]:
+    """Alternating binary masks of ``num_layers`` coupling layers on ``R^dim``: 1 marks the
+    coordinates a layer conditions on (kept), 0 those it transforms. Layer 0 keeps the first
+    ``dim // 2`` coordinates, layer 1 the rest, and so on, so two consecutive layers update
+    every coordinate once (with ``dim = 1`` layer 0 is an affine map of the one coordinate
+    with a constant conditioner, and layer 1 the identity)."""
+    first = (np.arange(dim) < dim // 2).astype(float)
+    return [first if j % 2 == 0 else 1.0 - first for j in range(num_layers)]
+
+
+def coupling_init(
+    backend, key, dim: int, hidden: Sequence[int] = (64, 64), final_scale: float = 0.0
+) -> list[dict]:
+    """Parameters of one affine coupling layer on ``R^dim``: the conditioner, an MLP from
+    ``dim`` inputs (the masked point) to ``2 * dim`` outputs (log-scale and shift). With
+    ``final_scale=0`` (the default) the layer starts as the identity."""
+    return mlp_init(backend, key, [dim, *hidden, 2 * dim], final_scale=final_scale)
+
+
+def coupling_apply(backend, params: list[dict], x, mask, inverse: bool = False, activation="relu"):
+    """One affine coupling layer: ``y = x * exp(s) + t`` on the coordinates where ``mask`` is
+    0, ``y = x`` where it is 1, with ``(s, t) = mlp(x * mask)``.
+
+    Parameters
+    ----------
+    backend : Backend
+        The backend of ``params`` and ``x``.
+    params : list of dict
+        From ``coupling_init``.
+    x : array, shape ``(..., dim)``
+        Points (``y`` when ``inverse``).
+    mask : numpy array, shape ``(dim,)``
+        From ``coupling_masks``.
+    inverse : bool
+        Apply the inverse map ``x = (y - t) * exp(-s)`` (``s, t`` depend on the kept
+        coordinates only, which both directions share).
+    activation : str
+        One of ``ACTIVATIONS``.
+
+    Returns
+    -------
+    (array, array)
+        The mapped points ``(..., dim)`` and ``log |det J|`` of the map applied, ``(...)``.
+    """
+    xp = backend.xp
+    keep = backend.asarray(mask)
+    free = 1.0 - keep
+    out = mlp_apply(backend, params, x * keep, activation)
+    dim = x.shape[-1]
+    s = SCALE_BOUND * xp.tanh(out[..., :dim] / SCALE_BOUND) * free
+    t = out[..., dim:] * free
+    if inverse:
+        return (x - t) * xp.exp(-s), -xp.sum(s, axis=-1)
+    return x * xp.exp(s) + t, xp.sum(s, axis=-1)

@@ -71,6 +71,8 @@ _BUILTIN: tuple[AlgorithmSpec, ...] = (
         "ula", "diffusion", "ppl.inference.diffusion.ula", "Unadjusted Langevin, annealed"
     ),
     AlgorithmSpec("ais", "diffusion", "ppl.inference.diffusion.ais", "Annealed importance (MALA)"),
+    AlgorithmSpec("snf", "flow", "ppl.inference.flows.snf", "Stochastic normalizing flow"),
+    AlgorithmSpec("realnvp", "flow", "ppl.inference.flows.realnvp", "RealNVP normalizing flow"),
 )
 
 _registry: dict[str, AlgorithmSpec] = {}

@@ -75,6 +75,9 @@ class NumPyroBackend(Backend):
     def scan(self, f, init, xs=None, length=None):
         return lax.scan(f, init, xs, length=length)
 
+    def cond(self, pred, true_fn, false_fn, *operands):
+        return lax.cond(pred, true_fn, false_fn, *operands)
+
     def vmap(self, f):
         return jax.vmap(f)
 
