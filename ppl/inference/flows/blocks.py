@@ -257,7 +257,7 @@ class Flow:
         """``num`` rows of ``data`` drawn uniformly with replacement."""
         xp, n = self.xp, self.data.shape[0]
         u = self.backend.uniform(key, (num,))
-        index = xp.astype(xp.clip(xp.floor(u * n), 0, n - 1), xp.int64)
+        index = xp.astype(xp.clip(xp.floor(u * n), 0, n - 1), xp.int32)
         return xp.take(self.data, index, axis=0)
 
     # ---- draws -------------------------------------------------------------------------
