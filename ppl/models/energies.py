@@ -17,6 +17,8 @@ on a fine grid in numpy (the banana on the sheared grid ``(x1, x2 - x1^2)``, who
 >>> spec = ppl.models.get("banana")
 >>> round(spec.log_z, 6) == round(float(__import__("numpy").log(2 * __import__("numpy").pi)), 6)
 True
+>>> round(free_energy_difference(), 3)   # F(right well) - F(left well), in kT
+-1.691
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ __all__ = [
     "u3_energy",
     "u4_energy",
     "energy_model",
+    "free_energy_difference",
+    "free_energy_profile",
     "quadrature",
+    "reweighted_free_energy_difference",
 ]
 
 BOX = 4.0
@@ -184,3 +189,40 @@ def u3_spec() -> ModelSpec:
 
 def u4_spec() -> ModelSpec:
     return _spec("rezende_u4")
+
+
+# ---- the double well's free energy along x1 -----------------------------------------------------
+
+
+def free_energy_profile(x1, name: str = "double_well", n: int = 4001) -> np.ndarray:
+    """``F(x1) = -log int exp(-E(x1, x2)) dx2`` (in kT) at each ``x1``, by the midpoint rule
+    over ``x2`` in ``[-9, 9]`` (the double well's ``x2`` is a unit Gaussian, so the range holds
+    all but ~exp(-40) of it)."""
+    energy = ENERGIES[name][0]
+    x2 = _midpoints(-9.0, 9.0, n)
+    x1 = np.asarray(x1, dtype=float)
+    x = np.stack(np.broadcast_arrays(x1[..., None], x2), axis=-1)
+    log_w = -energy(x, np) + math.log(x2[1] - x2[0])
+    top = log_w.max(axis=-1)
+    return -(top + np.log(np.exp(log_w - top[..., None]).sum(axis=-1)))
+
+
+def free_energy_difference(name: str = "double_well", n: int = 4001) -> float:
+    """The free-energy difference between the wells, ``F_right - F_left = -log(P(x1 > 0) /
+    P(x1 < 0))`` in kT, by quadrature of ``exp(-F(x1))`` over ``x1`` in ``[-5, 5]``."""
+    x1 = _midpoints(-5.0, 5.0, n)
+    log_p = -free_energy_profile(x1, name)
+    right, left = log_p[x1 > 0], log_p[x1 < 0]
+    return float(-(np.logaddexp.reduce(right) - np.logaddexp.reduce(left)))
+
+
+def reweighted_free_energy_difference(x, log_weights=None) -> float:
+    """``F_right - F_left`` estimated from draws ``x`` ``(n, 2)`` and their importance
+    log-weights (``None``: unweighted), ``-log(sum_{x1 > 0} w / sum_{x1 < 0} w)``; infinite
+    when a well has no draws."""
+    x = np.asarray(x)
+    log_w = np.zeros(len(x)) if log_weights is None else np.asarray(log_weights, dtype=float)
+    right, left = log_w[x[:, 0] > 0], log_w[x[:, 0] < 0]
+    if not len(right) or not len(left):
+        return math.inf if not len(right) else -math.inf
+    return float(-(np.logaddexp.reduce(right) - np.logaddexp.reduce(left)))

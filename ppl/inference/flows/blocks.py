@@ -34,7 +34,7 @@ moves (the accept decision itself is not differentiated, as in the paper).
 >>> out = flow.forward(theta, backend.key(1), 5)
 >>> out.x.shape, out.log_weights.shape, out.layer_ok.shape
 ((5, 2), (5,), (5,))
->>> flow.layer_names[1]
+>>> flow.layer_names[2]
 'coupling layer 1 (RealNVP block 0)'
 """
 
@@ -100,7 +100,7 @@ class Flow:
                 f"unconstrained space has dimension {self.dim} (sites {layout}). Pass one row "
                 f"per sample with {self.dim} columns, in that site order."
             )
-        return self.backend.asarray(data)
+        return self.backend.asarray(np.array(data))  # a writable copy (torch warns otherwise)
 
     # ---- parameters --------------------------------------------------------------------
     def initial_theta(self, key) -> dict:
