@@ -10,6 +10,7 @@ from ..errors import ModelError, OptionError
 from ..primitives import plate_subsample_sizes
 from . import driver, registry
 from .checkpoint import Checkpoint
+from .log_density import as_model
 from .posterior import Posterior
 
 __all__ = ["infer"]
@@ -28,6 +29,7 @@ def infer(
     checkpoint_every: int | None = None,
     checkpoint_path: str | None = None,
     resume_from: str | None = None,
+    dim: int | None = None,
     **options,
 ) -> Posterior:
     """Infer the posterior of ``model(*args, **kwargs)`` with algorithm ``method``.
@@ -38,7 +40,9 @@ def infer(
     (default: when stderr is a terminal). ``checkpoint_every=N, checkpoint_path=p`` writes the
     loop's state to ``p`` every ``N`` steps (atomically); ``resume_from=p`` continues such a run
     (same seed and options) to the same numbers. Ctrl-C returns the draws so far, marked
-    ``partial``.
+    ``partial``. ``dim=d``: ``model`` is a log density ``f(x, *args, **kwargs)`` of one point
+    ``x`` of shape ``(d,)`` written with ``ppl.ops``, rather than a model; the draws are
+    ``samples["x"]`` (see ``ppl.inference.log_density``).
 
     >>> import ppl
     >>> from ppl import dist
@@ -51,6 +55,8 @@ def infer(
     ((1, 100), 'pyro')
     """
     spec = registry.get(method)
+    if dim is not None:
+        model = as_model(model, dim)
     chosen = get_backend(backend)
     if chosen.name not in spec.backends:
         raise OptionError(

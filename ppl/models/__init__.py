@@ -47,6 +47,7 @@ _REGISTRY: dict[str, str | Callable[[], ModelSpec]] = {
     "funnel": _P + "targets:funnel_spec",
     "gmm_ring_2d": _P + "targets:ring_spec",
     "gmm_40_modes": _P + "targets:forty_modes_spec",
+    "gmm_challenging_2d": _P + "targets:challenging_spec",
     "double_well": _P + "energies:double_well_spec",
     "banana": _P + "energies:banana_spec",
     "rezende_u1": _P + "energies:u1_spec",

@@ -1,4 +1,4 @@
-"""Normalized benchmark targets: Neal's funnel and two 2-D Gaussian mixtures.
+"""Normalized benchmark targets: Neal's funnel and three 2-D Gaussian mixtures.
 
 Their densities integrate to one, so ``log_z = 0``; their reference moments are exact.
 
@@ -19,7 +19,17 @@ from ppl import dist, ops
 
 from .spec import ModelSpec
 
-__all__ = ["funnel", "gaussian_mixture_2d", "ring_locs", "forty_mode_locs"]
+__all__ = [
+    "CHALLENGING_COVS",
+    "CHALLENGING_LOCS",
+    "challenging_mixture_2d",
+    "challenging_mode",
+    "challenging_mode_masses",
+    "forty_mode_locs",
+    "funnel",
+    "gaussian_mixture_2d",
+    "ring_locs",
+]
 
 
 def funnel(dim: int = 10):
@@ -60,6 +70,71 @@ def ring_locs(num_modes: int = 8, radius: float = 5.0) -> np.ndarray:
 def forty_mode_locs(num_modes: int = 40, bound: float = 40.0, seed: int = 0) -> np.ndarray:
     """Means uniform in ``[-bound, bound]^2`` (as in the FAB and CMCD papers), fixed seed."""
     return np.random.default_rng(seed).uniform(-bound, bound, size=(num_modes, 2))
+
+
+#: the three components of the "challenging" 2-D mixture (Arbel et al. 2021, used by the CMCD
+#: paper); the target averages the mixture and its mirror image under ``(x1, x2) -> (x2, x1)``
+CHALLENGING_LOCS = np.array([[3.0, 0.0], [-2.5, 0.0], [2.0, 3.0]])
+CHALLENGING_COVS = np.array(
+    [np.diag([0.7, 0.05]), np.diag([0.7, 0.05]), [[1.0, 0.95], [0.95, 1.0]]]
+)
+
+
+def _challenging_terms(x1, x2) -> list:
+    """``log N`` of ``(x1, x2)`` under each of the six modes: the three components, then their
+    mirror images (a component at ``(x2, x1)``); works on numpy and ``ppl.ops`` arrays."""
+    terms = []
+    for a, b in ((x1, x2), (x2, x1)):
+        for (m1, m2), cov in zip(CHALLENGING_LOCS, CHALLENGING_COVS):
+            det = float(cov[0, 0] * cov[1, 1] - cov[0, 1] ** 2)
+            p11, p22, p12 = cov[1, 1] / det, cov[0, 0] / det, -cov[0, 1] / det
+            d1, d2 = a - float(m1), b - float(m2)
+            quad = float(p11) * d1**2 + 2.0 * float(p12) * d1 * d2 + float(p22) * d2**2
+            terms.append(-0.5 * quad - 0.5 * math.log(det) - math.log(2 * math.pi))
+    return terms
+
+
+def challenging_mixture_2d():
+    """The "challenging" 2-D mixture as one site ``x`` of shape ``(2,)``: three Gaussians with
+    means ``(3, 0), (-2.5, 0), (2, 3)`` and covariances ``diag(0.7, 0.05)`` (twice) and
+    ``[[1, 0.95], [0.95, 1]]``, equal weights, symmetrised under swapping the coordinates: six
+    modes of mass about 1/6 each, normalized (``log Z = 0``). A carrier with the mixture's
+    moments is cancelled by a factor, as in ``gaussian_mixture_2d``."""
+    reference = _challenging_reference()["x"]
+    carrier = dist.Normal(ops.asarray(reference["mean"]), ops.asarray(reference["sd"]))
+    carrier = carrier.to_event(1)
+    x = ppl.sample("x", carrier)
+    terms = ops.stack(_challenging_terms(x[..., 0], x[..., 1]), axis=-1)
+    log_density = ops.logsumexp(terms, axis=-1) - math.log(6.0)
+    ppl.factor("mixture", log_density - carrier.log_prob(x))
+
+
+def challenging_mode(x: np.ndarray) -> np.ndarray:
+    """The mode (0-5, as in ``_challenging_terms``) each point of ``x`` (``(..., 2)``) belongs
+    to: the one with the largest density there."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.argmax(np.stack(_challenging_terms(x[..., 0], x[..., 1]), axis=-1), axis=-1)
+
+
+def challenging_mode_masses(n: int = 1601, bound: float = 8.0) -> np.ndarray:
+    """The target's probability of each mode's region (``challenging_mode``), by midpoint
+    quadrature on ``[-bound, bound]^2`` with ``n`` points a side (the mass outside is below
+    1e-6)."""
+    edges = np.linspace(-bound, bound, n + 1)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    x = np.stack(np.meshgrid(mid, mid, indexing="ij"), axis=-1)
+    terms = np.stack(_challenging_terms(x[..., 0], x[..., 1]), axis=-1)
+    density = np.exp(terms).sum(axis=-1) / 6.0 * (edges[1] - edges[0]) ** 2
+    return np.bincount(np.argmax(terms, axis=-1).ravel(), density.ravel(), minlength=6)
+
+
+def _challenging_reference():
+    means = np.concatenate([CHALLENGING_LOCS, CHALLENGING_LOCS[:, ::-1]])
+    variances = np.concatenate([np.diagonal(CHALLENGING_COVS, axis1=1, axis2=2)] * 2)
+    variances[3:] = variances[3:, ::-1]
+    mean = means.mean(axis=0)
+    sd = np.sqrt((variances + means**2).mean(axis=0) - mean**2)
+    return {"x": {"mean": mean, "sd": sd}}
 
 
 def _mixture_reference(locs, scale):
@@ -106,5 +181,16 @@ def forty_modes_spec() -> ModelSpec:
         args=(locs,),
         kwargs={"scale": 1.0},
         reference=_mixture_reference(locs, 1.0),
+        log_z=0.0,
+    )
+
+
+def challenging_spec() -> ModelSpec:
+    return ModelSpec(
+        name="gmm_challenging_2d",
+        model=challenging_mixture_2d,
+        family="target",
+        description="2-D 'challenging' mixture: 3 elongated Gaussians and their mirror images",
+        reference=_challenging_reference(),
         log_z=0.0,
     )

@@ -17,7 +17,7 @@ import pytest
 
 import ppl
 from ppl import dist, ops
-from ppl.errors import OptionError
+from ppl.errors import ModelError, OptionError, ShapeError
 from ppl.inference import nn
 from ppl.inference.diffusion import cmcd, path
 from ppl.inference.diffusion.base import CMCD, MCD, ULA
@@ -251,3 +251,68 @@ def test_value_and_grad_nests(backend, float64):
     value, grad = outer(x)
     assert float(value) == pytest.approx(3 * (0.25 + 4.0))
     np.testing.assert_allclose(backend.to_numpy(grad), [3.0, -12.0])
+
+
+# ---- a log density as the target, and bad input ----------------------------------------------
+
+
+def gaussian_log_density(x):
+    """``gaussian``'s density as a function of one point ``x`` of shape ``(2,)``."""
+    r = x - ops.asarray(MEAN)
+    return GAUSSIAN_C - 0.5 * ops.sum(r * ops.matmul(ops.asarray(PRECISION), r))
+
+
+def test_a_log_density_with_dim_is_a_target(backend, float64):
+    """``ppl.infer(f, "ais", dim=2)``: the same log Z as the model ``gaussian`` (4 standard
+    errors, as above), draws under the site ``x``."""
+    post = ppl.infer(
+        gaussian_log_density,
+        "ais",
+        dim=2,
+        backend=backend.name,
+        seed=0,
+        progress=False,
+        K=16,
+        num_steps=20,
+        num_samples=400,
+        init_q0="standard",
+    )
+    assert post.samples["x"].shape == (1, 400, 2)
+    assert post.log_z.stderr < 0.1, post.log_z
+    assert abs(post.log_z.estimate - GAUSSIAN_LOG_Z) < 4 * post.log_z.stderr, post.log_z
+
+
+def test_a_log_density_that_is_not_a_scalar_or_a_bad_dim_is_named():
+    with pytest.raises(ShapeError, match=r"returned shape \(2,\).*must return a scalar"):
+        ppl.infer(lambda x: x**2, "ais", dim=2, progress=False)
+    with pytest.raises(OptionError, match="dim must be a positive integer"):
+        ppl.infer(gaussian_log_density, "ais", dim=0, progress=False)
+
+
+def log_of_a_coordinate(x):
+    """NaN wherever ``x[0] < 0``: half of any initial particles."""
+    return ops.log(x[0]) - 0.5 * ops.sum(x**2)
+
+
+@pytest.mark.parametrize("init_q0", ["standard", "prior"])
+def test_nan_at_the_initial_particles_is_named(backend, init_q0):
+    # numpyro evaluates to NaN; Pyro's own validation raises first: both are a ModelError
+    # naming where the log density failed
+    with pytest.raises(ModelError, match="NaN|nan") as error:
+        ppl.infer(
+            log_of_a_coordinate,
+            "cmcd",
+            dim=2,
+            backend=backend.name,
+            progress=False,
+            init_q0=init_q0,
+            num_steps=2,
+        )
+    where = "initial particles drawn from q0" if init_q0 == "standard" else "prior draws"
+    assert where in str(error.value)
+
+
+@pytest.mark.parametrize("K", [0, -3])
+def test_fewer_than_one_step_is_refused(K):
+    with pytest.raises(OptionError, match="K must be at least 1"):
+        ppl.infer(gaussian, "cmcd", K=K, progress=False)

@@ -2,7 +2,9 @@
 
 A normal-normal model with a known posterior: y_i ~ N(mu, 1), mu ~ N(0, 1), n = 20, so
 mu | y ~ N(sum(y) / (n + 1), 1 / (n + 1)). Each algorithm's draws must recover the posterior mean
-and sd within a tolerance built from Monte-Carlo error (and, for biased methods, their known bias).
+and sd within a tolerance built from Monte-Carlo error (and, for biased methods, their known bias);
+an algorithm that estimates the log normalizer must recover the evidence log p(y) =
+log N(y | 0, I + 1 1').
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from ppl import dist
 Y = np.random.default_rng(0).normal(1.0, 1.0, size=20)
 POST_MEAN = Y.sum() / (len(Y) + 1)
 POST_SD = math.sqrt(1 / (len(Y) + 1))
+# log N(y | 0, I + 1 1'): det = n + 1, inverse = I - 1 1' / (n + 1)
+LOG_EVIDENCE = -0.5 * (
+    len(Y) * math.log(2 * math.pi) + math.log(len(Y) + 1) + Y @ Y - Y.sum() ** 2 / (len(Y) + 1)
+)
 
 #: quick settings per algorithm for the contract run (algorithms not listed use their defaults,
 #: which must then be fast enough); keyed by name because each is an option set, not a test case
@@ -93,6 +99,12 @@ def test_recovers_the_conjugate_posterior(spec, backend_name):
     assert abs(draws.mean() - POST_MEAN) < 0.5 * POST_SD
     # The sd of ESS >= 100 draws is within ~7% (1 sd of the estimator); 25% covers 3.5 sd.
     assert abs(draws.std() / POST_SD - 1) < 0.25
+    if post.log_z is not None:
+        # log-mean-exp of importance weights: 4 of its (delta-method) standard errors, a
+        # 1-in-16,000 false alarm when roughly normal; the error itself is bounded so that
+        # degenerate weights cannot pass by being vague
+        assert post.log_z.stderr < 0.2, post.log_z
+        assert abs(post.log_z.estimate - LOG_EVIDENCE) < 4 * post.log_z.stderr + 0.02, post.log_z
 
 
 @pytest.mark.parametrize("spec", [s for s in ppl.algorithms() if s.family != "decision"])

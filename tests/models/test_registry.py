@@ -53,6 +53,7 @@ SHAPES = {
     "funnel": {"v": (), "x": (9,)},
     "gmm_ring_2d": {"x": (2,)},
     "gmm_40_modes": {"x": (2,)},
+    "gmm_challenging_2d": {"x": (2,)},
     **{n: {"x": (2,)} for n in ("double_well", "banana")},
     **{f"rezende_u{i}": {"x": (2,)} for i in range(1, 5)},
     "gp_regression": {"lengthscale": (), "variance": (), "noise": ()},

@@ -28,15 +28,25 @@ import math
 
 import numpy as np
 
-from ...errors import ModelError
+from ...errors import ModelError, PPLError
 
-__all__ = ["INITS", "grad_potential", "initial", "log_prob", "potential_and_grad", "sample"]
+__all__ = [
+    "INITS",
+    "check_start",
+    "grad_potential",
+    "initial",
+    "log_prob",
+    "potential_and_grad",
+    "sample",
+]
 
 INITS = ("vi", "prior", "standard")
 #: prior draws used to estimate the prior's moments
 NUM_PRIOR_DRAWS = 128
 #: the standard deviation of a normal law over its median absolute deviation
 MAD_TO_SD = 1.4826
+#: draws from the initial ``q0`` at which the target's log density is checked
+NUM_CHECK_DRAWS = 64
 
 
 def log_prob(xp, loc, log_scale, x):
@@ -95,8 +105,52 @@ def _prior_draws(problem, key) -> np.ndarray:
     return np.stack(rows)
 
 
+def _failed(where: str, err: Exception) -> ModelError:
+    return ModelError(
+        f"The target's log density failed at the {where} ({type(err).__name__}): {err}"
+    )
+
+
+def _nan_error(problem, z: np.ndarray, u: np.ndarray, where: str) -> ModelError | None:
+    """The error for NaN potentials ``u`` at the rows of ``z``, naming the first such point."""
+    bad = np.isnan(u)
+    if not bad.any():
+        return None
+    point = problem.layout.unravel(np.asarray(z[int(np.argmax(bad))], dtype=np.float64), np)
+    shown = {k: np.round(v, 3).tolist() for k, v in point.items()}
+    return ModelError(
+        f"The target's log density is NaN at {int(bad.sum())} of {len(u)} {where}, the first "
+        f"at {shown} (unconstrained values). A log density must be a number (or -inf outside "
+        "the support) wherever the model's sites can be: check for log or sqrt of negative "
+        "numbers and 0 * inf, or give the site a distribution whose support excludes them."
+    )
+
+
+def check_start(problem, z, where: str) -> None:
+    """Raise a ``ModelError`` if the potential is NaN (or raises) at any row of ``z``."""
+    backend = problem.backend
+    try:
+        u = backend.to_numpy(backend.vmap(problem.potential)(z))
+    except PPLError:
+        raise
+    except Exception as err:
+        raise _failed(where, err) from err
+    error = _nan_error(problem, backend.to_numpy(z), u, where)
+    if error is not None:
+        raise error
+
+
 def _prior_moments(problem, key):
-    draws = _prior_draws(problem, key).astype(np.float64)
+    where = "prior draws that initialise q0"
+    try:
+        draws = _prior_draws(problem, key).astype(np.float64)
+    except PPLError:
+        raise
+    except Exception as err:
+        raise _failed(where, err) from err
+    error = _nan_error(problem, draws[:, :-1], draws[:, -1], where)
+    if error is not None:
+        raise error
     draws = draws[np.isfinite(draws).all(axis=1), :-1]
     if len(draws) < 2:
         raise ModelError(
@@ -150,12 +204,15 @@ def initial(
 ):
     """``(loc, log_scale)`` of the initial ``q0`` by ``strategy`` (one of ``INITS``)."""
     backend = problem.backend
+    prior_key, vi_key, check_key = backend.split(key, 3)
     if strategy == "standard":
         loc, sd = np.zeros(problem.dim), np.ones(problem.dim)
     else:
-        prior_key, vi_key = backend.split(key)
         loc, sd = _prior_moments(problem, prior_key)
     loc, log_scale = backend.asarray(loc), backend.asarray(np.log(sd))
     if strategy == "vi" and vi_steps > 0:
         loc, log_scale = _fit_vi(problem, vi_key, loc, log_scale, vi_steps, vi_lr, batch_size)
-    return loc, log_scale + math.log(init_scale)
+    log_scale = log_scale + math.log(init_scale)
+    particles = sample(backend, loc, log_scale, check_key, NUM_CHECK_DRAWS)
+    check_start(problem, particles, "initial particles drawn from q0")
+    return loc, log_scale
