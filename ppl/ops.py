@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .backends import get_backend
 
-_EXTRAS = ("asarray", "to_numpy", "logsumexp", "softplus")
+_EXTRAS = ("asarray", "to_numpy", "logsumexp", "softplus", "stop_gradient")
 
 
 def __getattr__(name: str):
