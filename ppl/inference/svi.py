@@ -41,10 +41,9 @@ backend would.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import dataclasses
 
 import numpy as np
 
@@ -167,8 +166,7 @@ def estimator_strategies(estimator) -> dict:
 
     by_name = {"accept_reject": AcceptReject, "score": Score, "implicit": Implicit}
     return {
-        site: by_name[choice]() if isinstance(choice, str) else choice
-        for site, choice in estimator
+        site: by_name[choice]() if isinstance(choice, str) else choice for site, choice in estimator
     }
 
 
@@ -178,9 +176,7 @@ def _estimated_guide(problem, options):
     from .. import handlers
 
     guide, strategies = options.guide, estimator_strategies(options.estimator)
-    tr = handlers.trace(handlers.seed(guide, rng_seed=0)).get_trace(
-        *problem.args, **problem.kwargs
-    )
+    tr = handlers.trace(handlers.seed(guide, rng_seed=0)).get_trace(*problem.args, **problem.kwargs)
     sites = tr.sample_sites(observed=False)
     for site in strategies:
         if site not in sites:

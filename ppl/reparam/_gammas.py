@@ -64,7 +64,9 @@ def gamma_site(name: str, fn, who: str) -> GammaSite:
 
     if family == "Gamma":
         rate = full(base.rate)
-        return GammaSite(family, full(base.concentration), lambda g: g / rate, len(shape) - batch_ndim)
+        return GammaSite(
+            family, full(base.concentration), lambda g: g / rate, len(shape) - batch_ndim
+        )
     if family == "Beta":
         alpha = ops.stack([full(base.concentration1), full(base.concentration0)], axis=-1)
         return GammaSite(family, alpha, _beta, len(shape) + 1 - batch_ndim)
@@ -109,4 +111,3 @@ def log_noise_density(eps, alpha):
 def sum_rightmost(x, n: int):
     """``x`` summed over its last ``n`` axes."""
     return ops.sum(x, axis=tuple(range(-n, 0))) if n else x
-

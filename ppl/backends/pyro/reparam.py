@@ -36,7 +36,7 @@ class ScoreDelta(TorchDistribution):
     def support(self):
         return constraints.independent(constraints.real, len(self.event_shape))
 
-    def sample(self, sample_shape=torch.Size()):
+    def sample(self, sample_shape=()):
         return self.v.expand(torch.Size(sample_shape) + self.v.shape)
 
     def log_prob(self, value):

@@ -87,9 +87,7 @@ class Runner:
             leaf.grad = None
         with keys.global_seed(key), torch.enable_grad():
             # every Pyro ELBO has loss_and_grads (TraceGraph_ELBO has no differentiable_loss)
-            loss = self.loss_class.loss_and_grads(
-                self.model, self.guide, *self.args, **self.kwargs
-            )
+            loss = self.loss_class.loss_and_grads(self.model, self.guide, *self.args, **self.kwargs)
         grads = {
             name: torch.zeros_like(leaf) if leaf.grad is None else leaf.grad.detach().clone()
             for name, leaf in unconstrained.items()
