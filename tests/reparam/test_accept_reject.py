@@ -110,6 +110,7 @@ def gamma_guide(counts):
     ppl.sample("lam", dist.Gamma(a, b))
 
 
+@pytest.mark.slow  # Pyro's TraceGraph_ELBO: 3000 steps x 4 particles take ~160 s on 2 cores
 def test_svi_reaches_the_exact_gamma_posterior(backend):
     post = ppl.infer(
         gamma_poisson,
