@@ -16,6 +16,7 @@ import pytest
 import ppl
 from ppl import dist, handlers, ops
 from ppl.errors import HandlerError, OptionError
+from ppl.models.conjugate import dirichlet_multinomial, dirichlet_multinomial_posterior
 from ppl.reparam import AcceptReject
 from ppl.reparam.gradcheck import (
     elbo_gradient,
@@ -199,3 +200,50 @@ def test_svi_estimator_option_errors(backend):
             estimator={"lam": "accept_reject"},
             **common,
         )
+
+
+# ---- Dirichlet-multinomial: K=100 categories, N=100 draws, alpha0 = 1 (issue 6) ----------------
+K_CATEGORIES, N_DRAWS = 100, 100
+_rng = np.random.default_rng(0)
+DM_COUNTS = _rng.multinomial(N_DRAWS, _rng.dirichlet(np.ones(K_CATEGORIES)))[None].astype(float)
+
+
+def dirichlet_guide(counts, alpha, total_count):
+    c = ppl.param("concentration", np.ones(K_CATEGORIES), constraint=dist.constraints.positive)
+    ppl.sample("probs", dist.Dirichlet(c))
+
+
+@pytest.mark.filterwarnings("ignore:svi. the relative change")  # tol=0: the fixed budget runs
+@pytest.mark.parametrize(
+    "backend_name",
+    # NumPyro: ~20 s under load, nearly all of it XLA compilation; Pyro's TraceGraph_ELBO: ~30 s
+    ["numpyro", pytest.param("pyro", marks=pytest.mark.slow)],
+)
+def test_svi_reaches_the_exact_dirichlet_posterior(backend_name):
+    alpha0 = np.ones(K_CATEGORIES)
+    post = ppl.infer(
+        dirichlet_multinomial,
+        "svi",
+        args=(DM_COUNTS, alpha0, N_DRAWS),
+        backend=backend_name,
+        guide=dirichlet_guide,
+        estimator={"probs": "accept_reject"},
+        init="median",
+        num_steps=1000,
+        lr=0.1,
+        lr_decay=0.01,
+        tol=0,
+        num_samples=20_000,
+        progress=False,
+    )
+    mean, sd, _ = dirichlet_multinomial_posterior(DM_COUNTS, alpha0)  # Dirichlet(1 + counts)
+    draws = post.samples["probs"].reshape(-1, K_CATEGORIES)
+    error = np.abs(draws.mean(0) - mean) / sd
+    sd_ratio = draws.std(0) / sd
+    # The guide family holds the exact posterior, so what is left is the optimiser's noise (the
+    # mean of 20,000 guide draws adds 0.007 sd). The starting guide Dirichlet(1, ..., 1) is off by
+    # 1.66 sd at most and 0.70 on average, and its sd is 0.8-2x the posterior's; after 1000
+    # steps the measured errors were 0.48 / 0.09 (NumPyro) and 0.26 / 0.07 (Pyro), sd ratio
+    # 0.76-1.12. The thresholds lie between the two: max 0.75 sd, mean 0.25 sd, sd within 30%.
+    assert error.max() < 0.75 and error.mean() < 0.25, (error.max(), error.mean())
+    assert np.all(np.abs(sd_ratio - 1) < 0.3), (sd_ratio.min(), sd_ratio.max())
