@@ -2,7 +2,8 @@
 
 Array-API functions come from ``jax.numpy`` (NumPyro) or array-api-compat's torch (Pyro);
 ``asarray`` also takes numpy input, lists and other backends' arrays, and ``to_numpy``,
-``logsumexp`` and ``softplus`` complete what models need.
+``logsumexp``, ``softplus`` and ``stop_gradient`` (the same value without gradient, for
+surrogate objectives) complete what models need.
 
 >>> import ppl
 >>> from ppl import ops
