@@ -2,7 +2,8 @@
 
 Array-API functions come from ``jax.numpy`` (NumPyro) or array-api-compat's torch (Pyro);
 ``asarray`` also takes numpy input, lists and other backends' arrays, and ``to_numpy``,
-``logsumexp`` and ``softplus`` complete what models need.
+``logsumexp``, ``softplus`` and ``stop_gradient`` (the same value without gradient, for
+surrogate objectives) complete what models need.
 
 >>> import ppl
 >>> from ppl import ops
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from .backends import get_backend
 
-_EXTRAS = ("asarray", "to_numpy", "logsumexp", "softplus")
+_EXTRAS = ("asarray", "to_numpy", "logsumexp", "softplus", "stop_gradient")
 
 
 def __getattr__(name: str):

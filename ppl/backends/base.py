@@ -78,6 +78,10 @@ class Backend(abc.ABC):
     def softplus(self, x):
         """``log(1 + exp(x))``, computed stably."""
 
+    @abc.abstractmethod
+    def stop_gradient(self, x):
+        """``x`` with the same value and no gradient (``lax.stop_gradient``, ``Tensor.detach``)."""
+
     # ---- differentiation, compilation, loops, trees -------------------------------------
     @abc.abstractmethod
     def value_and_grad(self, f: Callable, has_aux: bool = False) -> Callable:
@@ -207,6 +211,14 @@ class Backend(abc.ABC):
         native messengers for ``ppl.handlers`` and the conversion of its sites to ``ppl.Site``."""
         package = type(self).__module__.rpartition(".")[0]
         return importlib.import_module(f"{package}.handlers")
+
+    @property
+    def reparam(self):
+        """The backend's reparameterization glue (the module ``reparam`` next to the backend
+        class): ``ScoreDelta``, the distribution through which ``ppl.reparam`` hands a
+        score-function term to the backend's own ELBO."""
+        package = type(self).__module__.rpartition(".")[0]
+        return importlib.import_module(f"{package}.reparam")
 
     # ---- models -------------------------------------------------------------------------
     def problem(self, model: Callable, args=(), kwargs=None, init_values=None):

@@ -6,6 +6,13 @@ function. Objectives by name: ``elbo``, ``meanfield_elbo``, ``tracegraph_elbo`` 
 with baselines, for discrete or non-reparameterizable sites), ``renyi`` (with ``alpha``) and
 ``iwae`` (Rényi with alpha 0).
 
+Gradient estimators per guide site (``estimator={"rate": "accept_reject"}``, with a guide
+function whose site ``rate`` is a Gamma, Beta or Dirichlet): ``accept_reject``
+(``ppl.reparam.AcceptReject(boost=1)``), ``score`` (``ppl.reparam.Score()``, REINFORCE) or
+``implicit`` (the backend's own implicit reparameterization), or any ``ppl.reparam`` strategy.
+The first two need score-function terms, so with them ``objective="elbo"`` runs the backends'
+``TraceGraph_ELBO`` (the same ELBO; NumPyro's ``Trace_ELBO`` has no score-function terms).
+
 The default rule (``init="map"``, ``whiten=True``), for posteriors whose scales differ by orders
 of magnitude, where a guide started at the prior median with a small scale converges slowly:
 
@@ -34,6 +41,7 @@ backend would.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,13 +52,16 @@ from ..errors import OptionError, did_you_mean
 from .driver import Draws
 from .optimize import find_map
 
-__all__ = ["KIND", "Options", "init", "step", "sample", "GUIDES", "OBJECTIVES"]
+__all__ = ["KIND", "Options", "init", "step", "sample", "GUIDES", "OBJECTIVES", "ESTIMATORS"]
 
 KIND = "fit"
 GUIDES = ("normal", "mvn", "lowrank", "delta", "laplace", "iaf", "bnaf")
 WHITENED_GUIDES = ("normal", "mvn", "lowrank", "iaf", "bnaf")
 OBJECTIVES = ("elbo", "meanfield_elbo", "tracegraph_elbo", "renyi", "iwae")
 INITS = ("map", "median")
+ESTIMATORS = ("accept_reject", "score", "implicit")
+#: objectives that carry score-function terms (needed by ``accept_reject`` and ``score``)
+SCORE_OBJECTIVES = ("elbo", "tracegraph_elbo")
 #: the largest dimension for which the Laplace factor (a dense Hessian) is computed
 MAX_WHITEN_DIM = 500
 
@@ -92,6 +103,7 @@ class Options:
     whiten: bool = True
     tol: float = 1e-4
     window: int = 250
+    estimator: tuple | None = None
 
     def __post_init__(self):
         _check(self.guide, GUIDES, "guide")
@@ -99,6 +111,80 @@ class Options:
         _check(self.init, INITS, "init")
         if not 0 < self.lr_decay <= 1:
             raise OptionError(f"lr_decay must lie in (0, 1], got {self.lr_decay}.")
+        if self.estimator is not None:
+            object.__setattr__(self, "estimator", _check_estimator(self))
+
+
+def _check_estimator(options) -> tuple:
+    """``estimator`` as a hashable tuple of ``(site, name or strategy)`` pairs, validated."""
+    from ..reparam import Reparam
+
+    given = options.estimator
+    if isinstance(given, dict):
+        given = tuple(sorted(given.items(), key=lambda item: str(item[0])))
+    if not isinstance(given, tuple) or not all(
+        isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) for pair in given
+    ):
+        raise OptionError(
+            "The 'svi' option estimator must be a dict of guide site name to an estimator "
+            f"name {ESTIMATORS} or a ppl.reparam strategy, not {options.estimator!r}."
+        )
+    for site, choice in given:
+        if isinstance(choice, str):
+            _check(choice, ESTIMATORS, f"estimator for site {site!r}:")
+        elif not isinstance(choice, Reparam):
+            raise OptionError(
+                f"The estimator for site {site!r} must be one of {ESTIMATORS} or a "
+                f"ppl.reparam strategy, not {choice!r}."
+            )
+    if not callable(options.guide):
+        raise OptionError(
+            f"The 'svi' option estimator needs a guide function with the sites it names "
+            f"({', '.join(repr(s) for s, _ in given)}); the autoguide {options.guide!r} "
+            "draws Normal variables, which these estimators do not cover."
+        )
+    if needs_score_terms(given) and options.objective not in SCORE_OBJECTIVES:
+        raise OptionError(
+            f"The estimators {dict(given)!r} add score-function terms, which the objective "
+            f"{options.objective!r} does not carry; use one of {SCORE_OBJECTIVES}."
+        )
+    return given
+
+
+def needs_score_terms(estimator) -> bool:
+    """Whether any estimator of ``estimator`` (pairs) adds a score-function term."""
+    from ..reparam import Implicit
+
+    return any(
+        choice != "implicit" and not isinstance(choice, Implicit) for _, choice in estimator or ()
+    )
+
+
+def estimator_strategies(estimator) -> dict:
+    """``{site: ppl.reparam strategy}`` for the validated ``estimator`` pairs."""
+    from ..reparam import AcceptReject, Implicit, Score
+
+    by_name = {"accept_reject": AcceptReject, "score": Score, "implicit": Implicit}
+    return {
+        site: by_name[choice]() if isinstance(choice, str) else choice for site, choice in estimator
+    }
+
+
+def _estimated_guide(problem, options):
+    """The guide of ``options`` reparameterized by its ``estimator``; an ``OptionError`` with a
+    suggestion for a site the guide does not sample."""
+    from .. import handlers
+
+    guide, strategies = options.guide, estimator_strategies(options.estimator)
+    tr = handlers.trace(handlers.seed(guide, rng_seed=0)).get_trace(*problem.args, **problem.kwargs)
+    sites = tr.sample_sites(observed=False)
+    for site in strategies:
+        if site not in sites:
+            raise OptionError(
+                f"The 'svi' option estimator names site {site!r}, which the guide does not "
+                f"sample; its sample sites are {sorted(sites)}." + did_you_mean(site, sites)
+            )
+    return handlers.reparam(guide, config=strategies)
 
 
 #: guide name -> the autoguide class both backends call by this name
@@ -119,7 +205,10 @@ def objective_spec(options) -> tuple[str, dict]:
     """The ELBO class both backends name alike, and its arguments, for ``options.objective``."""
     n = options.num_particles
     return {
-        "elbo": ("Trace_ELBO", {"num_particles": n}),
+        "elbo": (
+            "TraceGraph_ELBO" if needs_score_terms(options.estimator) else "Trace_ELBO",
+            {"num_particles": n},
+        ),
         "meanfield_elbo": ("TraceMeanField_ELBO", {"num_particles": n}),
         "tracegraph_elbo": ("TraceGraph_ELBO", {"num_particles": n}),
         "renyi": ("RenyiELBO", {"alpha": options.alpha, "num_particles": max(n, 2)}),
@@ -160,6 +249,8 @@ class _Plan:
         else:
             model, args, kwargs = problem.model, problem.args, problem.kwargs
         init_scale = 1.0 if self.whiten else 0.1
+        if options.estimator:
+            options = dataclasses.replace(options, guide=_estimated_guide(problem, options))
         self.runner = backend.svi(model, args, kwargs, options, init_scale)
 
     def _whitened_model(self):

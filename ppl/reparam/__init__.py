@@ -15,7 +15,18 @@ from __future__ import annotations
 
 from .accept_reject import AcceptReject
 from .base import Reparam, ReparamMessage, ReparamResult
+from .implicit import Implicit
 from .loc_scale import LocScale
+from .score import Score
 from .transform import Transform
 
-__all__ = ["Reparam", "ReparamMessage", "ReparamResult", "LocScale", "Transform", "AcceptReject"]
+__all__ = [
+    "Reparam",
+    "ReparamMessage",
+    "ReparamResult",
+    "LocScale",
+    "Transform",
+    "AcceptReject",
+    "Score",
+    "Implicit",
+]

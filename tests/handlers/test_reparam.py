@@ -14,8 +14,7 @@ import pytest
 
 import ppl
 from ppl import dist, handlers, ops
-from ppl.errors import NotYetImplementedError
-from ppl.reparam import AcceptReject, LocScale, Transform
+from ppl.reparam import LocScale, Transform
 
 N, LOC, SCALE = 4000, 1.0, 2.0
 MEAN_TOL, SD_TOL = 5 * SCALE / np.sqrt(N), 5 * SCALE / np.sqrt(2 * N)
@@ -75,12 +74,3 @@ def test_reparam_config_may_be_a_function_of_the_site(backend):
     model = handlers.reparam(draws, config=lambda site: LocScale(0.0) if site.name == "x" else None)
     tr = handlers.trace(handlers.seed(model, rng_seed=0)).get_trace()
     assert "x_decentered" in tr
-
-
-def test_accept_reject_is_a_named_extension_point(backend):
-    def model():
-        ppl.sample("g", dist.Gamma(2.0, 1.0))
-
-    model = handlers.reparam(model, config={"g": AcceptReject(boost=2)})
-    with pytest.raises(NotYetImplementedError, match="'g'.*own issue"):
-        handlers.seed(model, rng_seed=0)()

@@ -65,6 +65,9 @@ class NumPyroBackend(Backend):
     def softplus(self, x):
         return jax.nn.softplus(x)
 
+    def stop_gradient(self, x):
+        return jax.lax.stop_gradient(x)
+
     # ---- differentiation, compilation, loops, trees
     def value_and_grad(self, f, has_aux=False):
         return jax.value_and_grad(f, has_aux=has_aux)

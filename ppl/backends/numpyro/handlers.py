@@ -145,16 +145,42 @@ class _PPLReparam(NumPyroReparam):
 
     def __init__(self, strategy: Reparam):
         self.strategy = strategy
+        self.keep_latent = False
 
     def __call__(self, name, fn, obs):
         result = self.strategy.apply(
             ReparamMessage(name=name, fn=fn, value=obs, is_observed=obs is not None)
         )
+        self.keep_latent = result["value"] is not None and not result["is_observed"]
         return result["fn"], result["value"]
 
 
 def _native_strategy(strategy):
     return _PPLReparam(strategy) if isinstance(strategy, Reparam) else strategy
+
+
+class _Reparam(nh.reparam):
+    """``numpyro.handlers.reparam`` that keeps a site latent when a ``ppl`` strategy says so.
+
+    NumPyro marks every site whose value a strategy returns as observed. A guide site that a
+    strategy draws itself for its gradient (``AcceptReject``) must stay a latent sample, which
+    ``replay`` hands to the model, as Pyro's ``reparam`` keeps it.
+    """
+
+    def __init__(self, config):
+        def choose(msg):
+            chosen = config.get(msg["name"]) if isinstance(config, dict) else config(msg)
+            self._chosen[msg["name"]] = chosen
+            return chosen
+
+        self._chosen: dict = {}  # by site name: a strategy may sample sites of its own
+        super().__init__(config=choose)
+
+    def process_message(self, msg) -> None:
+        super().process_message(msg)
+        chosen = self._chosen.pop(msg.get("name"), None)
+        if msg["type"] == "sample" and isinstance(chosen, _PPLReparam) and chosen.keep_latent:
+            msg["is_observed"] = False
 
 
 def reparam(config):
@@ -166,7 +192,7 @@ def reparam(config):
             strategy = config(msg)
             return None if strategy is None else _native_strategy(strategy)
 
-    return nh.reparam(config=native)
+    return _Reparam(native)
 
 
 _NATIVE_REPARAMS = {

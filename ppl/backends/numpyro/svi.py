@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
+import jax
 import numpyro.infer
 import optax
 from numpyro.infer import SVI, Predictive, autoguide
@@ -54,6 +55,19 @@ class Runner:
     def step(self, state, key):
         state, loss = self.svi.update(state, *self.args, **self.kwargs)
         return state, SVIInfo(loss)
+
+    def loss_and_grads(self, state, key):
+        """The loss (negative ELBO estimate) at ``state`` with the noise of ``key``, and its
+        gradient in each unconstrained parameter (what the optimizer is given)."""
+        unconstrained = self.svi.optim.get_params(state.optim_state)
+
+        def loss(params):
+            constrained = self.svi.constrain_fn(params)
+            return self.svi.loss.loss(
+                key, constrained, self.svi.model, self.svi.guide, *self.args, **self.kwargs
+            )
+
+        return jax.value_and_grad(loss)(unconstrained)
 
     def sample(self, state, key, num_samples):
         params = self.svi.get_params(state)

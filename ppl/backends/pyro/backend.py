@@ -101,6 +101,9 @@ class PyroBackend(Backend):
     def softplus(self, x):
         return torch.nn.functional.softplus(x)
 
+    def stop_gradient(self, x):
+        return x.detach()
+
     # ---- differentiation, compilation, loops, trees
     def value_and_grad(self, f, has_aux=False):
         def value_and_grad_f(x, *args, **kwargs):

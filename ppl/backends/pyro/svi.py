@@ -68,7 +68,8 @@ class Runner:
         else:
             init_loc = init_to_value(values=dict(start or {}), fallback=init_to_median)
             self.guide = _guide(options.guide, self.model, init_loc, self.init_scale)
-        self.svi = SVI(self.model, self.guide, _optimizer(options), objective(options))
+        self.loss_class = objective(options)
+        self.svi = SVI(self.model, self.guide, _optimizer(options), self.loss_class)
         with keys.global_seed(key):
             self.guide(*self.args, **self.kwargs)  # creates the parameters
         return SVIState(0)
@@ -77,6 +78,23 @@ class Runner:
         with keys.global_seed(key):
             loss = self.svi.step(*self.args, **self.kwargs)
         return SVIState(state.step + 1), SVIInfo(torch.tensor(loss))
+
+    def loss_and_grads(self, state, key):
+        """The loss (negative ELBO estimate) at ``state`` with the noise of ``key``, and its
+        gradient in each unconstrained parameter (what the optimizer is given)."""
+        unconstrained = dict(pyro.get_param_store().named_parameters())
+        for leaf in unconstrained.values():
+            leaf.grad = None
+        with keys.global_seed(key), torch.enable_grad():
+            # every Pyro ELBO has loss_and_grads (TraceGraph_ELBO has no differentiable_loss)
+            loss = self.loss_class.loss_and_grads(self.model, self.guide, *self.args, **self.kwargs)
+        grads = {
+            name: torch.zeros_like(leaf) if leaf.grad is None else leaf.grad.detach().clone()
+            for name, leaf in unconstrained.items()
+        }
+        for leaf in unconstrained.values():
+            leaf.grad = None
+        return torch.tensor(loss), grads
 
     def sample(self, state, key, num_samples):
         with keys.global_seed(key), torch.no_grad():
