@@ -63,6 +63,8 @@ class LogWeightObjective:
         self.score = objectives.score_function(options)
 
     def __call__(self, model, guide, *args, **kwargs):
-        lw, _, model_params = log_weights(model, guide, args, kwargs, self.num_particles, self.score)
+        lw, _, model_params = log_weights(
+            model, guide, args, kwargs, self.num_particles, self.score
+        )
         objectives.check_model_params(self.options, model_params)
         return objectives.evaluate(self.fn, lw)
