@@ -3,8 +3,12 @@
 Guides by name: ``normal`` (AutoNormal), ``mvn`` (full-rank AutoMultivariateNormal),
 ``lowrank``, ``delta`` (MAP), ``laplace``, ``iaf`` and ``bnaf`` (normalizing flows), or a guide
 function. Objectives by name: ``elbo``, ``meanfield_elbo``, ``tracegraph_elbo`` (score function
-with baselines, for discrete or non-reparameterizable sites), ``renyi`` (with ``alpha``) and
-``iwae`` (Rényi with alpha 0).
+with baselines, for discrete or non-reparameterizable sites), ``renyi`` (with ``alpha``),
+``iwae`` (Rényi with alpha 0) and ``chi2`` (the forward chi-square proposal objective of
+variational importance sampling: the draws come with importance log-weights and ``log_z``), or a
+function ``f(log_weights) -> loss`` of the ``(num_particles,)`` log-weights
+``log p(x, z_i) - log q(z_i)`` of reparameterized guide draws, written with ``ppl.ops``
+(``ppl.inference.objectives`` says what ``chi2`` minimizes and how its gradient is estimated).
 
 Gradient estimators per guide site (``estimator={"rate": "accept_reject"}``, with a guide
 function whose site ``rate`` is a Gamma, Beta or Dirichlet): ``accept_reject``
@@ -37,6 +41,17 @@ backend would.
 >>> post = ppl.infer(model, "svi", num_steps=300, progress=False)
 >>> post.samples["x"].shape
 (1, 1000)
+
+A user objective: the importance-weighted bound with 8 particles, written with ``ppl.ops``.
+
+>>> import math
+>>> from ppl import ops
+>>> def iwae(w):
+...     return -(ops.logsumexp(w) - math.log(w.shape[0]))
+>>> post = ppl.infer(model, "svi", objective=iwae, num_particles=8, num_steps=300,
+...                  tol=0, progress=False)
+>>> post.samples["x"].shape, post.sample_stats["loss"].shape
+((1, 1000), (1, 300))
 """
 
 from __future__ import annotations
@@ -49,6 +64,7 @@ import numpy as np
 
 from ..backends import bind
 from ..errors import OptionError, did_you_mean
+from . import objectives
 from .driver import Draws
 from .optimize import find_map
 
@@ -57,7 +73,7 @@ __all__ = ["KIND", "Options", "init", "step", "sample", "GUIDES", "OBJECTIVES", 
 KIND = "fit"
 GUIDES = ("normal", "mvn", "lowrank", "delta", "laplace", "iaf", "bnaf")
 WHITENED_GUIDES = ("normal", "mvn", "lowrank", "iaf", "bnaf")
-OBJECTIVES = ("elbo", "meanfield_elbo", "tracegraph_elbo", "renyi", "iwae")
+OBJECTIVES = ("elbo", "meanfield_elbo", "tracegraph_elbo", "renyi", "iwae", "chi2")
 INITS = ("map", "median")
 ESTIMATORS = ("accept_reject", "score", "implicit")
 #: objectives that carry score-function terms (needed by ``accept_reject`` and ``score``)
@@ -70,19 +86,35 @@ def _check(value, choices, what):
     if isinstance(value, str) and value not in choices:
         raise OptionError(
             f"Unknown {what} {value!r} for 'svi'; choose one of {choices}"
-            + (" or pass a function." if what == "guide" else ".")
+            + (" or pass a function." if what in ("guide", "objective") else ".")
             + did_you_mean(value, choices)
         )
+
+
+def _check_objective(value):
+    if not isinstance(value, str) and not callable(value):
+        raise OptionError(
+            f"objective for 'svi' must be one of {OBJECTIVES} or a function of the log-weights, "
+            f"got {value!r}."
+        )
+    _check(value, OBJECTIVES, "objective")
 
 
 @dataclass(frozen=True)
 class Options:
     """Options of ``svi``.
 
-    guide: a name from ``GUIDES`` or a guide function. objective: a name from ``OBJECTIVES``.
+    guide: a name from ``GUIDES`` or a guide function. objective: a name from ``OBJECTIVES``
+    or a function ``f(log_weights) -> scalar loss`` of the ``(num_particles,)`` array of
+    ``log p(x, z_i) - log q(z_i)`` for reparameterized guide draws ``z_i``, written with
+    ``ppl.ops`` (so ``lambda w: -ops.mean(w)`` is the ELBO); ``chi2`` minimizes the forward
+    chi-square divergence from the posterior to the guide (variational importance sampling) and
+    returns the guide's draws with their importance log-weights and ``log_z``.
     optimizer / lr / lr_decay: the optimizer by name, its learning rate, and the factor by which
     the rate decays over the run (Adam only). num_steps: optimisation steps. num_samples: draws
-    from the fitted guide. num_particles: ELBO particles per step. alpha: the Rényi order.
+    from the fitted guide. num_particles: particles per step (unset: 1; 2 for ``renyi`` and
+    ``iwae``; ``objectives.CHI2_PARTICLES`` for ``chi2``, which needs at least 2).
+    alpha: the Rényi order.
     init: ``"map"`` (start from the MAP point, L-BFGS with ``map_iterations``) or ``"median"``
     (the backend's own start). whiten: fit in the space whitened by the Laplace approximation.
     tol / window: stop when the mean losses of the last three windows of ``window`` steps differ
@@ -90,13 +122,13 @@ class Options:
     """
 
     guide: str | Callable = "normal"
-    objective: str = "elbo"
+    objective: str | Callable = "elbo"
     optimizer: str = "adam"
     lr: float = 0.01
     lr_decay: float = 0.1
     num_steps: int = 10000
     num_samples: int = 1000
-    num_particles: int = 1
+    num_particles: int | None = None
     alpha: float = 0.5
     init: str = "map"
     map_iterations: int = 1000
@@ -107,7 +139,8 @@ class Options:
 
     def __post_init__(self):
         _check(self.guide, GUIDES, "guide")
-        _check(self.objective, OBJECTIVES, "objective")
+        _check_objective(self.objective)
+        objectives.num_particles(self)  # chi2 with fewer than 2 particles is refused here
         _check(self.init, INITS, "init")
         if not 0 < self.lr_decay <= 1:
             raise OptionError(f"lr_decay must lie in (0, 1], got {self.lr_decay}.")
@@ -202,8 +235,9 @@ SCALED_GUIDES = ("normal", "mvn", "lowrank")
 
 
 def objective_spec(options) -> tuple[str, dict]:
-    """The ELBO class both backends name alike, and its arguments, for ``options.objective``."""
-    n = options.num_particles
+    """The ELBO class both backends name alike, and its arguments, for ``options.objective``
+    (not for the log-weight objectives of ``objectives.loss_function``)."""
+    n = objectives.num_particles(options)
     return {
         "elbo": (
             "TraceGraph_ELBO" if needs_score_terms(options.estimator) else "Trace_ELBO",
@@ -310,9 +344,14 @@ def step(state, key, problem, options):
 
 def sample(state, key, problem, options, num_samples):
     plan = _plan(problem, options)
-    draws = plan.runner.sample(state, key, num_samples)
+    log_weights = None
+    if options.objective == "chi2":  # an importance proposal: its draws come with weights
+        draws, log_weights = plan.runner.weighted_sample(state, key, num_samples)
+    else:
+        draws = plan.runner.sample(state, key, num_samples)
     if plan.whiten:
         xp = problem.backend.xp
-        return Draws(plan.shift + xp.matmul(draws["u"], xp.matrix_transpose(plan.factor)))
+        z = plan.shift + xp.matmul(draws["u"], xp.matrix_transpose(plan.factor))
+        return Draws(z, log_weights)
     values = {name: draws[name] for name in problem.layout.names}
-    return Draws(problem.unconstrain(values, batch_ndim=1))
+    return Draws(problem.unconstrain(values, batch_ndim=1), log_weights)

@@ -12,7 +12,9 @@ from numpyro.infer import SVI, Predictive, autoguide
 from numpyro.infer.initialization import init_to_median, init_to_value
 from numpyro.optim import optax_to_numpyro
 
+from ...inference.objectives import loss_function
 from ...inference.svi import GUIDE_CLASSES, SCALED_GUIDES, objective_spec
+from . import objectives
 from .backend import OPTIMIZERS
 
 
@@ -21,6 +23,8 @@ class SVIInfo(NamedTuple):
 
 
 def objective(options):
+    if loss_function(options) is not None:
+        return objectives.LogWeightObjective(options)
     name, kwargs = objective_spec(options)
     return getattr(numpyro.infer, name)(**kwargs)
 
@@ -73,3 +77,10 @@ class Runner:
         params = self.svi.get_params(state)
         predictive = Predictive(self.guide, params=params, num_samples=num_samples)
         return predictive(key, *self.args, **self.kwargs)
+
+    def weighted_sample(self, state, key, num_samples):
+        """Guide draws ``{site: (num_samples, ...)}`` and their importance log-weights."""
+        params = self.svi.get_params(state)
+        model, guide, args, kwargs = self.svi.model, self.guide, self.args, self.kwargs
+        lw, values, _ = objectives.log_weights(key, params, model, guide, args, kwargs, num_samples)
+        return values, lw

@@ -13,8 +13,9 @@ from pyro.distributions.transforms import block_autoregressive, iterated
 from pyro.infer import SVI, Predictive, autoguide
 from pyro.infer.autoguide.initialization import init_to_median, init_to_value
 
+from ...inference.objectives import loss_function
 from ...inference.svi import GUIDE_CLASSES, SCALED_GUIDES, objective_spec
-from . import keys
+from . import keys, objectives
 
 OPTIMIZERS = {
     "adam": pyro.optim.Adam,
@@ -33,6 +34,8 @@ class SVIState(NamedTuple):
 
 
 def objective(options):
+    if loss_function(options) is not None:
+        return objectives.LogWeightObjective(options)
     name, kwargs = objective_spec(options)
     return getattr(pyro.infer, name)(**kwargs)
 
@@ -99,3 +102,11 @@ class Runner:
     def sample(self, state, key, num_samples):
         with keys.global_seed(key), torch.no_grad():
             return Predictive(self.guide, num_samples=num_samples)(*self.args, **self.kwargs)
+
+    def weighted_sample(self, state, key, num_samples):
+        """Guide draws ``{site: (num_samples, ...)}`` and their importance log-weights."""
+        with keys.global_seed(key), torch.no_grad():
+            lw, values, _ = objectives.log_weights(
+                self.model, self.guide, self.args, self.kwargs, num_samples
+            )
+        return values, lw
