@@ -43,6 +43,7 @@ from ..backends import bind
 from ..errors import OptionError, did_you_mean
 from .driver import Draws
 from .optimize import find_map
+from .option_types import check_field_types
 
 __all__ = ["KIND", "Options", "init", "step", "sample", "GUIDES", "OBJECTIVES"]
 
@@ -94,7 +95,12 @@ class Options:
     window: int = 250
 
     def __post_init__(self):
+        check_field_types(self)
         _check(self.guide, GUIDES, "guide")
+        if not isinstance(self.guide, str) and not callable(self.guide):
+            raise OptionError(
+                f"Option guide must be one of {GUIDES} or a guide function, got {self.guide!r}."
+            )
         _check(self.objective, OBJECTIVES, "objective")
         _check(self.init, INITS, "init")
         if not 0 < self.lr_decay <= 1:
