@@ -67,6 +67,7 @@ from ..errors import OptionError, did_you_mean
 from . import objectives
 from .driver import Draws
 from .optimize import find_map
+from .option_types import check_field_types
 
 __all__ = ["KIND", "Options", "init", "step", "sample", "GUIDES", "OBJECTIVES", "ESTIMATORS"]
 
@@ -138,7 +139,12 @@ class Options:
     estimator: tuple | None = None
 
     def __post_init__(self):
+        check_field_types(self)
         _check(self.guide, GUIDES, "guide")
+        if not isinstance(self.guide, str) and not callable(self.guide):
+            raise OptionError(
+                f"Option guide must be one of {GUIDES} or a guide function, got {self.guide!r}."
+            )
         _check_objective(self.objective)
         objectives.num_particles(self)  # chi2 with fewer than 2 particles is refused here
         _check(self.init, INITS, "init")

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from ...errors import OptionError, did_you_mean
 from .. import nn
 from ..driver import Draws
+from ..option_types import check_field_types
 from .path import Diffusion, Variant
 from .q0 import INITS
 
@@ -91,6 +92,7 @@ class Options:
     score_clip: float = 1e3
 
     def __post_init__(self):
+        check_field_types(self)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("init_q0", self.init_q0, INITS)
         for name, least in (("K", 1), ("batch_size", 2), ("num_samples", 1)):

@@ -29,6 +29,7 @@ from ...errors import DivergenceError, OptionError, did_you_mean
 from .. import nn
 from ..diffusion.q0 import INITS
 from ..driver import Draws
+from ..option_types import check_field_types
 from .blocks import KERNELS, Flow
 
 __all__ = [
@@ -83,6 +84,7 @@ class Options:
     ml_weight: float = 1.0
 
     def __post_init__(self):
+        check_field_types(self)
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         nn.check_activation(self.activation)
         _check_choice("init_q0", self.init_q0, INITS)
@@ -104,7 +106,13 @@ class Options:
                     "data= (an array of shape (n, dim)) or set ml_steps=0."
                 )
             return
-        data = np.array(self.data, dtype=float)
+        try:
+            data = np.array(self.data, dtype=float)
+        except (TypeError, ValueError) as error:
+            raise OptionError(
+                "data= must be an array of numbers of shape (n, dim), got "
+                f"{type(self.data).__name__} ({error})."
+            ) from None
         if data.ndim == 1:
             data = data[:, None]
         if data.ndim != 2 or data.shape[0] < 1:

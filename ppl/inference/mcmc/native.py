@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import OptionError, did_you_mean
+from ..option_types import check_field_types
 
 KIND = "mcmc"
 INIT_STRATEGIES = ("uniform", "prior")
@@ -34,6 +35,7 @@ class KernelOptions:
     init_strategy: str = "uniform"
 
     def __post_init__(self):
+        check_field_types(self)
         if self.init_strategy not in INIT_STRATEGIES:
             raise OptionError(
                 f"Unknown init_strategy {self.init_strategy!r}; use one of {INIT_STRATEGIES}."

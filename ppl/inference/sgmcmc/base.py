@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ...errors import OptionError, did_you_mean
+from ..option_types import check_field_types
 
 __all__ = [
     "KIND",
@@ -73,6 +74,7 @@ class SGOptions:
     init_strategy: str = "uniform"
 
     def __post_init__(self):
+        check_field_types(self)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("init_strategy", self.init_strategy, INIT_STRATEGIES)
         for name in ("num_samples", "num_chains", "thinning", "num_cycles"):
@@ -97,7 +99,7 @@ class SGOptions:
         sizes = self.batch_size
         if sizes is not None:
             values = sizes.values() if isinstance(sizes, Mapping) else [sizes]
-            if not all(isinstance(v, int) and v >= 1 for v in values):
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
                 raise OptionError(
                     f"batch_size must be a positive int or a dict {{plate: positive int}}, got "
                     f"{sizes!r}."
