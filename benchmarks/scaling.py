@@ -21,7 +21,7 @@ The fitted slope is that of log(time per step) against log(N) (or log(D)) by lea
 the whole sweep, and over its last two points (the large-size regime, where fixed per-step
 overheads no longer hide the data-dependent part).
 
-    python -m benchmarks.scaling --plot benchmarks/scaling.png    # the run recorded in RESULTS.md
+    python -m benchmarks.scaling --big-repeats 5 --plot benchmarks/scaling.png  # RESULTS.md
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ import numpy as np
 import ppl
 from ppl import dist, ops
 
-N_SWEEP = (1_000, 10_000, 100_000, 1_000_000)
+N_SWEEP = (1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
 D_FIXED = 20
-D_SWEEP = (10, 100, 1_000)
+D_SWEEP = (10, 30, 100, 300, 1_000)
 N_FIXED = 10_000
 BATCH = 100
 BACKENDS = ("numpyro", "pyro")
