@@ -104,3 +104,38 @@ def test_discrete_latent_site_is_a_clear_error(backend):
 
     with pytest.raises(ModelError, match="'k' is discrete"):
         backend.problem(model)
+
+
+@pytest.mark.parametrize("size,batch", [(10, 2), (7, 3), (10**6, 100)])
+def test_pyro_minibatch_indices_are_distinct_uniform_and_cheap(size, batch):
+    # drawn in O(batch), not by a permutation of all `size` indices (issue 13, scaling)
+    torch = pytest.importorskip("torch")
+    from ppl.backends.pyro.problem import minibatch_indices
+
+    gen = torch.Generator().manual_seed(0)
+    draws = [minibatch_indices(size, batch, gen) for _ in range(3000 if size < 100 else 20)]
+    for idx in draws:
+        assert len(idx) == batch and len(set(idx.tolist())) == batch
+        assert 0 <= int(idx.min()) and int(idx.max()) < size
+    if size < 100:  # every value equally likely at the first position of the batch
+        counts = np.bincount([int(idx[0]) for idx in draws], minlength=size)
+        expected = len(draws) / size
+        assert np.all(np.abs(counts - expected) < 5 * np.sqrt(expected))
+
+
+@pytest.mark.parametrize("size,batch", [(10, 2), (7, 3), (10**6, 100)])
+def test_numpyro_minibatch_indices_are_distinct_uniform_and_cheap(size, batch):
+    # drawn in O(batch), not by NumPyro's scan over arange(size) (issue 13, scaling)
+    import jax
+
+    from ppl.backends.numpyro.problem import minibatch_indices
+
+    num = 3000 if size < 100 else 20
+    keys = jax.random.split(jax.random.PRNGKey(0), num)
+    draws = np.asarray(jax.jit(jax.vmap(lambda k: minibatch_indices(size, batch, k)))(keys))
+    for idx in draws:
+        assert len(set(idx.tolist())) == batch and 0 <= idx.min() and idx.max() < size
+    if size < 100:  # every value equally likely at the first position of the batch
+        counts = np.bincount(draws[:, 0], minlength=size)
+        expected = num / size
+        assert np.all(np.abs(counts - expected) < 5 * np.sqrt(expected))

@@ -8,9 +8,44 @@ import jax.numpy as jnp
 from numpyro.distributions.transforms import biject_to
 from numpyro.handlers import block, seed, substitute, trace
 from numpyro.infer.util import constrain_fn, potential_energy
+from numpyro.primitives import Messenger, _subsample_fn
 
 from ...primitives import plate_subsample_sizes
 from ..problem import FlatLayout, Problem, latent_sites, observed_values
+
+
+def minibatch_indices(size: int, subsample_size: int, rng_key=None):
+    """NumPyro's ``_subsample_fn`` (``subsample_size`` distinct indices of ``range(size)``,
+    uniformly) without its O(size) cost: on CPU NumPyro runs a ``subsample_size``-step
+    Fisher-Yates scan over ``arange(size)`` (~250 us for 100 indices, ~520 us at size 10^6),
+    and a full permutation elsewhere. Here: ``2 * subsample_size + 16`` i.i.d. draws with
+    repeats skipped (sequential sampling without replacement, vectorised); in the rare case
+    they hold too few distinct values, NumPyro's own draw from an independent key. Either way
+    the indices are uniform without replacement. Large batches (over a quarter of the data)
+    use NumPyro's draw."""
+    if rng_key is None or 4 * subsample_size > size:
+        return _subsample_fn(size, subsample_size, rng_key)
+    draw_key, fallback_key = jax.random.split(rng_key)
+    draws = jax.random.randint(draw_key, (2 * subsample_size + 16,), 0, size)
+    order = jnp.argsort(draws, stable=True)  # equal values keep their order in the stream
+    sorted_draws = draws[order]
+    first_sorted = jnp.concatenate([jnp.array([True]), sorted_draws[1:] != sorted_draws[:-1]])
+    first = jnp.zeros(draws.shape, bool).at[order].set(first_sorted)
+    picked = draws[jnp.argsort(~first, stable=True)[:subsample_size]]
+    picked = picked.astype(jnp.result_type(int))  # the dtype of NumPyro's arange(size)
+    return jax.lax.cond(
+        first.sum() >= subsample_size,
+        lambda: picked,
+        lambda: _subsample_fn(size, subsample_size, fallback_key).astype(picked.dtype),
+    )
+
+
+class _FastSubsample(Messenger):
+    """Draws every subsampled plate's indices with ``minibatch_indices``."""
+
+    def process_message(self, msg):
+        if msg["type"] == "plate" and msg["fn"] is _subsample_fn:
+            msg["fn"] = minibatch_indices
 
 
 def prototype_trace(model, args, kwargs):
@@ -42,7 +77,8 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
 
     def potential(z, key=None):
         params = layout.unravel(z, jnp)
-        target = seed(model, key) if key is not None and subsample_plates else full_model
+        fast = key is not None and subsample_plates
+        target = seed(_FastSubsample(model), key) if fast else full_model
         with block():  # isolated: callers' handlers (an outer SVI trace, say) never see it
             return potential_energy(target, args, kwargs, params)
 

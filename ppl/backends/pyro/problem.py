@@ -47,6 +47,26 @@ def prototype_trace(model, args, kwargs):
     return proto, subsample_plates, plates
 
 
+def minibatch_indices(size: int, batch: int, generator: torch.Generator) -> torch.Tensor:
+    """``batch`` distinct indices drawn uniformly from ``range(size)``, in random order, in
+    O(batch) expected time: i.i.d. draws with repeats skipped, which is sequential sampling
+    without replacement (``randperm(size)[:batch]`` costs O(size) per call, 11 ms at 10^6).
+    Falls back to a permutation when the batch is a large fraction of the data."""
+    device = generator.device
+    if 4 * batch > size:
+        return torch.randperm(size, generator=generator, device=device)[:batch]
+    kept = torch.empty(0, dtype=torch.long, device=device)
+    while len(kept) < batch:
+        draws = torch.randint(size, (batch + batch // 4 + 8,), generator=generator, device=device)
+        stream = torch.cat([kept, draws])
+        _, inverse = torch.unique(stream, return_inverse=True)
+        order = torch.arange(len(stream), device=device)
+        first = torch.full((int(inverse.max()) + 1,), len(stream), device=device)
+        first = first.scatter_reduce(0, inverse, order, "amin")  # first occurrence of each value
+        kept = stream[first.sort().values]
+    return kept[:batch]
+
+
 def _record(neg_log_joint, z0, indices0, sizes):
     """``neg_log_joint`` recorded by ``torch.jit.trace``, or ``None`` (with a warning) when the
     recording disagrees with the eager function at fresh points."""
@@ -140,7 +160,7 @@ def build_problem(backend, model, args, kwargs, init_values, record=True) -> Pro
             return evaluate(z, tuple(full.values()))
         plate_keys = keys.split(key, len(plate_names))
         indices = tuple(
-            torch.randperm(size, generator=keys.generator(k, z.device))[:batch].to(z.device)
+            minibatch_indices(size, batch, keys.generator(k, z.device)).to(z.device)
             for k, (size, batch) in zip(plate_keys, subsample_plates.values())
         )
         return evaluate(z, indices)
