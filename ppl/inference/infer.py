@@ -28,6 +28,7 @@ def infer(
     checkpoint_every: int | None = None,
     checkpoint_path: str | None = None,
     resume_from: str | None = None,
+    init_values: dict | None = None,
     **options,
 ) -> Posterior:
     """Infer the posterior of ``model(*args, **kwargs)`` with algorithm ``method``.
@@ -38,7 +39,8 @@ def infer(
     (default: when stderr is a terminal). ``checkpoint_every=N, checkpoint_path=p`` writes the
     loop's state to ``p`` every ``N`` steps (atomically); ``resume_from=p`` continues such a run
     (same seed and options) to the same numbers. Ctrl-C returns the draws so far, marked
-    ``partial``.
+    ``partial``. ``init_values``: ``{site: value}`` (constrained) where the algorithm starts,
+    for the sites named (a warm start; ``Problem.init``).
 
     >>> import ppl
     >>> from ppl import dist
@@ -51,6 +53,11 @@ def infer(
     ((1, 100), 'pyro')
     """
     spec = registry.get(method)
+    if spec.family == "decision":
+        raise OptionError(
+            f"{spec.name!r} is a decision algorithm, not a way to compute a posterior: use it "
+            f"through {getattr(spec.load(), 'USAGE', 'its own API')}."
+        )
     chosen = get_backend(backend)
     if chosen.name not in spec.backends:
         raise OptionError(
@@ -61,7 +68,7 @@ def infer(
     with chosen.device_scope(target):
         args, kwargs = chosen.convert_args(args, kwargs)
         args, kwargs = chosen.to_device((args, kwargs), target)
-        problem = _build_problem(chosen, spec.load(), opts, model, args, kwargs)
+        problem = _build_problem(chosen, spec.load(), opts, model, args, kwargs, init_values)
         if problem.dim == 0:
             raise ModelError(
                 f"{spec.name!r} needs at least one latent (unobserved, continuous) sample site; "
@@ -72,7 +79,7 @@ def infer(
         return run(spec, problem, opts, chosen.key(seed), progress, problem.observed, checkpoint)
 
 
-def _build_problem(backend, module, options, model, args, kwargs):
+def _build_problem(backend, module, options, model, args, kwargs, init_values=None):
     """``backend.problem(model, ...)``, with the plate subsample sizes that the algorithm sets
     for the user (an optional ``problem_overrides(options) -> {plate: size}`` in its module)
     in effect whenever the model runs: while the problem is built and at every potential
@@ -82,12 +89,12 @@ def _build_problem(backend, module, options, model, args, kwargs):
     overrides = getattr(module, "problem_overrides", None)
     sizes = overrides(options) if overrides is not None else {}
     if not sizes:
-        return backend.problem(model, args, kwargs)
+        return backend.problem(model, args, kwargs, init_values=init_values)
 
     @functools.wraps(model)
     def subsampled(*model_args, **model_kwargs):
         with plate_subsample_sizes(sizes, keep_outer=True):
             return model(*model_args, **model_kwargs)
 
-    problem = backend.problem(subsampled, args, kwargs)
+    problem = backend.problem(subsampled, args, kwargs, init_values=init_values)
     return dataclasses.replace(problem, model=bind(model, backend.name))

@@ -1,0 +1,52 @@
+"""``ppl.decide``: sequential decisions over ``ppl`` models — Thompson sampling with any
+registered posterior, bandit environments, baselines, and regret simulation.
+
+A reward model is an ordinary model ``model(contexts, arms, rewards=None)`` (the convention is in
+``ppl.decide.reward_models``); ``ThompsonSampling`` acts on its posterior, computed by the
+inference algorithm named by ``posterior``.
+
+>>> import numpy as np
+>>> from ppl.decide import BernoulliBandit, ThompsonSampling, bernoulli_reward_model, simulate
+>>> ts = ThompsonSampling(bernoulli_reward_model(2), "svi", backend="pyro", update_every=10,
+...                       posterior_options={"num_steps": 50, "num_samples": 20}, seed=0)
+>>> regret = simulate(ts, BernoulliBandit([0.2, 0.8]), horizon=20, seed=0)
+>>> regret.shape, ts.num_updates
+((20,), 2)
+"""
+
+from __future__ import annotations
+
+from .baselines import (
+    EpsilonGreedy,
+    LassoBandit,
+    LinearTS,
+    LinUCB,
+    RandomAgent,
+    arm_features,
+    lasso,
+)
+from .environments import BernoulliBandit, LinearBandit, covariance_matrix
+from .reward_models import PRIORS, RewardModel, bernoulli_reward_model, linear_reward_model
+from .simulate import plot_regret, regret_table, simulate
+from .thompson import ThompsonSampling
+
+__all__ = [
+    "PRIORS",
+    "BernoulliBandit",
+    "EpsilonGreedy",
+    "LassoBandit",
+    "LinUCB",
+    "LinearBandit",
+    "LinearTS",
+    "RandomAgent",
+    "RewardModel",
+    "ThompsonSampling",
+    "arm_features",
+    "bernoulli_reward_model",
+    "covariance_matrix",
+    "lasso",
+    "linear_reward_model",
+    "plot_regret",
+    "regret_table",
+    "simulate",
+]
