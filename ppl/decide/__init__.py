@@ -5,13 +5,12 @@ A reward model is an ordinary model ``model(contexts, arms, rewards=None)`` (the
 ``ppl.decide.reward_models``); ``ThompsonSampling`` acts on its posterior, computed by the
 inference algorithm named by ``posterior``.
 
->>> import numpy as np
->>> from ppl.decide import BernoulliBandit, ThompsonSampling, bernoulli_reward_model, simulate
->>> ts = ThompsonSampling(bernoulli_reward_model(2), "svi", backend="pyro", update_every=10,
-...                       posterior_options={"num_steps": 50, "num_samples": 20}, seed=0)
->>> regret = simulate(ts, BernoulliBandit([0.2, 0.8]), horizon=20, seed=0)
->>> regret.shape, ts.num_updates
-((20,), 2)
+>>> from ppl.decide import BernoulliBandit, LinUCB, simulate
+>>> regret = simulate(LinUCB(2), BernoulliBandit([0.2, 0.8]), horizon=100, seed=0)
+>>> bool(regret[50:].sum() < regret[:50].sum())
+True
+
+``ThompsonSampling`` shows the same loop with a posterior computed by ``ppl.infer``.
 """
 
 from __future__ import annotations

@@ -7,15 +7,18 @@ by ``posterior``, warm-started at the previous posterior mean. Between updates t
 from the last posterior's sample (a fresh one each round), and before the first update from the
 prior.
 
->>> import numpy as np
 >>> from ppl.decide import ThompsonSampling, bernoulli_reward_model
->>> ts = ThompsonSampling(bernoulli_reward_model(2), "svi", backend="pyro", update_every=5,
-...                       posterior_options={"num_steps": 50, "num_samples": 20})
->>> for t in range(10):
+>>> quick = {"num_steps": 30, "init": "median", "whiten": False, "tol": 0}
+>>> ts = ThompsonSampling(bernoulli_reward_model(2), "svi", quick, backend="pyro", update_every=5)
+>>> for t in range(5):
 ...     arm = ts.act()
 ...     ts.update(None, arm, float(arm == 1))
->>> ts.num_updates, ts.posterior.method
-(2, 'svi')
+>>> ts.num_updates, ts.posterior.method, ts.posterior.samples["p"].shape
+(1, 'svi', (1, 100, 2))
+
+For a fixed budget per update, give the posterior algorithm a short, warm-started run: for
+``svi``, ``{"init": "median", "whiten": False, "num_steps": 100-300, "lr": 0.05-0.1, "tol": 0}``
+(the default ``init="map"`` runs L-BFGS from several starts and a Hessian at every update).
 """
 
 from __future__ import annotations
