@@ -58,7 +58,7 @@ def _models(args) -> int:
 
 #: the job behind ``make run``: a posteriordb posterior with gold-standard moments
 MAIN_MODEL = "kidiq-kidscore_momiq"
-MAIN_METHODS = ("nuts", "hmc", "svi")
+MAIN_METHODS = ("nuts", "svi")
 MAIN_OPTIONS = {"num_warmup": 500, "num_samples": 500, "guide": "mvn"}
 
 
@@ -71,7 +71,13 @@ def _run(args) -> int:
     if args.num_samples is not None:
         options["num_samples"] = args.num_samples
     row = run_one(
-        spec, args.method, args.backend or spec.backends[0], options, args.seed, progress=None
+        spec,
+        args.method,
+        args.backend or spec.backends[0],
+        options,
+        args.seed,
+        progress=None,
+        device=args.device,
     )
     post = row.posterior
     print(post.summary().to_string())
@@ -98,7 +104,7 @@ def _compare(args) -> int:
     print(f"{spec.name}: {spec.description}")
     print(format_table(rows))
     if args.plot:
-        print(f"plot: {plot_marginals(rows, args.plot)}")
+        print(f"plot: {plot_marginals(rows, args.plot, reference=spec.reference)}")
     return 0 if any(not r.error for r in rows) else 1
 
 
@@ -168,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--backend", default=None)
     run.add_argument("--num-samples", type=int, default=None)
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--device", default=None, help="cpu, cuda or gpu")
     run.add_argument("--option", action="append", help="an algorithm option, key=value")
     run.add_argument("--out", help="save the posterior to this netCDF file")
     run.set_defaults(run=_run)

@@ -12,8 +12,6 @@ import math
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from .errors import OptionError
 
 __all__ = ["Row", "parse_options", "run_one", "compare", "format_table", "plot_marginals"]
@@ -64,6 +62,7 @@ def run_one(
     seed: int = 0,
     progress=None,
     strict: bool = True,
+    device: str | None = None,
 ) -> Row:
     """Run ``method`` on model ``spec`` and measure it against the spec's reference."""
     import ppl
@@ -78,6 +77,7 @@ def run_one(
         backend=backend,
         seed=seed,
         progress=progress,
+        device=device,
         **given,
     )
     row = Row(
@@ -144,34 +144,14 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def plot_marginals(rows: list[Row], path: str, max_sites: int = 6) -> str:
-    """Histograms of each scalar parameter (first ``max_sites``), one colour per run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+def plot_marginals(rows: list[Row], path: str, max_sites: int = 6, reference=None) -> str:
+    """Histograms of each scalar parameter (first ``max_sites``), one colour per run, with the
+    ``reference`` moments (a model spec's) as a dashed normal curve; written to ``path``."""
     import matplotlib.pyplot as plt
 
-    runs = [r for r in rows if r.posterior is not None and r.posterior.samples]
-    if not runs:
-        raise OptionError("No successful run to plot.")
-    columns = []
-    for site, draws in runs[0].posterior.samples.items():
-        flat = draws.reshape(draws.shape[0] * draws.shape[1], -1)
-        columns += [(site, i) for i in range(flat.shape[1])]
-    columns = columns[:max_sites]
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3), squeeze=False)
-    for ax, (site, i) in zip(axes[0], columns):
-        for r in runs:
-            draws = r.posterior.samples.get(site)
-            if draws is None:
-                continue
-            values = draws.reshape(draws.shape[0] * draws.shape[1], -1)[:, i]
-            ax.hist(values, bins=40, density=True, histtype="step", label=f"{r.method}/{r.backend}")
-        ax.set_title(
-            f"{site}[{i}]" if np.prod(runs[0].posterior.samples[site].shape[2:]) > 1 else site
-        )
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    from .plots import compare as compare_plot
+
+    runs = {f"{r.method}/{r.backend}": r.posterior for r in rows if r.posterior is not None}
+    fig = compare_plot(runs, reference=reference, max_params=max_sites, path=path)
     plt.close(fig)
     return path

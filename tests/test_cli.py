@@ -1,3 +1,4 @@
+import pathlib
 import subprocess
 import sys
 
@@ -73,3 +74,46 @@ def test_the_module_runs_as_a_command():
         [sys.executable, "-m", "ppl.cli", "backends"], capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == list(ppl.backends())
+
+
+def test_absent_device_is_a_clean_error(capsys):
+    code = main(["run", "sblrc-blr", "--method", "svi", "--device", "tpu"])
+    assert code == 2 and "Unknown device 'tpu'" in capsys.readouterr().err
+
+
+def test_progress_bar_only_when_asked(capsys):
+    from tests.inference.test_contract import Y, normal_normal
+
+    ppl.infer(normal_normal, "nuts", args=(Y,), num_warmup=20, num_samples=20, progress=False)
+    assert capsys.readouterr().err == ""
+    ppl.infer(normal_normal, "nuts", args=(Y,), num_warmup=20, num_samples=20, progress=True)
+    assert "nuts" in capsys.readouterr().err  # tqdm draws its bar, named after the method
+
+
+def test_option_values_are_python_literals_else_strings():
+    from ppl.compare import parse_options
+
+    parsed = parse_options(["n=3", "lr=1e-3", "adapt=False", "sizes=[1, 2]", "guide=mvn", "s=a=b"])
+    assert parsed == {
+        "n": 3,
+        "lr": 1e-3,
+        "adapt": False,
+        "sizes": [1, 2],
+        "guide": "mvn",
+        "s": "a=b",
+    }
+    assert type(parsed["n"]) is int and type(parsed["lr"]) is float
+
+
+def test_option_without_a_value_is_a_clean_error(capsys):
+    assert main(["run", "sblrc-blr", "--method", "svi", "--option", "num_steps"]) == 2
+    err = capsys.readouterr().err
+    assert "key=value" in err and "Traceback" not in err
+
+
+def test_the_console_script_is_installed():
+    script = pathlib.Path(sys.executable).parent / "ppl"
+    out = subprocess.run([str(script), "algorithms"], capture_output=True, text=True, check=True)
+    assert [line.split()[0] for line in out.stdout.splitlines()] == [
+        spec.name for spec in ppl.algorithms()
+    ]

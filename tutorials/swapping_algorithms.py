@@ -25,4 +25,4 @@ print(format_table(rows))
 
 # %%
 os.makedirs("out", exist_ok=True)
-plot_marginals(rows, "out/swapping_algorithms.png")
+plot_marginals(rows, "out/swapping_algorithms.png", reference=spec.reference)
