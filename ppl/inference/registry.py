@@ -66,6 +66,12 @@ _BUILTIN: tuple[AlgorithmSpec, ...] = (
     AlgorithmSpec(
         "structured_sgmcmc", "sgmcmc", "ppl.inference.sgmcmc.structured", "Structured SG-MCMC"
     ),
+    AlgorithmSpec("cmcd", "diffusion", "ppl.inference.diffusion.cmcd", "Controlled MC diffusions"),
+    AlgorithmSpec("mcd", "diffusion", "ppl.inference.diffusion.mcd", "Monte Carlo diffusion"),
+    AlgorithmSpec(
+        "ula", "diffusion", "ppl.inference.diffusion.ula", "Unadjusted Langevin, annealed"
+    ),
+    AlgorithmSpec("ais", "diffusion", "ppl.inference.diffusion.ais", "Annealed importance (MALA)"),
 )
 
 _registry: dict[str, AlgorithmSpec] = {}

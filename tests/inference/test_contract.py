@@ -35,6 +35,11 @@ QUICK = {
     "psgld": {"num_warmup": 300, "num_samples": 2000, "step_size": 0.1},  # preconditioner ~0.22
     "sghmc": {"num_warmup": 300, "num_samples": 2000, "step_size": 0.01, "friction": 0.5},
     "sgnht": {"num_warmup": 300, "num_samples": 2000, "step_size": 0.05, "friction": 1.0},
+    # diffusion samplers: the draws are the end points of unweighted paths from a VI-fitted q0
+    **dict.fromkeys(
+        ["cmcd", "mcd", "ula", "ais"],
+        {"K": 8, "num_steps": 50, "batch_size": 16, "num_samples": 500, "vi_steps": 100},
+    ),
 }
 
 
@@ -96,6 +101,8 @@ TINY = {
     "num_steps": 30,
     "map_iterations": 50,
     "num_chains": 2,
+    "K": 4,
+    "vi_steps": 0,
 }
 
 

@@ -105,14 +105,22 @@ class PyroBackend(Backend):
     def value_and_grad(self, f, has_aux=False):
         def value_and_grad_f(x, *args, **kwargs):
             leaves, spec = pytree.tree_flatten(x)
-            leaves = [leaf.detach().requires_grad_(True) for leaf in leaves]
+            # called inside an outer differentiation (the inputs carry a graph), it nests as
+            # jax.grad does: the inputs stay attached and the gradient is itself differentiable
+            nested = torch.is_grad_enabled() and any(
+                torch.is_tensor(leaf) and leaf.requires_grad for leaf in leaves
+            )
+            leaves = [
+                leaf if nested and leaf.requires_grad else leaf.detach().requires_grad_(True)
+                for leaf in leaves
+            ]
             with torch.enable_grad():
                 out = f(pytree.tree_unflatten(leaves, spec), *args, **kwargs)
                 value, aux = out if has_aux else (out, None)
-                grads = torch.autograd.grad(value, leaves, allow_unused=True)
+                grads = torch.autograd.grad(value, leaves, allow_unused=True, create_graph=nested)
             grads = [torch.zeros_like(v) if g is None else g for v, g in zip(leaves, grads)]
             grad_tree = pytree.tree_unflatten(grads, spec)
-            value = value.detach()
+            value = value if nested else value.detach()
             return ((value, aux), grad_tree) if has_aux else (value, grad_tree)
 
         return value_and_grad_f

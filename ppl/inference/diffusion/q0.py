@@ -1,0 +1,161 @@
+"""The diffusion samplers' starting distribution ``q0``: a diagonal Gaussian on the flat
+unconstrained space, and its three initialisations.
+
+- ``"standard"``: ``N(0, I)``;
+- ``"prior"``: the median and the scaled median absolute deviation (the mean and standard
+  deviation for a normal law, robust to heavy tails) of prior draws in unconstrained space;
+- ``"vi"``: the ``"prior"`` Gaussian refined by mean-field VI, ``vi_steps`` Adam steps on the
+  reverse KL (the negative ELBO, reparameterised, ``batch_size`` draws per step).
+
+``init_scale`` multiplies the initial standard deviation in each case.
+
+>>> import ppl
+>>> from ppl import dist
+>>> from ppl.inference.diffusion import q0
+>>> def model():
+...     ppl.sample("x", dist.Normal(3.0, 0.5))
+>>> backend = ppl.get_backend("numpyro")
+>>> problem = backend.problem(model)
+>>> loc, log_scale = q0.initial(problem, backend.key(0), "vi", vi_steps=300, vi_lr=0.05,
+...                             batch_size=64)
+>>> round(float(loc[0]), 1), round(float(backend.xp.exp(log_scale[0])), 1)
+(3.0, 0.5)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...errors import ModelError
+
+__all__ = ["INITS", "grad_potential", "initial", "log_prob", "potential_and_grad", "sample"]
+
+INITS = ("vi", "prior", "standard")
+#: prior draws used to estimate the prior's moments
+NUM_PRIOR_DRAWS = 128
+#: the standard deviation of a normal law over its median absolute deviation
+MAD_TO_SD = 1.4826
+
+
+def log_prob(xp, loc, log_scale, x):
+    """``log N(x | loc, diag(exp(log_scale))^2)``, summed over the last axis."""
+    r = (x - loc) * xp.exp(-log_scale)
+    return xp.sum(-0.5 * r**2 - log_scale, axis=-1) - 0.5 * x.shape[-1] * math.log(2 * math.pi)
+
+
+def grad_potential(xp, loc, log_scale, x):
+    """``-grad log q0(x) = (x - loc) / scale^2``."""
+    return (x - loc) * xp.exp(-2.0 * log_scale)
+
+
+def sample(backend, loc, log_scale, key, num: int):
+    """``num`` reparameterised draws ``loc + scale * noise``, shape ``(num, dim)``."""
+    return loc + backend.xp.exp(log_scale) * backend.normal(key, (num, loc.shape[-1]))
+
+
+def potential_and_grad(problem):
+    """``f(x) -> (U(x), grad U(x))`` for a batch ``x`` of shape ``(n, dim)``, where ``U`` is the
+    problem's potential (the negative log joint). It composes with an outer ``value_and_grad``
+    (a reparameterised loss differentiates through ``grad U``)."""
+    backend = problem.backend
+    xp = backend.xp
+    batched = backend.vmap(problem.potential)
+
+    def total(x):
+        u = batched(x)
+        return xp.sum(u), u
+
+    value_and_grad = backend.value_and_grad(total, has_aux=True)
+
+    def f(x):
+        (_, u), g = value_and_grad(x)
+        return u, g
+
+    return f
+
+
+def _prior_draws(problem, key) -> np.ndarray:
+    """``NUM_PRIOR_DRAWS`` prior draws in unconstrained space, as numpy, with a potential."""
+    backend = problem.backend
+    keys = backend.split(key, NUM_PRIOR_DRAWS)
+    if backend.supports_vmap_of_models:  # one traced call instead of a Python loop
+
+        def one(k):
+            z = problem.unconstrain(dict(problem.sample_prior(k)))
+            return z, problem.potential(z)
+
+        z, u = backend.jit(backend.vmap(one))(keys)
+        return np.concatenate([backend.to_numpy(z), backend.to_numpy(u)[:, None]], axis=1)
+    rows = []
+    for i in range(NUM_PRIOR_DRAWS):
+        z = problem.unconstrain(dict(problem.sample_prior(keys[i])))
+        rows.append(np.append(backend.to_numpy(z), float(problem.potential(z))))
+    return np.stack(rows)
+
+
+def _prior_moments(problem, key):
+    draws = _prior_draws(problem, key).astype(np.float64)
+    draws = draws[np.isfinite(draws).all(axis=1), :-1]
+    if len(draws) < 2:
+        raise ModelError(
+            "init_q0='prior' (and 'vi', which starts from it) needs prior draws with a finite "
+            f"log density; {len(draws)} of {NUM_PRIOR_DRAWS} had one. Use init_q0='standard'."
+        )
+    # robust moments (median, scaled median absolute deviation): a heavy-tailed prior (a
+    # funnel's) would otherwise give a q0 far broader than its bulk
+    loc = np.median(draws, axis=0)
+    sd = MAD_TO_SD * np.median(np.abs(draws - loc), axis=0)
+    return loc, np.where(sd > 0, sd, 1.0)
+
+
+def _fit_vi(problem, key, loc, log_scale, steps, lr, batch_size):
+    backend = problem.backend
+    xp = backend.xp
+    batched = backend.vmap(problem.potential)
+    optimizer = backend.optimizer("adam", lr)
+
+    def negative_elbo(params, noise):
+        x = params["loc"] + xp.exp(params["log_scale"]) * noise
+        return xp.mean(batched(x)) - xp.sum(params["log_scale"])
+
+    value_and_grad = backend.value_and_grad(negative_elbo)
+
+    def body(carry, step_key):
+        params, opt_state = carry
+        value, grads = value_and_grad(params, backend.normal(step_key, (batch_size, problem.dim)))
+        ok = xp.isfinite(value)
+        grads = backend.tree_map(
+            lambda g: xp.where(ok & xp.isfinite(g), g, xp.zeros_like(g)), grads
+        )
+        params, opt_state = optimizer.update(grads, opt_state, params)
+        return (params, opt_state), value
+
+    params = {"loc": loc, "log_scale": log_scale}
+    run = backend.jit(lambda carry, keys: backend.scan(body, carry, keys))
+    (params, _), _ = run((params, optimizer.init(params)), backend.split(key, steps))
+    return params["loc"], params["log_scale"]
+
+
+def initial(
+    problem,
+    key,
+    strategy: str,
+    *,
+    init_scale: float = 1.0,
+    vi_steps: int = 300,
+    vi_lr: float = 0.05,
+    batch_size: int = 64,
+):
+    """``(loc, log_scale)`` of the initial ``q0`` by ``strategy`` (one of ``INITS``)."""
+    backend = problem.backend
+    if strategy == "standard":
+        loc, sd = np.zeros(problem.dim), np.ones(problem.dim)
+    else:
+        prior_key, vi_key = backend.split(key)
+        loc, sd = _prior_moments(problem, prior_key)
+    loc, log_scale = backend.asarray(loc), backend.asarray(np.log(sd))
+    if strategy == "vi" and vi_steps > 0:
+        loc, log_scale = _fit_vi(problem, vi_key, loc, log_scale, vi_steps, vi_lr, batch_size)
+    return loc, log_scale + math.log(init_scale)

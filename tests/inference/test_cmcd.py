@@ -1,0 +1,253 @@
+"""The diffusion family (ais, ula, mcd, cmcd) on targets with a known normalizing constant.
+
+How the tolerances are derived. Every method's ``log_z`` is the log of a mean of importance
+weights whose mean is exactly ``Z``, and the driver reports the delta-method standard error of
+that log-mean. With a few hundred paths and an ESS well above 50 the error is close to normal,
+so each check allows 4 reported standard errors (a 1-in-16,000 false alarm) and also bounds the
+standard error itself, so a run whose weights degenerate cannot pass by being vague. Seeds are
+fixed, so each test is deterministic; the tolerance says how unlucky a seed may be.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import ppl
+from ppl import dist, ops
+from ppl.errors import OptionError
+from ppl.inference import nn
+from ppl.inference.diffusion import cmcd, path
+from ppl.inference.diffusion.base import CMCD, MCD, ULA
+
+# ---- targets with a known log Z: a carrier draws x, a factor replaces its density ---------------
+
+MEAN = np.array([1.0, -0.5])
+PRECISION = np.array([[2.0, 0.6], [0.6, 1.0]])
+GAUSSIAN_C = -1.3
+GAUSSIAN_LOG_Z = GAUSSIAN_C + math.log(2 * math.pi) - 0.5 * math.log(np.linalg.det(PRECISION))
+
+WEIGHTS, LOCS, SDS, MIXTURE_LOG_Z = (
+    np.array([0.3, 0.7]),
+    np.array([-2.0, 2.0]),
+    np.array([0.5, 0.7]),
+    1.5,
+)
+
+
+def gaussian():
+    """``exp(C - (x - m)' P (x - m) / 2)`` on R^2."""
+    carrier = dist.Normal(0.0, 3.0).expand([2]).to_event(1)
+    x = ppl.sample("x", carrier)
+    r = x - ops.asarray(MEAN)
+    quad = ops.sum(r * ops.matmul(ops.asarray(PRECISION), r))
+    ppl.factor("target", GAUSSIAN_C - 0.5 * quad - carrier.log_prob(x))
+
+
+def mixture():
+    """``exp(C) (0.3 N(-2, 0.5^2) + 0.7 N(2, 0.7^2))`` on R: two modes 8 sds apart."""
+    carrier = dist.Normal(0.0, 3.0)
+    x = ppl.sample("x", carrier)
+    parts = dist.Normal(ops.asarray(LOCS), ops.asarray(SDS)).log_prob(x) + ops.asarray(
+        np.log(WEIGHTS)
+    )
+    ppl.factor("target", MIXTURE_LOG_Z + ops.logsumexp(parts, axis=-1) - carrier.log_prob(x))
+
+
+TARGETS = [
+    pytest.param(gaussian, GAUSSIAN_LOG_Z, id="gaussian2d"),
+    pytest.param(mixture, MIXTURE_LOG_Z, id="mixture1d"),
+]
+
+
+# ---- AIS -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model,log_z", TARGETS)
+def test_ais_log_z_within_four_standard_errors(backend, float64, model, log_z):
+    post = ppl.infer(
+        model,
+        "ais",
+        backend=backend.name,
+        seed=0,
+        progress=False,
+        K=16,
+        num_samples=400,
+        init_q0="prior",
+    )
+    assert post.log_z.stderr < 0.1, post.log_z
+    assert abs(post.log_z.estimate - log_z) < 4 * post.log_z.stderr, (post.log_z, log_z)
+    assert post.diagnostics["ess"] > 50
+
+
+def test_ais_adapts_a_too_large_step_size(float64):
+    post = ppl.infer(
+        gaussian,
+        "ais",
+        backend="numpyro",
+        seed=0,
+        progress=False,
+        K=4,
+        eps=3.0,
+        num_steps=60,
+        batch_size=16,
+        num_samples=10,
+        init_q0="standard",
+    )
+    step_size, accept = post.sample_stats["step_size"][0], post.sample_stats["accept_prob"][0]
+    assert step_size[-1] < 0.7 * step_size[0]
+    assert accept[0] < 0.3 and accept[-20:].mean() > 0.45  # towards target_accept=0.6
+
+
+# ---- the log-weights of the Langevin kernels -------------------------------------------------
+
+
+def _gaussian_potential(x):
+    """The potential of ``gaussian`` (the carrier cancels) and its gradient, in numpy."""
+    r = x - MEAN
+    return 0.5 * np.einsum("...i,ij,...j->...", r, PRECISION, r) - GAUSSIAN_C, r @ PRECISION
+
+
+def _normal_logpdf(x, mean, var):
+    return np.sum(-0.5 * (x - mean) ** 2 / var - 0.5 * np.log(2 * np.pi * var), axis=-1)
+
+
+@pytest.mark.parametrize("variant", [ULA, MCD, CMCD], ids=lambda v: v.name)
+def test_log_weights_and_paths_follow_the_kernels(backend, float64, variant):
+    """Against a direct numpy transcription of the kernels (forward mean ``x - eps grad
+    U_beta(x) - eps f(x, t_prev)`` with ``f`` for CMCD only, backward mean ``x' - eps grad
+    U_beta(x') + eps f(x', t_next)`` for MCD and CMCD, variance ``2 eps``), with a random
+    network, schedule and step size: the log-weights agree to rounding, and each simulated
+    step is the forward kernel's reparameterised draw (its standardised residual is exactly the
+    normal noise of that step's key)."""
+    K, n = 3, 400
+    problem = backend.problem(gaussian)
+    diffusion = path.Diffusion(problem, cmcd.Options(K=K, init_q0="standard", eps=0.5), variant)
+    theta = diffusion.initial_theta(backend.key(0))
+    theta["beta_logits"] = backend.normal(backend.key(1), (K,))
+    theta["log_eps"] = theta["log_eps"] - 0.3
+    theta["q0_loc"] = backend.asarray(np.array([0.3, -0.2]))
+    if variant.has_net:
+        theta["net"] = nn.time_mlp_init(backend, backend.key(2), 2, (16,), 16, final_scale=1.0)
+    paths = diffusion.simulate(theta, backend.key(3), n)
+    log_weights = backend.to_numpy(diffusion.log_weights(theta, paths))
+
+    x = backend.to_numpy(paths.x)
+    betas, eps = (
+        backend.to_numpy(diffusion.betas(theta)),
+        backend.to_numpy(diffusion.step_sizes(theta)),
+    )
+    loc, scale = backend.to_numpy(theta["q0_loc"]), np.exp(backend.to_numpy(theta["q0_log_scale"]))
+
+    def net(z, t):
+        return backend.to_numpy(diffusion._net(theta, backend.asarray(z), t))
+
+    def grad_u_beta(z, beta):
+        return beta * _gaussian_potential(z)[1] + (1 - beta) * (z - loc) / scale**2
+
+    expected = _normal_logpdf(x[0], loc, scale**2) * -1 - _gaussian_potential(x[K])[0]
+    residuals = []
+    for k in range(1, K + 1):
+        b, e = betas[k - 1], eps[k - 1]
+        mean_f = x[k - 1] - e * grad_u_beta(x[k - 1], b)
+        mean_b = x[k] - e * grad_u_beta(x[k], b)
+        if variant.forward_net:
+            mean_f = mean_f - e * net(x[k - 1], (k - 1) / K)
+        if variant.backward_net:
+            mean_b = mean_b + e * net(x[k], k / K)
+        expected += _normal_logpdf(x[k - 1], mean_b, 2 * e) - _normal_logpdf(x[k], mean_f, 2 * e)
+        residuals.append((x[k] - mean_f) / np.sqrt(2 * e))
+    np.testing.assert_allclose(log_weights, expected, rtol=1e-8, atol=1e-8)
+    # simulate draws step k's noise from the k-th of K + 1 keys split from its key
+    keys = backend.split(backend.key(3), K + 1)
+    noise = [backend.to_numpy(backend.normal(keys[k], (n, 2))) for k in range(1, K + 1)]
+    np.testing.assert_allclose(np.stack(residuals), np.stack(noise), rtol=1e-6, atol=1e-8)
+
+
+# ---- training --------------------------------------------------------------------------------
+
+#: training steps per backend: torch runs the paths in a Python loop, one particle at a time
+TRAIN_STEPS = {"numpyro": 300, "pyro": 60}
+
+
+def _train(method, backend_name, **options):
+    settings = dict(
+        K=4, batch_size=32, num_samples=500, init_q0="prior", num_steps=TRAIN_STEPS[backend_name]
+    )
+    settings.update(options)
+    return ppl.infer(mixture, method, backend=backend_name, seed=0, progress=False, **settings)
+
+
+@pytest.mark.parametrize("loss", ["kl", "logvar"])
+def test_cmcd_training_lowers_the_loss_and_ends_near_log_z(backend, float64, loss):
+    """On the bimodal target from a broad q0 with only K=4 steps, CMCD's loss falls and its
+    log Z ends within 4 standard errors of the truth, or closer to it than ULA's."""
+    post = _train("cmcd", backend.name, loss=loss)
+    losses = post.sample_stats["loss"][0]
+    window = len(losses) // 5
+    assert losses[-window:].mean() < losses[:window].mean() - 0.1 * abs(losses[:window].mean())
+    error = abs(post.log_z.estimate - MIXTURE_LOG_Z)
+    assert post.log_z.stderr < 0.15, post.log_z
+    if error > 4 * post.log_z.stderr:
+        ula = _train("ula", backend.name, loss=loss)
+        assert error < abs(ula.log_z.estimate - MIXTURE_LOG_Z), (post.log_z, ula.log_z)
+
+
+def test_same_seed_same_numbers(backend):
+    def run(seed):
+        post = ppl.infer(
+            mixture,
+            "cmcd",
+            backend=backend.name,
+            seed=seed,
+            progress=False,
+            K=2,
+            num_steps=5,
+            batch_size=8,
+            num_samples=50,
+            init_q0="standard",
+            hidden=(8,),
+        )
+        return post.log_z.estimate, post.sample_stats["loss"], post.samples["x"]
+
+    first, again, other = run(3), run(3), run(4)
+    assert first[0] == again[0] and first[0] != other[0]
+    np.testing.assert_array_equal(first[1], again[1])
+    np.testing.assert_array_equal(first[2], again[2])
+
+
+# ---- options and pieces ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "option,value",
+    [("loss", "logvra"), ("schedule", "cosq"), ("init_q0", "vii"), ("activation", "tahn")],
+)
+def test_unknown_names_suggest_the_closest(option, value):
+    with pytest.raises(OptionError, match="Did you mean"):
+        ppl.infer(gaussian, "cmcd", progress=False, **{option: value})
+
+
+def test_schedules_are_monotone_and_end_at_one():
+    backend = ppl.get_backend("numpyro")
+    diffusion = path.Diffusion(backend.problem(gaussian), cmcd.Options(K=6), CMCD)
+    theta = {"beta_logits": backend.normal(backend.key(0), (6,))}
+    betas = np.asarray(diffusion.betas(theta))
+    assert np.all(np.diff(betas) > 0) and betas[0] > 0 and betas[-1] == pytest.approx(1.0)
+    cossq = path.step_size_factors("cossq", 6)
+    assert np.all(np.diff(cossq) < 0) and cossq[-1] > 0 and cossq[0] == pytest.approx(1, abs=1e-3)
+    np.testing.assert_array_equal(path.step_size_factors("constant", 6), np.ones(6))
+
+
+def test_value_and_grad_nests(backend, float64):
+    """A reparameterised loss differentiates through ``grad U``: the backend's value_and_grad
+    must nest, as ``jax.grad`` does (d/dx sum(grad(sum x^3)) = 6 x)."""
+    xp = backend.xp
+    inner = backend.value_and_grad(lambda x: xp.sum(x**3))
+    outer = backend.value_and_grad(lambda x: xp.sum(inner(x)[1]))
+    x = backend.asarray(np.array([0.5, -2.0]))
+    value, grad = outer(x)
+    assert float(value) == pytest.approx(3 * (0.25 + 4.0))
+    np.testing.assert_allclose(backend.to_numpy(grad), [3.0, -12.0])
