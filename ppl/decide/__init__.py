@@ -27,6 +27,7 @@ from .baselines import (
 from .environments import BernoulliBandit, LinearBandit, covariance_matrix
 from .reward_models import PRIORS, RewardModel, bernoulli_reward_model, linear_reward_model
 from .simulate import plot_regret, regret_table, simulate
+from .spike_slab import SpikeSlabParts, spike_slab_parts
 from .thompson import ThompsonSampling
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "LinearTS",
     "RandomAgent",
     "RewardModel",
+    "SpikeSlabParts",
     "ThompsonSampling",
     "arm_features",
     "bernoulli_reward_model",
@@ -48,4 +50,5 @@ __all__ = [
     "plot_regret",
     "regret_table",
     "simulate",
+    "spike_slab_parts",
 ]

@@ -66,7 +66,13 @@ class LinearBandit:
     noise_scale : float
         Sd of the Gaussian reward noise.
     signal : (float, float)
-        Non-zero coefficients have magnitude uniform on this range and a random sign.
+        Non-zero coefficients have magnitude uniform on this range.
+    signs : bool
+        Give each non-zero coefficient a random sign (else all are positive).
+    normalize : bool
+        Scale the coefficient vector (each arm's, when shared) to unit Euclidean norm after
+        drawing it (the setting of Chakraborty, Roy & Tewari 2023: uniform(0.3, 1) on the
+        support, then normalised).
     beta : array_like, optional
         The true coefficients (then ``sparsity`` and ``signal`` are unused).
     seed : int
@@ -83,6 +89,8 @@ class LinearBandit:
         rho: float = 0.3,
         noise_scale: float = 1.0,
         signal: tuple[float, float] = (0.5, 1.0),
+        signs: bool = True,
+        normalize: bool = False,
         shared_context: bool = False,
         beta=None,
         seed: int = 0,
@@ -103,16 +111,19 @@ class LinearBandit:
             if not 0 < s0 <= num_features:
                 raise OptionError(f"sparsity must lie in [1, {num_features}], got {sparsity}.")
             rows = [
-                self._sparse_row(rng, s0, signal) for _ in range(shape[0] if shared_context else 1)
+                self._sparse_row(rng, s0, signal, signs, normalize)
+                for _ in range(shape[0] if shared_context else 1)
             ]
             self.beta = np.stack(rows) if shared_context else rows[0]
         self.reset(0)
 
-    def _sparse_row(self, rng, s0, signal):
+    def _sparse_row(self, rng, s0, signal, signs, normalize):
         row = np.zeros(self.num_features)
         support = rng.choice(self.num_features, s0, replace=False)
-        row[support] = rng.uniform(*signal, size=s0) * rng.choice([-1.0, 1.0], size=s0)
-        return row
+        row[support] = rng.uniform(*signal, size=s0)
+        if signs:
+            row[support] *= rng.choice([-1.0, 1.0], size=s0)
+        return row / np.linalg.norm(row) if normalize else row
 
     def reset(self, seed: int = 0) -> None:
         """Restart the sequence of rounds from ``seed``."""

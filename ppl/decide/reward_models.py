@@ -44,6 +44,7 @@ import numpy as np
 
 from .. import dist, ops, primitives
 from ..errors import OptionError, did_you_mean
+from .spike_slab import spike_slab_parts
 
 __all__ = [
     "PRIORS",
@@ -73,6 +74,9 @@ class RewardModel:
         ``K`` where the model fixes it (needed for shared and absent contexts).
     num_features : int or None
         ``d`` where the model fixes it.
+    guide_factory : callable or None
+        ``guide_factory(warm) -> guide``: the guide that ``svi`` fits when the user names none,
+        started at ``warm`` (a previous posterior mean per latent site, or ``None``).
     """
 
     model: Callable
@@ -80,12 +84,13 @@ class RewardModel:
     context: str = "per_arm"
     num_arms: int | None = None
     num_features: int | None = None
+    guide_factory: Callable | None = None
 
     def __call__(self, contexts, arms, rewards=None):
         return self.model(contexts, arms, rewards)
 
 
-def _coefficients(prior: str, shape: tuple, prior_scale: float, global_scale: float, pi: float):
+def _coefficients(prior: str, shape: tuple, prior_scale: float, global_scale: float):
     """Sample the coefficients of a linear model under ``prior``; returns ``beta``."""
     event = dist.Normal(0.0, 1.0).expand(list(shape)).to_event(len(shape))
     if prior == "normal":
@@ -98,19 +103,7 @@ def _coefficients(prior: str, shape: tuple, prior_scale: float, global_scale: fl
         )
         z = primitives.sample("z", event)
         return primitives.deterministic("beta", tau * lam * z)
-    # spike_slab: each coefficient from pi N(0, prior_scale) + (1 - pi) N(0, spike), the
-    # inclusion indicator summed out (a continuous density that SVI and HMC can use); the site is
-    # sampled from the slab and the factor turns its density into the mixture's.
-    spike = 0.01 * prior_scale
-    slab_dist = dist.Normal(0.0, prior_scale)
-    beta = primitives.sample("beta", slab_dist.expand(list(shape)).to_event(len(shape)))
-    log_slab = slab_dist.log_prob(beta)
-    log_spike = dist.Normal(0.0, spike).log_prob(beta)
-    mixture = ops.logsumexp(
-        ops.stack([log_slab + math.log(pi), log_spike + math.log1p(-pi)]), axis=0
-    )
-    primitives.factor("spike_slab", ops.sum(mixture - log_slab))
-    return beta
+    raise AssertionError(prior)  # spike_slab: spike_slab_parts
 
 
 def linear_reward_model(
@@ -120,8 +113,8 @@ def linear_reward_model(
     prior: str = "normal",
     prior_scale: float = 1.0,
     global_scale: float | None = None,
-    inclusion_prob: float = 0.05,
     noise_scale: float | None = 1.0,
+    spike_slab: dict | None = None,
 ) -> RewardModel:
     """A linear Gaussian reward model: ``reward ~ Normal(x_arm . beta, noise_scale)``.
 
@@ -135,18 +128,20 @@ def linear_reward_model(
     prior : {"normal", "horseshoe", "spike_slab"}
         ``normal``: ``beta ~ Normal(0, prior_scale)``. ``horseshoe`` (Carvalho, Polson & Scott
         2010): ``beta = tau * lambda * z`` with ``tau ~ HalfCauchy(global_scale)``,
-        ``lambda ~ HalfCauchy(1)``, ``z ~ Normal(0, 1)``. ``spike_slab``: each coefficient from
-        ``inclusion_prob * Normal(0, prior_scale) + (1 - inclusion_prob) * Normal(0,
-        prior_scale / 100)``, the indicator summed out (the prior of Chakraborty, Roy & Tewari
-        2023, made continuous so that gradient-based posteriors apply).
+        ``lambda ~ HalfCauchy(1)``, ``z ~ Normal(0, 1)``. ``spike_slab``: the prior of
+        Chakraborty, Roy & Tewari (2023), ``beta_j = z_j w_j`` with a Laplace slab
+        ``w_j ~ Laplace(0, prior_scale)``, relaxed Bernoulli indicators ``z_j`` and their
+        inclusion probability ``pi ~ Beta(a, b)`` (``ppl.decide.spike_slab``); the model then
+        brings its own guide for ``svi`` (``RewardModel.guide_factory``).
     prior_scale : float
-        Scale of the normal prior and of the slab.
+        Scale of the normal prior and of the Laplace slab.
     global_scale : float, optional
         Scale of the horseshoe's global ``tau``; default ``1 / sqrt(d)``.
-    inclusion_prob : float
-        Prior probability that a coefficient is in the slab (``spike_slab``).
     noise_scale : float or None
         The reward noise sd; ``None`` learns it (``sigma ~ HalfNormal(1)``).
+    spike_slab : dict, optional
+        Further arguments of ``spike_slab_parts`` (``inclusion_a``, ``inclusion_b``,
+        ``temperature``, ...).
 
     Returns
     -------
@@ -168,14 +163,20 @@ def linear_reward_model(
             f"Unknown prior {prior!r} for linear_reward_model; choose one of {PRIORS}."
             + did_you_mean(prior, PRIORS)
         )
-    if not 0 < inclusion_prob < 1:
-        raise OptionError(f"inclusion_prob must lie in (0, 1), got {inclusion_prob}.")
     shape = (num_features,) if num_arms is None else (num_arms, num_features)
     tau0 = global_scale if global_scale is not None else 1.0 / math.sqrt(num_features)
+    parts = None
+    if prior == "spike_slab":
+        parts = spike_slab_parts(shape, slab_scale=prior_scale, **(spike_slab or {}))
+    elif spike_slab:
+        raise OptionError(f"spike_slab options are for prior='spike_slab', not {prior!r}.")
 
     def model(contexts, arms, rewards=None):
         n = arms.shape[0]
-        beta = _coefficients(prior, shape, prior_scale, tau0, inclusion_prob)
+        if parts is not None:
+            beta = parts.coefficients()
+        else:
+            beta = _coefficients(prior, shape, prior_scale, tau0)
         if num_arms is None:  # (n, K, d) @ (d,) -> (n, K)
             means = ops.sum(contexts * beta, axis=-1)
         else:  # (n, d) @ (d, K) -> (n, K)
@@ -199,6 +200,7 @@ def linear_reward_model(
         context="per_arm" if num_arms is None else "shared",
         num_arms=num_arms,
         num_features=num_features,
+        guide_factory=None if parts is None else parts.guide_factory,
     )
 
 

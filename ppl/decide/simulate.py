@@ -39,24 +39,27 @@ def simulate(agent, env, horizon: int, seed: int = 0) -> np.ndarray:
 
 
 def regret_table(results: Mapping[str, np.ndarray], seconds: Mapping[str, float] | None = None):
-    """A markdown table of final cumulative regret (mean, sd over replications) per agent.
+    """A markdown table of final cumulative regret per agent: the mean over replications and its
+    standard error (sd with ``ddof=1`` over ``sqrt(replications)``; ``nan`` for one run).
 
-    ``results[name]`` is ``(replications, horizon)`` per-round regret.
+    ``results[name]`` is ``(replications, horizon)`` per-round regret; ``seconds[name]``, when
+    given, the mean wall time of one run.
 
     >>> import numpy as np
-    >>> print(regret_table({"a": np.ones((2, 3))}))
-    | agent | cumulative regret (mean ± sd) | replications |
+    >>> print(regret_table({"a": np.array([[1.0, 1.0], [2.0, 2.0]])}))
+    | agent | cumulative regret (mean ± se) | replications |
     |---|---|---|
-    | a | 3.0 ± 0.0 | 2 |
+    | a | 3.0 ± 1.0 | 2 |
     """
-    head = "| agent | cumulative regret (mean ± sd) | replications |"
+    head = "| agent | cumulative regret (mean ± se) | replications |"
     rule = "|---|---|---|"
     if seconds:
         head, rule = head + " seconds per run |", rule + "---|"
     lines = [head, rule]
     for name, regret in results.items():
         total = np.asarray(regret).sum(axis=-1)
-        row = f"| {name} | {total.mean():.1f} ± {total.std():.1f} | {len(total)} |"
+        se = total.std(ddof=1) / np.sqrt(len(total)) if len(total) > 1 else float("nan")
+        row = f"| {name} | {total.mean():.1f} ± {se:.1f} | {len(total)} |"
         if seconds:
             row += f" {seconds.get(name, float('nan')):.1f} |"
         lines.append(row)

@@ -64,7 +64,9 @@ class ThompsonSampling:
         ``"sgld"``, ...
     posterior_options : dict, optional
         That algorithm's options (validated now). ``DEFAULT_POSTERIOR_OPTIONS`` fill the ones
-        the algorithm has and the dict leaves out.
+        the algorithm has and the dict leaves out. When the algorithm takes a ``guide``, the
+        options name none and the ``RewardModel`` has a ``guide_factory`` (the spike-and-slab
+        model), that guide is used, started at the previous posterior when ``warm_start``.
     expected_reward : callable, optional
         ``expected_reward(params, context) -> (K,)`` for a plain model function; without it the
         model's ``"mean_reward"`` site is read.
@@ -104,8 +106,10 @@ class ThompsonSampling:
         backend: str | None = None,
         seed: int = 0,
     ):
+        self._guide_factory = None
         if isinstance(model, RewardModel):
             self.model = model.model
+            self._guide_factory = model.guide_factory
             self.expected_reward = expected_reward or model.expected_reward
             self.layout = model.context
             self.num_arms = num_arms or model.num_arms
@@ -141,6 +145,8 @@ class ThompsonSampling:
             if key in defaults:
                 options.setdefault(key, value)
         self.posterior_options = options
+        if "guide" in options or "guide" not in defaults:
+            self._guide_factory = None  # the user's guide, or an algorithm without one
         if not isinstance(update_every, int) or update_every < 1:
             raise OptionError(f"update_every must be a positive integer, got {update_every!r}.")
         self.update_every, self.warm_start, self.seed = update_every, bool(warm_start), seed
@@ -343,6 +349,11 @@ class ThompsonSampling:
         self.num_updates += 1
 
     def _infer(self, infer, contexts, arms, rewards):
+        options = self.posterior_options
+        if self._guide_factory is not None:  # the model's own guide, warm-started by its params
+            options = dict(
+                options, guide=self._guide_factory(self._warm if self.warm_start else None)
+            )
         return infer(
             self.model,
             self.spec.name,
@@ -352,5 +363,5 @@ class ThompsonSampling:
             seed=self._next_seed(),
             progress=False,
             init_values=self._warm if self.warm_start else None,
-            **self.posterior_options,
+            **options,
         )
