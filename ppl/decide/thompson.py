@@ -210,13 +210,14 @@ class ThompsonSampling:
     def _next_seed(self) -> int:
         return int(self._rng.integers(_SEED_MOD))
 
-    def _trace_one(self, context, params):
-        """The model's trace on one round ``context`` (the reward left unobserved), with
-        ``params`` substituted when given."""
+    def _trace_one(self, context, params, observed: bool = False):
+        """The model's trace on one round ``context`` (the reward left unobserved unless
+        ``observed``: then a reward of 0), with ``params`` substituted when given."""
         from .. import handlers
 
         contexts = None if context is None else context[None]
-        args, _ = self.backend.convert_args((contexts, np.zeros(1, dtype=np.int64)))
+        rewards = {"rewards": np.zeros(1)} if observed else {}
+        args, kwargs = self.backend.convert_args((contexts, np.zeros(1, dtype=np.int64)), rewards)
         with use_backend(self.backend.name):
             fn = self.model
             if params is not None:
@@ -224,7 +225,7 @@ class ThompsonSampling:
                 fn = handlers.substitute(fn, data=data)
             try:
                 return handlers.trace(handlers.seed(fn, rng_seed=self._next_seed())).get_trace(
-                    *args
+                    *args, **kwargs
                 )
             except Exception as err:
                 if isinstance(err, (ModelError, OptionError)):
@@ -244,6 +245,19 @@ class ThompsonSampling:
             if site.type in ("sample", "deterministic") and not site.is_observed
         }
 
+    def _check_observed(self, context) -> None:
+        """The model must observe the rewards: otherwise its posterior is its prior and Thompson
+        sampling would never learn."""
+        tr = self._trace_one(context, None, observed=True)
+        if not any(site.is_observed for site in tr.values()):
+            sampled = [name for name, site in tr.items() if site.type == "sample"]
+            raise ModelError(
+                "The reward model has no observed site: given rewards=..., none of its sample "
+                f"sites {sampled} is observed, so its posterior would be its prior. Pass "
+                "obs=rewards to the sample site of the reward, e.g. "
+                "ppl.sample('reward', dist.Normal(mean, 1.0), obs=rewards)."
+            )
+
     def expected_rewards(self, context=None) -> np.ndarray:
         """The expected reward of each arm under one draw from the current posterior (the prior
         before the first update): what ``act`` maximises."""
@@ -252,6 +266,7 @@ class ThompsonSampling:
             tr = self._trace_one(context, None)
             params = self._values(tr)
             if self._latent is None:
+                self._check_observed(context)
                 self._latent = tuple(
                     name
                     for name, site in tr.items()
