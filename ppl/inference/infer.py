@@ -30,6 +30,7 @@ def infer(
     checkpoint_path: str | None = None,
     resume_from: str | None = None,
     dim: int | None = None,
+    init_values: dict | None = None,
     **options,
 ) -> Posterior:
     """Infer the posterior of ``model(*args, **kwargs)`` with algorithm ``method``.
@@ -42,7 +43,8 @@ def infer(
     (same seed and options) to the same numbers. Ctrl-C returns the draws so far, marked
     ``partial``. ``dim=d``: ``model`` is a log density ``f(x, *args, **kwargs)`` of one point
     ``x`` of shape ``(d,)`` written with ``ppl.ops``, rather than a model; the draws are
-    ``samples["x"]`` (see ``ppl.inference.log_density``).
+    ``samples["x"]`` (see ``ppl.inference.log_density``). ``init_values``: ``{site: value}``
+    (constrained) where the algorithm starts, for the sites named (a warm start; ``Problem.init``).
 
     >>> import ppl
     >>> from ppl import dist
@@ -55,6 +57,11 @@ def infer(
     ((1, 100), 'pyro')
     """
     spec = registry.get(method)
+    if spec.family == "decision":
+        raise OptionError(
+            f"{spec.name!r} is a decision algorithm, not a way to compute a posterior: use it "
+            f"through {getattr(spec.load(), 'USAGE', 'its own API')}."
+        )
     if dim is not None:
         model = as_model(model, dim)
     chosen = get_backend(backend)
@@ -67,7 +74,7 @@ def infer(
     with chosen.device_scope(target):
         args, kwargs = chosen.convert_args(args, kwargs)
         args, kwargs = chosen.to_device((args, kwargs), target)
-        problem = _build_problem(chosen, spec.load(), opts, model, args, kwargs)
+        problem = _build_problem(chosen, spec.load(), opts, model, args, kwargs, init_values)
         if problem.dim == 0:
             raise ModelError(
                 f"{spec.name!r} needs at least one latent (unobserved, continuous) sample site; "
@@ -78,7 +85,7 @@ def infer(
         return run(spec, problem, opts, chosen.key(seed), progress, problem.observed, checkpoint)
 
 
-def _build_problem(backend, module, options, model, args, kwargs):
+def _build_problem(backend, module, options, model, args, kwargs, init_values=None):
     """``backend.problem(model, ...)``, with the plate subsample sizes that the algorithm sets
     for the user (an optional ``problem_overrides(options) -> {plate: size}`` in its module)
     in effect whenever the model runs: while the problem is built and at every potential
@@ -88,12 +95,12 @@ def _build_problem(backend, module, options, model, args, kwargs):
     overrides = getattr(module, "problem_overrides", None)
     sizes = overrides(options) if overrides is not None else {}
     if not sizes:
-        return backend.problem(model, args, kwargs)
+        return backend.problem(model, args, kwargs, init_values=init_values)
 
     @functools.wraps(model)
     def subsampled(*model_args, **model_kwargs):
         with plate_subsample_sizes(sizes, keep_outer=True):
             return model(*model_args, **model_kwargs)
 
-    problem = backend.problem(subsampled, args, kwargs)
+    problem = backend.problem(subsampled, args, kwargs, init_values=init_values)
     return dataclasses.replace(problem, model=bind(model, backend.name))

@@ -57,6 +57,7 @@ _BUILTIN: tuple[AlgorithmSpec, ...] = (
     AlgorithmSpec("nuts", "mcmc", "ppl.inference.mcmc.nuts", "No-U-Turn sampler (native)"),
     AlgorithmSpec("hmc", "mcmc", "ppl.inference.mcmc.hmc", "Hamiltonian Monte Carlo (native)"),
     AlgorithmSpec("svi", "vi", "ppl.inference.svi", "Stochastic variational inference (native)"),
+    AlgorithmSpec("thompson", "decision", "ppl.decide.algorithm", "Thompson sampling (ppl.decide)"),
     AlgorithmSpec("sgld", "sgmcmc", "ppl.inference.sgmcmc.sgld", "Stochastic-gradient Langevin"),
     AlgorithmSpec("psgld", "sgmcmc", "ppl.inference.sgmcmc.psgld", "RMSprop-preconditioned SGLD"),
     AlgorithmSpec("sghmc", "sgmcmc", "ppl.inference.sgmcmc.sghmc", "Stochastic-gradient HMC"),

@@ -314,7 +314,8 @@ def init(problem, key, options):
     plan = _plan(problem, options)
     backend = problem.backend
     map_key, svi_key = backend.split(key)
-    start = None
+    # init="median": the backend's own start, except at the sites given ``init_values``
+    start = {k: v for k, v in problem.init_values.items() if k in problem.layout.names} or None
     if options.init == "map":
         z = find_map(problem, map_key, options.map_iterations)
         if plan.whiten:
