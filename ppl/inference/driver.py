@@ -143,7 +143,8 @@ def _run_steps(spec, module, problem, options, key, progress, checkpoint):
     if bar is not None:
         bar.update(sum(progress_made))
     interrupted, converged, run_seconds = False, False, 0.0
-    stops_early = hasattr(module, "converged")
+    # an algorithm with ``converged`` may stop early; ``tol=0`` asks it to run every step
+    stops_early = hasattr(module, "converged") and getattr(options, "tol", None) != 0
     try:
         for g in range(len(groups)):
             done = progress_made[g]

@@ -1,6 +1,8 @@
 """SVI by name: every guide and objective runs on both backends; the default fits a badly
 conditioned posterior that the backends' own defaults do not."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -108,6 +110,21 @@ def test_budget_running_out_warns_naming_the_rule(backend):
         ppl.infer(
             normal_normal, "svi", args=(Y,), backend=backend.name, num_steps=100, progress=False
         )
+
+
+def test_tol_zero_runs_every_step_without_the_warning(backend):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        post = ppl.infer(
+            normal_normal,
+            "svi",
+            args=(Y,),
+            backend=backend.name,
+            num_steps=300,
+            tol=0,
+            progress=False,
+        )
+    assert post.sample_stats["loss"].shape[1] == 300
 
 
 #: a fit that must move: the prior median with the guide's small start scale (0.1, half the
