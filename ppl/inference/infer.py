@@ -103,4 +103,23 @@ def _build_problem(backend, module, options, model, args, kwargs, init_values=No
             return model(*model_args, **model_kwargs)
 
     problem = backend.problem(subsampled, args, kwargs, init_values=init_values)
+    _check_subsampled(sizes, problem.subsample_plates)
     return dataclasses.replace(problem, model=bind(model, backend.name))
+
+
+def _check_subsampled(sizes, subsampled_plates):
+    """An ``OptionError`` when minibatch sizes set for the user subsample nothing: a named plate
+    the model lacks, or no plate larger than the size."""
+    missing = [name for name in sizes if name != "*" and name not in subsampled_plates]
+    if missing:
+        raise OptionError(
+            f"batch_size names the plate {missing[0]!r}, which the model does not subsample (its "
+            f"subsampled plates: {sorted(subsampled_plates)}). Name a ppl.plate of the model "
+            "that is larger than the batch size."
+        )
+    if not subsampled_plates:
+        raise OptionError(
+            f"batch_size={sizes['*']} subsamples nothing: the model has no ppl.plate larger than "
+            "it. Put the observations in ppl.plate(name, N) (and index the data by it), or "
+            "drop batch_size for full-batch gradients."
+        )

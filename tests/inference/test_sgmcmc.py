@@ -150,6 +150,17 @@ def test_minibatch_recovers_posterior_with_known_noise_bias(
     check_moments(x, expected(), expected())
 
 
+def test_batch_size_that_subsamples_nothing_is_named(backend):
+    def no_plate(y):
+        mu = ppl.sample("mu", dist.Normal(0.0, TAU))
+        ppl.sample("y", dist.Normal(mu, SIGMA), obs=y)
+
+    with pytest.raises(OptionError, match="subsamples nothing.*ppl.plate"):
+        run("sgld", backend.name, model=no_plate, batch_size=B, num_samples=5, num_warmup=0)
+    with pytest.raises(OptionError, match="names the plate 'dta'"):
+        run("sgld", backend.name, batch_size={"dta": B}, num_samples=5, num_warmup=0)
+
+
 def test_batch_size_option_needs_indexed_data(backend):
     def unindexed(y):
         mu = ppl.sample("mu", dist.Normal(0.0, TAU))
