@@ -20,7 +20,6 @@ __all__ = [
     "ShapeError",
     "DivergenceError",
     "HandlerError",
-    "NotYetImplementedError",
     "UnknownSiteWarning",
     "UnknownDistributionError",
     "did_you_mean",
@@ -58,10 +57,6 @@ class DivergenceError(PPLError, FloatingPointError):
 class HandlerError(PPLError, ValueError):
     """An effect handler was given input it cannot use: a trace recorded on another backend,
     a seed that is not an integer or a key, a non-positive scale."""
-
-
-class NotYetImplementedError(PPLError, NotImplementedError):
-    """A documented extension point whose implementation belongs to another issue."""
 
 
 class UnknownSiteWarning(UserWarning):

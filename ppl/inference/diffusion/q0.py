@@ -105,9 +105,19 @@ def _prior_draws(problem, key) -> np.ndarray:
     return np.stack(rows)
 
 
+#: what a log density must be, and where NaN usually comes from
+_FINITE_HINT = (
+    "A log density must be a number (or -inf outside the support) wherever the model's sites "
+    "can be: check for log or sqrt of negative numbers and 0 * inf, or give the site a "
+    "distribution whose support excludes them."
+)
+
+
 def _failed(where: str, err: Exception) -> ModelError:
+    first = (str(err).strip().splitlines() or [""])[0]
     return ModelError(
-        f"The target's log density failed at the {where} ({type(err).__name__}): {err}"
+        f"The target's log density failed at the {where} ({type(err).__name__}: {first}). "
+        + _FINITE_HINT
     )
 
 
@@ -120,9 +130,7 @@ def _nan_error(problem, z: np.ndarray, u: np.ndarray, where: str) -> ModelError 
     shown = {k: np.round(v, 3).tolist() for k, v in point.items()}
     return ModelError(
         f"The target's log density is NaN at {int(bad.sum())} of {len(u)} {where}, the first "
-        f"at {shown} (unconstrained values). A log density must be a number (or -inf outside "
-        "the support) wherever the model's sites can be: check for log or sqrt of negative "
-        "numbers and 0 * inf, or give the site a distribution whose support excludes them."
+        f"at {shown} (unconstrained values). " + _FINITE_HINT
     )
 
 
