@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
