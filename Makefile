@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/ppl main
 
 test: $(STAMP)
-	$(BIN)/python -m pytest ppl tests
+	$(BIN)/python -m pytest ppl tests -n auto --maxprocesses 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check ppl tests benchmarks
