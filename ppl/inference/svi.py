@@ -322,6 +322,7 @@ def init(problem, key, options):
             factor = laplace_factor(problem, z)
             plan.shift, plan.factor = z, backend.asarray(factor)
             plan.log_det = float(np.log(np.diag(factor)).sum())
+            start = {"u": backend.asarray(np.zeros(problem.dim))}  # the Laplace point itself
         else:
             values = problem.constrain(z)
             start = {k: v for k, v in values.items() if k in problem.layout.names}
