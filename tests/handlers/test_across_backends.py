@@ -80,3 +80,8 @@ def test_log_prob_of_a_plate_site_is_an_error(backend):
     tr = handlers.trace(handlers.seed(normal_normal, rng_seed=0)).get_trace()
     with pytest.raises(HandlerError, match="'data' is a 'plate' site"):
         tr["data"].log_prob()
+
+
+def test_a_numpyro_model_run_without_a_seed_names_the_fix():
+    with ppl.backend("numpyro"), pytest.raises(HandlerError, match=r"ppl\.handlers\.seed"):
+        handlers.trace(normal_normal).get_trace(np.array([0.5, 1.0, 1.5]))

@@ -12,7 +12,7 @@ import numpyro.distributions as numpyro_dist
 import optax
 from jax import lax
 
-from ...errors import BackendError, OptionError, did_you_mean
+from ...errors import BackendError, HandlerError, OptionError, did_you_mean
 from ..base import Backend, Optimizer, to_numpy_any
 
 __all__ = ["NumPyroBackend"]
@@ -33,12 +33,26 @@ def _optax_update(transform):
     return update
 
 
+def _sample(name, fn, obs=None, **kwargs):
+    """``numpyro.sample``, with a ``HandlerError`` naming the fix where NumPyro fails on a
+    missing random key (its bare ``AssertionError``)."""
+    try:
+        return numpyro.sample(name, fn, obs=obs, **kwargs)
+    except AssertionError as err:
+        if obs is not None or str(err):
+            raise
+        raise HandlerError(
+            f"Sample site {name!r} has no random key: on the NumPyro backend, run the model "
+            "under ppl.handlers.seed(model, rng_seed=0) (ppl.infer and Predictive do this)."
+        ) from err
+
+
 class NumPyroBackend(Backend):
     name = "numpyro"
     xp = jnp
     dist = numpyro_dist
     primitives = {
-        "sample": numpyro.sample,
+        "sample": _sample,
         "param": numpyro.param,
         "plate": numpyro.plate,
         "deterministic": numpyro.deterministic,
