@@ -2,8 +2,9 @@
 
 Logistic regression (N=10,000, D=20, float32). On torch: the recorded potential (built once per
 model structure, no Pyro messengers per call), the same potential re-tracing the model with Pyro's
-messengers on every call (``record=False``, what a naive wrapper does), and a hand-written torch
-log density. On JAX: the jitted potential against a hand-written jitted ``jax.numpy`` density.
+messengers on every call (``record=False``, what a naive wrapper does), the compiled value and
+gradient (``compile=True``: ``make_fx`` + ``torch.compile``; its compile time is printed), and a
+hand-written torch log density. On JAX: the jitted potential against a hand-written jitted ``jax.numpy`` density.
 
     python benchmarks/potential_cost.py --calls 300 --repeats 5
 """
@@ -40,6 +41,8 @@ def torch_rows(X, y, calls, repeats):
     backend = ppl.get_backend("pyro")
     args, kwargs = backend.convert_args((X, y))
     recorded = backend.problem(ppl_logistic, args, kwargs)
+    compiled = backend.problem(ppl_logistic, args, kwargs, compile=True)
+    print(f"compile=True: {compiled.compile_seconds:.1f} s to compile\n")
     with ppl.backend("pyro"):
         eager = build_problem(backend, bind(ppl_logistic, "pyro"), args, kwargs, {}, record=False)
     Xt, yt = args
@@ -59,6 +62,9 @@ def torch_rows(X, y, calls, repeats):
     ):
         vg = backend.value_and_grad(f)
         rows[name] = per_call(lambda vg=vg: vg(z), calls, repeats)
+    rows["ppl compiled (compile=True)"] = per_call(
+        lambda: compiled.value_and_grad(z), calls, repeats
+    )
     return rows
 
 

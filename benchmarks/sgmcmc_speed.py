@@ -1,15 +1,18 @@
 """Per-step time of every SG-MCMC sampler against BlackJAX, a hand-written torch loop, and the
 floor (a bare compiled minibatch value-and-grad), on Bayesian logistic regression.
 
-N=10,000 data points, D=20 features, minibatches of 100. Every baseline draws its minibatch
-indices the way the matching ``ppl`` backend does (NumPyro's own subsample function on JAX,
-``torch.randperm`` on torch), so the comparison is of the sampler machinery, not of the index
-draw. Compile time is reported separately; per-step times are the median of ``--repeats`` runs.
+N=100,000 data points (``--n``), D=20 features, minibatches of 100. Every baseline draws its
+minibatch indices with the matching ``ppl`` backend's O(B) function (``minibatch_indices`` in
+``ppl/backends/*/problem.py``), so the comparison is of the sampler machinery, not of the index
+draw; ``floor (hand-written loss, NumPyro's subsample)`` shows what NumPyro's own O(N) draw would
+cost. Compile time is reported separately; per-step times are the median of ``--repeats`` runs.
 BlackJAX's SGHMC resamples the momentum at every call and runs ``num_integration_steps=10``
 gradient steps in it (with 1 step the gradient never reaches the returned position and XLA
 drops it), so its time is reported per gradient step (a call's time / 10). torch runs on one
 thread (``torch.set_num_threads(1)``) for every torch row alike: on a shared 2-core machine
 torch's intra-op threads otherwise spin against other processes and times swing by 10-50x.
+On Pyro every sampler is timed twice: as is, and with ``compile=True`` (value and gradient
+compiled once by ``torch.compile``; that compile time in the compile column).
 
 Run: ``.venv/bin/python benchmarks/sgmcmc_speed.py`` (a Markdown table on stdout).
 """
@@ -25,7 +28,7 @@ import numpy as np
 import ppl
 from ppl import dist, ops
 
-N, D, B = 10_000, 20, 100
+N, D, B = 100_000, 20, 100  # N: set by --n
 SGHMC_STEPS = 10
 METHODS = {
     "sgld": {},
@@ -52,12 +55,12 @@ def model(x, y):
         ppl.sample("y", dist.Bernoulli(logits=ops.matmul(x[idx], w) + b), obs=y[idx])
 
 
-def time_ppl(method, backend, x, y, steps, repeats):
+def time_ppl(method, backend, x, y, steps, repeats, compile=False):
     per_step, compile_s = [], []
     for r in range(repeats):
         post = ppl.infer(
             model, method, args=(x, y), backend=backend, seed=r, progress=False,
-            num_warmup=0, num_samples=steps, step_size=1e-4, **METHODS[method],
+            num_warmup=0, num_samples=steps, step_size=1e-4, compile=compile, **METHODS[method],
         )  # fmt: skip
         per_step.append(post.timings["run_seconds"] / steps)
         compile_s.append(post.timings["compile_seconds"])
@@ -79,6 +82,8 @@ def jax_baselines(x, y, steps, repeats):
     import jax.numpy as jnp
     from numpyro.primitives import _subsample_fn
 
+    from ppl.backends.numpyro.problem import minibatch_indices
+
     xj, yj = jnp.asarray(x), jnp.asarray(y)
 
     def log_prior(z):
@@ -89,8 +94,8 @@ def jax_baselines(x, y, steps, repeats):
         logits = xb @ z[:D] + z[D]
         return (yb * jax.nn.log_sigmoid(logits) + (1 - yb) * jax.nn.log_sigmoid(-logits)).sum()
 
-    def minibatch(key):
-        idx = _subsample_fn(N, B, key)
+    def minibatch(key, draw=minibatch_indices):
+        idx = draw(N, B, key)
         return xj[idx], yj[idx]
 
     def potential(z, batch):
@@ -102,6 +107,10 @@ def jax_baselines(x, y, steps, repeats):
 
     def floor_step(z, key):
         _, g = jax.value_and_grad(potential)(z, minibatch(key))
+        return z - 1e-6 * g, None
+
+    def numpyro_draw_floor_step(z, key):
+        _, g = jax.value_and_grad(potential)(z, minibatch(key, _subsample_fn))
         return z - 1e-6 * g, None
 
     backend = ppl.get_backend("numpyro")
@@ -125,6 +134,7 @@ def jax_baselines(x, y, steps, repeats):
     for name, step, grads in [
         ("floor (ppl's potential: bare jitted value-and-grad)", model_floor_step, 1),
         ("floor (hand-written loss)", floor_step, 1),
+        ("floor (hand-written loss, NumPyro's subsample)", numpyro_draw_floor_step, 1),
         ("blackjax.sgld", sgld_step, 1),
         (f"blackjax.sghmc (per gradient, L={SGHMC_STEPS})", sghmc_step, SGHMC_STEPS),
     ]:
@@ -141,6 +151,8 @@ def jax_baselines(x, y, steps, repeats):
 def torch_baselines(x, y, steps, repeats):
     import torch
 
+    from ppl.backends.pyro.problem import minibatch_indices
+
     torch.set_num_threads(1)
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
@@ -150,9 +162,10 @@ def torch_baselines(x, y, steps, repeats):
         return 0.5 * (z * z).sum() + N / B * bce(logits, yt[idx], reduction="sum")
 
     def loop(update):
+        generator = torch.Generator().manual_seed(0)
         z = torch.zeros(D + 1)
         for _ in range(steps):
-            idx = torch.randperm(N)[:B]
+            idx = minibatch_indices(N, B, generator)
             z.requires_grad_(True)
             (g,) = torch.autograd.grad(potential(z, idx), z)
             with torch.no_grad():
@@ -186,11 +199,14 @@ def torch_baselines(x, y, steps, repeats):
 
 
 def main():
+    global N
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--n", type=int, default=N, help="data points")
     parser.add_argument("--steps-jax", type=int, default=2000)
     parser.add_argument("--steps-torch", type=int, default=300)
     args = parser.parse_args()
+    N = args.n
     x, y = data()
     rows = []
     print(f"N={N}, D={D}, batch={B}, repeats={args.repeats}, steps: jax {args.steps_jax}, "
@@ -206,6 +222,9 @@ def main():
         for method in METHODS:
             sec, comp = time_ppl(method, backend, x, y, steps, args.repeats)
             rows.append((backend, f"ppl {method}", sec, comp, sec / reference))
+        for method in METHODS if backend == "pyro" else ():
+            sec, comp = time_ppl(method, backend, x, y, steps, args.repeats, compile=True)
+            rows.append((backend, f"ppl {method} (compile=True)", sec, comp, sec / reference))
     print("| backend | sampler | per step (us) | compile (s) | vs BlackJAX sgld / hand loop |")
     print("|---|---|---:|---:|---:|")
     for backend, name, sec, comp, ratio in rows:

@@ -221,18 +221,20 @@ class Backend(abc.ABC):
         return importlib.import_module(f"{package}.reparam")
 
     # ---- models -------------------------------------------------------------------------
-    def problem(self, model: Callable, args=(), kwargs=None, init_values=None):
+    def problem(self, model: Callable, args=(), kwargs=None, init_values=None, compile=False):
         """Turn a model program into a ``Problem`` (see ``ppl.backends.problem``).
 
         The model always runs with this backend active, and an exception it raises is
-        re-raised as a ``ModelError`` carrying the backend's own message.
+        re-raised as a ``ModelError`` carrying the backend's own message. ``compile``: compile
+        the potential's value and gradient where the backend can (torch: ``torch.compile``; JAX
+        always compiles).
         """
         from . import bind
 
         args, kwargs = self.convert_args(args, kwargs)
         try:
             return self._build_problem(
-                bind(model, self.name), args, kwargs, dict(init_values or {})
+                bind(model, self.name), args, kwargs, dict(init_values or {}), compile
             )
         except PPLError:
             raise
@@ -243,7 +245,9 @@ class Backend(abc.ABC):
             ) from err
 
     @abc.abstractmethod
-    def _build_problem(self, model: Callable, args: tuple, kwargs: dict, init_values: dict):
+    def _build_problem(
+        self, model: Callable, args: tuple, kwargs: dict, init_values: dict, compile: bool
+    ):
         """The backend's half of ``problem``: arguments are converted, ``model`` is bound."""
 
     def convert_args(self, args=(), kwargs=None) -> tuple[tuple, dict]:

@@ -161,11 +161,17 @@ class Problem:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     #: ``constrain_one`` over a batch ``(n, dim)``; the backend may give a faster one
     constrain_many: Callable | None = None
+    #: ``(z, key=None) -> (potential, its gradient in z)``; the backend may give a faster one
+    value_and_grad: Callable | None = None
+    #: seconds the backend spent compiling while it built the problem (``compile=True``)
+    compile_seconds: float = 0.0
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         if self.constrain_many is None:
             object.__setattr__(self, "constrain_many", self.backend.vmap(self.constrain_one))
+        if self.value_and_grad is None:
+            object.__setattr__(self, "value_and_grad", self.backend.value_and_grad(self.potential))
 
     def cached(self, key, build: Callable):
         """``build()``, once per ``key`` for this problem (kernels that keep closures between an

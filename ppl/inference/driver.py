@@ -186,7 +186,7 @@ def _run_steps(spec, module, problem, options, key, progress, checkpoint):
         )
     timings = {
         "init_seconds": init_seconds,
-        "compile_seconds": loop.compile_seconds,
+        "compile_seconds": loop.compile_seconds + problem.compile_seconds,
         "run_seconds": run_seconds,
     }
     return (

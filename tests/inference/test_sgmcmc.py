@@ -282,3 +282,11 @@ def test_schedule_is_used_by_the_chain(backend):
 def test_every_sgmcmc_algorithm_is_registered():
     names = {spec.name for spec in ppl.algorithms("sgmcmc")}
     assert names == {"sgld", "psgld", "sghmc", "sgnht", "csgld", "structured_sgmcmc"}
+
+
+def test_compiled_pyro_chain_follows_the_uncompiled_one():
+    # same keys, same minibatches: the chains differ only by float32 rounding in the gradient
+    plain = run("sgld", "pyro", batch_size=B, num_warmup=0, num_samples=50)
+    compiled = run("sgld", "pyro", batch_size=B, num_warmup=0, num_samples=50, compile=True)
+    assert compiled.timings["compile_seconds"] > 0 == plain.timings["compile_seconds"]
+    np.testing.assert_allclose(compiled.samples["mu"], plain.samples["mu"], atol=1e-4)

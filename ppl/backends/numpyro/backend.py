@@ -201,7 +201,7 @@ class NumPyroBackend(Backend):
         }
 
     # ---- models
-    def _build_problem(self, model, args, kwargs, init_values):
-        from .problem import build_problem
+    def _build_problem(self, model, args, kwargs, init_values, compile=False):
+        from .problem import build_problem  # compile: the potential is always jitted here
 
         return build_problem(self, model, args, kwargs, init_values)

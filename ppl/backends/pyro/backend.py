@@ -264,7 +264,7 @@ class PyroBackend(Backend):
         return {k: np.stack(v) for k, v in out.items()}
 
     # ---- models
-    def _build_problem(self, model, args, kwargs, init_values):
+    def _build_problem(self, model, args, kwargs, init_values, compile=False):
         from .problem import build_problem
 
-        return build_problem(self, model, args, kwargs, init_values)
+        return build_problem(self, model, args, kwargs, init_values, compile=compile)

@@ -22,6 +22,7 @@ from pyro.poutine.subsample_messenger import _Subsample
 from ...primitives import plate_subsample_sizes
 from ..problem import FlatLayout, Problem, latent_sites, observed_values
 from . import keys
+from .compiled import compile_value_and_grad
 
 #: relative tolerance of the check that the recorded potential matches the eager one
 _TRACE_CHECK_RTOL = 1e-4
@@ -95,7 +96,7 @@ def _record(neg_log_joint, z0, indices0, sizes):
         return None
 
 
-def build_problem(backend, model, args, kwargs, init_values, record=True) -> Problem:
+def build_problem(backend, model, args, kwargs, init_values, record=True, compile=False) -> Problem:
     proto, subsample_plates, plates = prototype_trace(model, args, kwargs)
     latent = latent_sites(proto.nodes, subsample_plates, skip=plates)
     transforms = {site["name"]: biject_to(site["fn"].support) for site in latent}
@@ -156,14 +157,17 @@ def build_problem(backend, model, args, kwargs, init_values, record=True) -> Pro
             return _potential(z, key)
 
     def _potential(z, key):
+        return evaluate(z, draw_indices(key, z.device))
+
+    def draw_indices(key, device):
+        """The subsampled plates' indices for ``key`` (all of the data without one)."""
         if key is None or not plate_names:
-            return evaluate(z, tuple(full.values()))
+            return tuple(full.values())
         plate_keys = keys.split(key, len(plate_names))
-        indices = tuple(
-            minibatch_indices(size, batch, keys.generator(k, z.device)).to(z.device)
+        return tuple(
+            minibatch_indices(size, batch, keys.generator(k, device)).to(device)
             for k, (size, batch) in zip(plate_keys, subsample_plates.values())
         )
-        return evaluate(z, indices)
 
     def constrain_one(z):
         values, _ = constrained(z.detach())
@@ -192,6 +196,16 @@ def build_problem(backend, model, args, kwargs, init_values, record=True) -> Pro
             if site["type"] == "sample" and _not_subsample(name, site)
         }
 
+    value_and_grad, compile_seconds = None, 0.0
+    if compile and layout.dim:
+        value_and_grad, compile_seconds = _compiled_value_and_grad(
+            backend,
+            neg_log_joint,
+            potential,
+            draw_indices,
+            unconstrain(sample_prior(keys.key(0))),
+            sizes,
+        )
     if any(not torch.is_tensor(v) for v in init_values.values()):
         init_values = {k: backend.asarray(v) for k, v in init_values.items()}
     return Problem(
@@ -210,7 +224,29 @@ def build_problem(backend, model, args, kwargs, init_values, record=True) -> Pro
         kwargs=kwargs,
         observed=observed_values(proto.nodes, skip=plates),
         init_values=init_values,
+        value_and_grad=value_and_grad,
+        compile_seconds=compile_seconds,
     )
+
+
+def _compiled_value_and_grad(backend, neg_log_joint, potential, draw_indices, z0, sizes):
+    """``(value_and_grad(z, key=None), seconds)`` with the compiled function for minibatches of
+    the model's sizes (the whole data when it has no subsampled plate), and the eager gradient
+    of ``potential`` for any other; ``(None, seconds)`` when the model cannot be compiled."""
+    indices0 = draw_indices(keys.key(0), z0.device)
+    compiled, seconds = compile_value_and_grad(neg_log_joint, z0, indices0, sizes)
+    if compiled is None:
+        return None, seconds
+    eager = backend.value_and_grad(potential)
+    shapes = [i.shape for i in indices0]
+
+    def value_and_grad(z, key=None):
+        indices = draw_indices(key, z.device)
+        if [i.shape for i in indices] != shapes or z.requires_grad:
+            return eager(z, key)
+        return compiled(z, *indices)
+
+    return value_and_grad, seconds
 
 
 __all__ = ["build_problem", "prototype_trace"]

@@ -189,7 +189,7 @@ class SGInfo(NamedTuple):
 def minibatch_gradient(problem) -> Callable:
     """``(z, key) -> (U, dU/dz)``: the potential on a fresh minibatch drawn from ``key``
     (the full data when the model has no subsampled plate)."""
-    return problem.backend.value_and_grad(problem.potential)
+    return problem.value_and_grad
 
 
 # ---- update rules ------------------------------------------------------------------------
