@@ -3,8 +3,9 @@
 Models: logistic regression (N=10,000, D=20) and eight schools (non-centred). Methods: ``svi``
 (AutoNormal, Trace_ELBO, Adam 0.01, ``--svi-steps`` steps, then 1,000 guide draws) and ``nuts``
 (``--warmup`` + ``--samples``). Each contender runs the same work: ppl's SVI is started the way
-native SVI is (``init="median"``) and runs every step (``tol=0``), and every timing is a full call, compilation included, after
-one warm-up call (so JAX's compile cache is warm for both sides alike).
+native SVI is (``init="median"``) and runs every step (``tol=0``), and every timing is a full
+call, compilation included, after one warm-up call (so JAX's compile cache is warm for both sides
+alike).
 
     python benchmarks/overhead.py --repeats 5            # the full run recorded in RESULTS.md
 """

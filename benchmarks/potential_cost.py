@@ -4,7 +4,8 @@ Logistic regression (N=10,000, D=20, float32). On torch: the recorded potential 
 model structure, no Pyro messengers per call), the same potential re-tracing the model with Pyro's
 messengers on every call (``record=False``, what a naive wrapper does), the compiled value and
 gradient (``compile=True``: ``make_fx`` + ``torch.compile``; its compile time is printed), and a
-hand-written torch log density. On JAX: the jitted potential against a hand-written jitted ``jax.numpy`` density.
+hand-written torch log density. On JAX: the jitted potential against a hand-written jitted
+``jax.numpy`` density.
 
     python benchmarks/potential_cost.py --calls 300 --repeats 5
 """
