@@ -75,6 +75,10 @@ class Runner:
 
     def sample(self, state, key, num_samples):
         params = self.svi.get_params(state)
+        if isinstance(self.guide, autoguide.AutoGuide):  # vectorised, nothing to compile
+            return self.guide.sample_posterior(
+                key, params, *self.args, sample_shape=(num_samples,), **self.kwargs
+            )
         predictive = Predictive(self.guide, params=params, num_samples=num_samples)
         return predictive(key, *self.args, **self.kwargs)
 
