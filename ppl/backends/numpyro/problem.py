@@ -103,13 +103,21 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
             if site["type"] == "sample"
         }
 
+    def transforms_only(z):  # the constrained latent values, without running the model
+        return {
+            name: t(u) for (name, t), u in zip(transforms.items(), layout.unravel(z, jnp).values())
+        }
+
+    has_deterministic = any(site["type"] == "deterministic" for site in proto.values())
     sizes = [size for size, _ in subsample_plates.values()]
     return Problem(
         backend=backend,
         layout=layout,
         potential=potential,
         constrain_one=constrain_one,
-        constrain_many=jax.jit(jax.vmap(constrain_one)),
+        # batched: the whole model (compiled) where it has deterministic sites, else the
+        # transforms alone, a few array operations that need no compilation
+        constrain_many=jax.jit(jax.vmap(constrain_one)) if has_deterministic else transforms_only,
         unconstrain=unconstrain,
         sample_prior=sample_prior,
         site_log_probs=site_log_probs,
