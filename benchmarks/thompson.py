@@ -11,8 +11,8 @@ replication draws a new coefficient vector and a new sequence of rounds; all age
 replication see the same contexts and noise.
 
 Agents: Thompson sampling whose posterior is computed by ``ppl.infer`` (warm-started, every
-``--update-every`` rounds) under the spike-and-slab prior (Laplace slab, Beta prior on the
-inclusion probability, ``svi`` with the relaxed-Bernoulli guide of ``ppl.decide.spike_slab``;
+``--update-every`` rounds, or with ``--schedule doubling`` after 1, 2, 4, ... times that many)
+under the spike-and-slab prior (Laplace slab, Beta prior on the inclusion probability, ``svi`` with the relaxed-Bernoulli guide of ``ppl.decide.spike_slab``;
 optionally the horseshoe), LinUCB, linear Thompson sampling with a Gaussian prior,
 epsilon-greedy, the Lasso bandit, and random play.
 
@@ -87,18 +87,26 @@ def baselines(num_arms: int, seed: int) -> dict:
 SPIKE_SLAB = {"temperature": 0.5}
 
 
-def make_ts(name: str, d: int, update_every: int, seed: int) -> ThompsonSampling:
+def make_ts(name: str, d: int, update_every: int, schedule: str, seed: int) -> ThompsonSampling:
     prior, posterior, options, backend, factor = TS_AGENTS[name]
     extra = {"spike_slab": SPIKE_SLAB} if prior == "spike_slab" else {}
     model = linear_reward_model(d, prior=prior, **extra)
     return ThompsonSampling(
-        model, posterior, options, update_every=update_every * factor, backend=backend, seed=seed
+        model,
+        posterior,
+        options,
+        update_every=update_every * factor,
+        schedule=schedule,
+        backend=backend,
+        seed=seed,
     )
 
 
-def label(name: str, update_every: int) -> str:
+def label(name: str, update_every: int, schedule: str) -> str:
     prior, posterior, _, backend, factor = TS_AGENTS[name]
-    return f"TS {prior} ({posterior}, {backend}, update every {update_every * factor})"
+    when = "after {0}, {1}, {2}, ... rounds" if schedule == "doubling" else "every {0} rounds"
+    n = update_every * factor
+    return f"TS {prior} ({posterior}, {backend}, update {when.format(n, 2 * n, 4 * n)})"
 
 
 def load(path):
@@ -116,6 +124,7 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=200)
     parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--update-every", type=int, default=25)
+    parser.add_argument("--schedule", choices=("every", "doubling"), default="every")
     parser.add_argument("--covariance", default="equicorrelated")
     parser.add_argument("--rho2", type=float, default=0.3, help="off-diagonal correlation")
     parser.add_argument("--agents", nargs="*", default=["baselines", "ts-spike-svi"])
@@ -147,8 +156,8 @@ def main() -> None:
                     todo = baselines(args.arms, rep)
                 else:
                     todo = {
-                        label(agent, args.update_every): make_ts(
-                            agent, args.d, args.update_every, rep
+                        label(agent, args.update_every, args.schedule): make_ts(
+                            agent, args.d, args.update_every, args.schedule, rep
                         )
                     }
                 for name, policy in todo.items():

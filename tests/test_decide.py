@@ -156,6 +156,24 @@ def test_same_seed_same_actions():
     assert not np.array_equal(p1, p3)
 
 
+@pytest.mark.parametrize(
+    "schedule, refits_after", [("every", [3, 6, 9, 12]), ("doubling", [3, 6, 12])]
+)
+def test_update_schedule_says_when_the_posterior_is_recomputed(schedule, refits_after):
+    ts = ThompsonSampling(
+        bernoulli_reward_model(2), "svi", QUICK_SVI, update_every=3, schedule=schedule,
+        backend="numpyro",
+    )  # fmt: skip
+    refits = []
+    for t in range(1, 14):
+        ts.update(None, 1, 1.0)
+        if ts.num_updates > len(refits):
+            refits.append(t)
+    assert refits == refits_after
+    with pytest.raises(OptionError, match="Did you mean 'doubling'"):
+        ThompsonSampling(bernoulli_reward_model(2), "svi", schedule="doubeling")
+
+
 def test_warm_start_reaches_the_posterior_algorithm():
     """``init_values`` go through ``ppl.infer`` to the algorithm's start: one tiny SVI step from
     a start far in the tail stays there."""

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..backends import backend as use_backend
 from ..backends import get_backend
-from ..errors import ModelError, OptionError, ShapeError
+from ..errors import ModelError, OptionError, ShapeError, did_you_mean
 from ..inference import registry
 from .reward_models import RewardModel
 
@@ -49,6 +49,9 @@ LAYOUTS = {
 DEFAULT_POSTERIOR_OPTIONS = {"num_samples": 100}
 
 _SEED_MOD = 2**31 - 1
+
+#: when ``ThompsonSampling`` recomputes its posterior (see its ``update_every``)
+SCHEDULES = ("every", "doubling")
 
 
 class ThompsonSampling:
@@ -73,7 +76,12 @@ class ThompsonSampling:
     num_arms : int, optional
         ``K``, where neither the model nor the contexts tell it.
     update_every : int
-        Recompute the posterior every this many observed rounds.
+        Recompute the posterior every this many observed rounds (``schedule="every"``), or
+        after ``update_every``, twice, four times, ... that many (``schedule="doubling"``, the
+        bandit literature's doubling trick: early posteriors when they matter most, about
+        ``log2(T / update_every)`` computations in ``T`` rounds).
+    schedule : {"every", "doubling"}
+        When to recompute the posterior (see ``update_every``).
     warm_start : bool
         Start each posterior computation at the previous posterior mean (``ppl.infer``'s
         ``init_values``).
@@ -102,6 +110,7 @@ class ThompsonSampling:
         expected_reward: Callable | None = None,
         num_arms: int | None = None,
         update_every: int = 1,
+        schedule: str = "every",
         warm_start: bool = True,
         backend: str | None = None,
         seed: int = 0,
@@ -149,7 +158,13 @@ class ThompsonSampling:
             self._guide_factory = None  # the user's guide, or an algorithm without one
         if not isinstance(update_every, int) or update_every < 1:
             raise OptionError(f"update_every must be a positive integer, got {update_every!r}.")
-        self.update_every, self.warm_start, self.seed = update_every, bool(warm_start), seed
+        if schedule not in SCHEDULES:
+            raise OptionError(
+                f"schedule must be one of {SCHEDULES}, got {schedule!r}."
+                + did_you_mean(str(schedule), SCHEDULES)
+            )
+        self.update_every, self.schedule = update_every, schedule
+        self.warm_start, self.seed = bool(warm_start), seed
         self._rng = np.random.default_rng(seed)
         self._contexts: list = []
         self._arms: list[int] = []
@@ -328,8 +343,15 @@ class ThompsonSampling:
         self._contexts.append(context)
         self._arms.append(int(arm))
         self._rewards.append(reward)
-        if len(self._rewards) % self.update_every == 0:
+        if self._due(len(self._rewards)):
             self._refit()
+
+    def _due(self, rounds: int) -> bool:
+        """Whether the posterior is recomputed after ``rounds`` observed rounds."""
+        if self.schedule == "every":
+            return rounds % self.update_every == 0
+        ratio = rounds // self.update_every  # doubling: at update_every * 2^k
+        return rounds % self.update_every == 0 and ratio & (ratio - 1) == 0
 
     def _refit(self) -> None:
         from ..inference.infer import infer
