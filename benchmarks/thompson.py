@@ -12,9 +12,10 @@ replication see the same contexts and noise.
 
 Agents: Thompson sampling whose posterior is computed by ``ppl.infer`` (warm-started, every
 ``--update-every`` rounds, or with ``--schedule doubling`` after 1, 2, 4, ... times that many)
-under the spike-and-slab prior (Laplace slab, Beta prior on the inclusion probability, ``svi`` with the relaxed-Bernoulli guide of ``ppl.decide.spike_slab``;
-optionally the horseshoe), LinUCB, linear Thompson sampling with a Gaussian prior,
-epsilon-greedy, the Lasso bandit, and random play.
+under the spike-and-slab prior (Laplace slab, Beta prior on the inclusion probability, ``svi``
+with the relaxed-Bernoulli guide of ``ppl.decide.spike_slab``; optionally the horseshoe),
+LinUCB, linear Thompson sampling with a Gaussian prior, epsilon-greedy, the Lasso bandit, and
+random play.
 
 Run (results accumulate in ``benchmarks/out/thompson.npz``; ``--report`` redraws the table and
 plot from it)::
