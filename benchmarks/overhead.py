@@ -13,6 +13,7 @@ alike).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 
@@ -122,6 +123,32 @@ def pyro_calls(model, args, steps, warmup, samples):
     return svi, nuts
 
 
+@contextlib.contextmanager
+def counting_pyro_gradients():
+    """Count the potential-gradient evaluations of Pyro's integrator (native and ppl NUTS alike
+    go through ``pyro.ops.integrator.potential_grad``): the two sides draw different random
+    trajectories, so their times compare per gradient, not per call."""
+    import pyro.ops.integrator as integrator
+
+    original, count = integrator.potential_grad, [0]
+
+    def counted(*args, **kwargs):
+        count[0] += 1
+        return original(*args, **kwargs)
+
+    integrator.potential_grad = counted
+    try:
+        yield count
+    finally:
+        integrator.potential_grad = original
+
+
+def gradients_per_call(fn) -> int:
+    with counting_pyro_gradients() as count:
+        fn()
+    return count[0]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -184,15 +211,25 @@ def main(argv=None):
                     "ppl_s": times["ppl"],
                     "ratio": times["ppl"] / times["native"],
                 }
+                if backend == "pyro" and method == "nuts":  # same seed, same count each call
+                    for side, fn in fns.items():
+                        row[f"{side}_us_per_grad"] = 1e6 * times[side] / gradients_per_call(fn)
+                    row["ratio_per_grad"] = row["ppl_us_per_grad"] / row["native_us_per_grad"]
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print(f"\nmachine: {platform.processor() or platform.machine()}, repeats={a.repeats}")
-    print("| backend | model | method | native s | ppl s | ppl / native |")
-    print("|---|---|---|---|---|---|")
+    print("| backend | model | method | native s | ppl s | ppl / native | per gradient |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
+        per_grad = (
+            f"{r['native_us_per_grad']:.0f} / {r['ppl_us_per_grad']:.0f} us = "
+            f"{r['ratio_per_grad']:.2f}"
+            if "ratio_per_grad" in r
+            else ""
+        )
         print(
             f"| {r['backend']} | {r['model']} | {r['method']} | {r['native_s']:.2f} "
-            f"| {r['ppl_s']:.2f} | {r['ratio']:.2f} |"
+            f"| {r['ppl_s']:.2f} | {r['ratio']:.2f} | {per_grad} |"
         )
     if a.json:
         with open(a.json, "w") as f:

@@ -40,8 +40,6 @@ __all__ = [
     "native_reparam",
 ]
 
-_MASK64 = (1 << 64) - 1
-
 
 # ---- the site view -----------------------------------------------------------------------
 def site_type(raw) -> str:
@@ -195,7 +193,7 @@ class _Seed(Messenger):
     def _pyro_sample(self, msg) -> None:
         if msg["is_observed"] or msg["value"] is not None or _innermost_seed() is not self:
             return
-        torch.manual_seed(int(self.next_key()) & _MASK64)
+        keys.seed_global(self.next_key())
 
 
 def _innermost_seed() -> _Seed | None:
