@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--arms", type=int, default=10)
     parser.add_argument("--horizon", type=int, default=200)
     parser.add_argument("--reps", type=int, default=10)
-    parser.add_argument("--update-every", type=int, default=25)
+    parser.add_argument("--update-every", type=int, default=10)
     parser.add_argument("--schedule", choices=("every", "doubling"), default="every")
     parser.add_argument("--covariance", default="equicorrelated")
     parser.add_argument("--rho2", type=float, default=0.3, help="off-diagonal correlation")
