@@ -80,6 +80,26 @@ def _cases():
 
 @pytest.mark.parametrize("spec,backend_name", list(_cases()))
 def test_recovers_the_conjugate_posterior(spec, backend_name):
+    _check_recovers_the_conjugate_posterior(spec, backend_name)
+
+
+#: the algorithms run end to end on a GPU (issue 13); skipped where the backend sees none
+GPU_METHODS = ("svi", "nuts", "sgld", "cmcd")
+
+
+@pytest.mark.parametrize("method", GPU_METHODS)
+@pytest.mark.parametrize("backend_name", ppl.backends())
+def test_recovers_the_conjugate_posterior_on_a_gpu(method, backend_name):
+    with ppl.backend(backend_name) as backend:
+        try:
+            backend.resolve_device("cuda")
+        except ppl.errors.BackendError:
+            pytest.skip(f"{backend_name} sees no GPU here")
+    spec = next(s for s in ppl.algorithms() if s.name == method)
+    _check_recovers_the_conjugate_posterior(spec, backend_name, device="cuda")
+
+
+def _check_recovers_the_conjugate_posterior(spec, backend_name, device=None):
     options = {k: v for k, v in QUICK.get(spec.name, {}).items() if k in spec.defaults()}
     post = ppl.infer(
         normal_normal,
@@ -87,6 +107,7 @@ def test_recovers_the_conjugate_posterior(spec, backend_name):
         args=(Y,),
         backend=backend_name,
         seed=1,
+        device=device,
         progress=False,
         **options,
     )
