@@ -93,10 +93,15 @@ CASES = {
         errors.BackendError,
         "Did you mean 'numpyro'",
     ),
-    "absent device": Case(
-        lambda: ppl.infer(model, "nuts", args=(Y,), device="cuda"),
+    "absent device": Case(  # no machine has a hundred GPUs: absent with or without CUDA
+        lambda: ppl.infer(model, "nuts", args=(Y,), device="cuda:99"),
         errors.BackendError,
         "device='cpu'",
+    ),
+    "compile=True for an algorithm that takes no minibatch gradient": Case(
+        lambda: ppl.infer(model, "nuts", args=(Y,), compile=True),
+        errors.OptionError,
+        "Drop compile=True",
     ),
     "observation of the wrong shape": Case(
         lambda: ppl.infer(model, "nuts", args=(Y[:, None],)),

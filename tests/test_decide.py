@@ -52,8 +52,9 @@ def _random_regret(env, horizon, seed):
 QUICK_MCMC = {
     "nuts": {"num_warmup": 40, "num_samples": 20},
     # step 0.02 in logit space: the drift eps/2 * grad moves ~0.1 a step and the noise sd is
-    # ~0.14, against a posterior sd of ~0.5 after fifteen rounds, so 100 steps cross it
-    "sgld": {"num_warmup": 60, "num_samples": 40, "step_size": 0.02},
+    # ~0.14, against a posterior sd of ~0.5 after fifteen rounds, so 100 steps cross it;
+    # minibatches of 20: the first refit (15 rounds) runs on all of them, the second subsamples
+    "sgld": {"num_warmup": 60, "num_samples": 40, "step_size": 0.02, "batch_size": 20},
 }
 
 

@@ -172,23 +172,25 @@ def linear_reward_model(
         raise OptionError(f"spike_slab options are for prior='spike_slab', not {prior!r}.")
 
     def model(contexts, arms, rewards=None):
-        n = arms.shape[0]
         if parts is not None:
             beta = parts.coefficients()
         else:
             beta = _coefficients(prior, shape, prior_scale, tau0)
-        if num_arms is None:  # (n, K, d) @ (d,) -> (n, K)
-            means = ops.sum(contexts * beta, axis=-1)
-        else:  # (n, d) @ (d, K) -> (n, K)
-            means = ops.matmul(contexts, beta.T)
-        mean = means[ops.arange(n), arms]
         sigma = (
             noise_scale
             if noise_scale is not None
             else primitives.sample("sigma", dist.HalfNormal(1.0))
         )
-        with primitives.plate("rounds", n):
-            primitives.sample("reward", dist.Normal(mean, sigma), obs=rewards)
+        # the rounds are indexed by the plate, so SG-MCMC's batch_size can subsample them
+        with primitives.plate("rounds", arms.shape[0]) as idx:
+            x, arm = contexts[idx], arms[idx]
+            if num_arms is None:  # (n, K, d) @ (d,) -> (n, K)
+                means = ops.sum(x * beta, axis=-1)
+            else:  # (n, d) @ (d, K) -> (n, K)
+                means = ops.matmul(x, beta.T)
+            mean = means[ops.arange(arm.shape[0]), arm]
+            observed = None if rewards is None else rewards[idx]
+            primitives.sample("reward", dist.Normal(mean, sigma), obs=observed)
 
     def expected_reward(params, context):
         beta = np.asarray(params["beta"])
@@ -220,8 +222,9 @@ def bernoulli_reward_model(num_arms: int, *, a: float = 1.0, b: float = 1.0) -> 
 
     def model(contexts, arms, rewards=None):
         p = primitives.sample("p", dist.Beta(a, b).expand([num_arms]).to_event(1))
-        with primitives.plate("rounds", arms.shape[0]):
-            primitives.sample("reward", dist.Bernoulli(probs=p[arms]), obs=rewards)
+        with primitives.plate("rounds", arms.shape[0]) as idx:
+            observed = None if rewards is None else rewards[idx]
+            primitives.sample("reward", dist.Bernoulli(probs=p[arms[idx]]), obs=observed)
 
     def expected_reward(params, context):
         return np.asarray(params["p"], dtype=float)

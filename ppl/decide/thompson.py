@@ -387,6 +387,9 @@ class ThompsonSampling:
 
     def _infer(self, infer, contexts, arms, rewards):
         options = self.posterior_options
+        batch = options.get("batch_size")
+        if isinstance(batch, int) and len(rewards) <= batch:  # early rounds: all data fit one batch
+            options = {k: v for k, v in options.items() if k != "batch_size"}
         if self._guide_factory is not None:  # the model's own guide, warm-started by its params
             options = dict(
                 options, guide=self._guide_factory(self._warm if self.warm_start else None)

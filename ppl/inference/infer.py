@@ -47,8 +47,8 @@ def infer(
     ``samples["x"]`` (see ``ppl.inference.log_density``). ``init_values``: ``{site: value}``
     (constrained) where the algorithm starts, for the sites named (a warm start; ``Problem.init``).
     ``compile=True``: on Pyro, compile the potential's value and gradient with ``torch.compile``
-    for the algorithms written in ``ppl`` (seconds up front, then several times faster per
-    gradient; ``timings["compile_seconds"]``); NumPyro always compiles.
+    for the SG-MCMC samplers (seconds up front, then several times faster per gradient;
+    ``timings["compile_seconds"]``); other algorithms refuse it; NumPyro always compiles.
 
     >>> import ppl
     >>> from ppl import dist
@@ -74,6 +74,12 @@ def infer(
             f"{spec.name!r} runs on the backends {spec.backends}, not {chosen.name!r}."
         )
     opts = registry.validate_options(spec, options)
+    if compile and spec.family != "sgmcmc":
+        raise OptionError(
+            f"compile=True compiles the minibatch gradient that the SG-MCMC samplers take; "
+            f"{spec.name!r} does not use it, so its compile time would be wasted. Drop "
+            "compile=True."
+        )
     target = chosen.resolve_device(device)
     with chosen.device_scope(target):
         args, kwargs = chosen.convert_args(args, kwargs)

@@ -1,5 +1,7 @@
 """``Problem`` from the same model source agrees across backends."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -148,7 +150,9 @@ def test_compiled_gradient_equals_the_recorded_one_on_every_minibatch():
     X, y = logistic_data()
     kwargs = {"y": y, "subsample_size": 10}
     plain = backend.problem(logistic_regression, (X,), kwargs)
-    compiled = backend.problem(logistic_regression, (X,), kwargs, compile=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a fallback to the uncompiled path warns
+        compiled = backend.problem(logistic_regression, (X,), kwargs, compile=True)
     assert compiled.compile_seconds > 0 and plain.compile_seconds == 0
     z = backend.asarray(np.linspace(-1.0, 1.0, plain.dim))
     for key in [*backend.split(backend.key(3), 3), None]:  # None: the whole data, not compiled
@@ -162,3 +166,20 @@ def test_compile_is_accepted_and_ignored_on_numpyro():
     X, y = logistic_data()
     problem = backend.problem(logistic_regression, (X,), {"y": y}, compile=True)
     assert problem.compile_seconds == 0
+
+
+def bounded_by_a_latent():
+    a = ppl.sample("a", ppl.dist.Exponential(1.0))
+    ppl.sample("x", ppl.dist.Uniform(0.0, a))
+
+
+def test_a_support_that_moves_with_another_latent():
+    # NumPyro follows the support at every point: x = a * sigmoid(u), batched as one by one
+    z = np.array([[2.0, 3.0], [-1.0, 3.0]], dtype=np.float32)
+    with ppl.backend("numpyro") as backend:
+        values = backend.problem(bounded_by_a_latent).constrain(backend.asarray(z))
+    a = np.exp(z[:, 0])
+    np.testing.assert_allclose(np.asarray(values["x"]), a / (1 + np.exp(-z[:, 1])), rtol=1e-5)
+    # Pyro's transforms are fixed at the first trace: refused, naming the site and the fix
+    with ppl.backend("pyro") as backend, pytest.raises(ModelError, match="'x'.*reparameterize"):
+        backend.problem(bounded_by_a_latent)

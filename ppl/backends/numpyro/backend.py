@@ -153,6 +153,11 @@ class NumPyroBackend(Backend):
                 "a JAX build for it (pip install 'jax[cuda12]') or use device='cpu'."
             ) from err
         index = int(str(device).split(":")[1]) if ":" in str(device) else 0
+        if index >= len(devices):
+            raise BackendError(
+                f"Device {device!r} is not available: JAX sees {len(devices)} {platform} "
+                f"device(s) ({devices}). Use an index below {len(devices)} or device='cpu'."
+            )
         return devices[index]
 
     def to_device(self, tree, device):

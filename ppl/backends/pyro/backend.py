@@ -211,7 +211,13 @@ class PyroBackend(Backend):
                 f"Device {device!r} is not available: this torch build ({torch.__version__}) "
                 "sees no CUDA GPU. Install a CUDA build of torch or use device='cpu'."
             )
-        return torch.device(text)
+        target = torch.device(text)
+        if target.type == "cuda" and (target.index or 0) >= torch.cuda.device_count():
+            raise BackendError(
+                f"Device {device!r} is not available: torch sees {torch.cuda.device_count()} "
+                "CUDA device(s). Use a smaller index or device='cpu'."
+            )
+        return target
 
     def to_device(self, tree, device):
         return pytree.tree_map(lambda v: v.to(device) if torch.is_tensor(v) else v, tree)

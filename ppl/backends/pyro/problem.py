@@ -19,6 +19,7 @@ import torch
 from pyro.distributions.transforms import biject_to
 from pyro.poutine.subsample_messenger import _Subsample
 
+from ...errors import ModelError
 from ...primitives import plate_subsample_sizes
 from ..problem import FlatLayout, Problem, latent_sites, observed_values
 from . import keys
@@ -77,8 +78,13 @@ def _record(neg_log_joint, z0, indices0, sizes):
             recorded = torch.jit.trace(neg_log_joint, (z0, *indices0), check_trace=False)
         gen = keys.generator(keys.key(12345))
         for _ in range(2):
-            z = z0 + 0.5 * torch.randn(z0.shape, generator=gen, dtype=z0.dtype)
-            indices = [torch.randperm(n, generator=gen)[: len(i)] for n, i in zip(sizes, indices0)]
+            z = z0 + 0.5 * torch.randn(z0.shape, generator=gen, dtype=z0.dtype, device="cpu").to(
+                z0.device
+            )
+            indices = [
+                torch.randperm(n, generator=gen, device="cpu")[: len(i)].to(i.device)
+                for n, i in zip(sizes, indices0)
+            ]
             fast, slow = recorded(z, *indices), neg_log_joint(z, *indices)
             if not (
                 math.isclose(float(fast), float(slow), rel_tol=_TRACE_CHECK_RTOL, abs_tol=1e-6)
@@ -135,6 +141,15 @@ def build_problem(backend, model, args, kwargs, init_values, record=True, compil
     def unconstrain(values, batch_ndim=0):
         parts = {name: t.inv(torch.as_tensor(values[name])) for name, t in transforms.items()}
         return layout.ravel(parts, xp, batch_ndim)
+
+    if layout.dim:  # the model at a point away from the prototype: have its supports moved?
+        try:
+            with poutine.block():
+                away = model_trace(constrained(torch.linspace(-1.3, 1.7, layout.dim))[0])
+        except Exception:  # noqa: BLE001 - a model that fails there fails, and is named, later
+            away = None
+        if away is not None:
+            _check_fixed_supports(proto, away, layout.names)
 
     def sample_prior(key):
         with keys.global_seed(key):
@@ -250,3 +265,26 @@ def _compiled_value_and_grad(backend, neg_log_joint, potential, draw_indices, z0
 
 
 __all__ = ["build_problem", "prototype_trace"]
+
+
+def _check_fixed_supports(proto, other, names) -> None:
+    """Raise ``ModelError`` when a latent site's support moves with other latents
+    (``x ~ Uniform(0, a)``): the transforms here, as in Pyro's own HMC, are fixed at the
+    prototype trace, so such a model would be sampled on the wrong support."""
+    for name in names:
+        if name not in other.nodes:
+            continue
+        before = vars(proto.nodes[name]["fn"].support)
+        after = vars(other.nodes[name]["fn"].support)
+        same = before.keys() == after.keys() and all(
+            torch.allclose(torch.as_tensor(before[k]), torch.as_tensor(after[k]))
+            for k in before
+            if torch.is_tensor(before[k]) or isinstance(before[k], float | int)
+        )
+        if not same:
+            raise ModelError(
+                f"The support of site {name!r} depends on other latent sites, which the pyro "
+                "backend cannot follow (its transforms are fixed at the first trace, as in "
+                "Pyro's HMC). Use backend='numpyro', or reparameterize: for "
+                "x ~ Uniform(0, a), sample u ~ Uniform(0, 1) and set x = a * u."
+            )
