@@ -163,7 +163,7 @@ class Problem:
     constrain_many: Callable | None = None
     #: ``(z, key=None) -> (potential, its gradient in z)``; the backend may give a faster one
     value_and_grad: Callable | None = None
-    #: seconds the backend spent compiling while it built the problem (``compile=True``)
+    #: seconds the backend spent compiling (``compile=True``) or recording while it built it
     compile_seconds: float = 0.0
     _cache: dict = field(default_factory=dict, repr=False)
 

@@ -28,10 +28,15 @@ class Options:
     """Options of ``ppl.decide.ThompsonSampling``.
 
     posterior: the registered inference algorithm that computes each posterior.
-    update_every: recompute the posterior every this many rounds. warm_start: start each
-    posterior computation at the previous posterior mean.
+    update_every: recompute the posterior every this many rounds. schedule: ``"every"`` (every
+    ``update_every`` rounds) or ``"doubling"`` (after 1, 2, 4, ... times that many). warm_start:
+    start each posterior computation at the previous posterior mean. backend, seed: where and
+    with which seed the posteriors are computed.
     """
 
     posterior: str = "svi"
     update_every: int = 1
+    schedule: str = "every"
     warm_start: bool = True
+    backend: str | None = None
+    seed: int = 0
