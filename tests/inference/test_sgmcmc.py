@@ -228,6 +228,16 @@ def test_structured_independent_groups_match(backend, float64, options, expected
         check_moments(post.samples[site], expected(), expected())
 
 
+@pytest.mark.parametrize("base", ["sgld", "psgld", "sghmc"])
+def test_structured_with_one_group_is_its_base_sampler(backend, base):
+    # one group: every gradient is taken at the current point on the same minibatch, with the
+    # same noise, so the chain is the base sampler's draw for draw (up to float rounding)
+    kw = {"num_warmup": 10, "num_samples": 50, "step_size": 0.01, "batch_size": B}
+    plain = run(base, backend.name, seed=3, model=model, **kw).samples["mu"]
+    one = run("structured_sgmcmc", backend.name, seed=3, base=base, groups=[["mu"]], **kw)
+    np.testing.assert_allclose(one.samples["mu"], plain, rtol=0, atol=1e-5)
+
+
 def test_structured_breaks_dependence_between_groups():
     """mu + nu is pinned by the data, so the joint posterior has corr -4/4.25 = -0.94 (SGLD's
     chain: -0.90); with the two in separate groups each moves against buffered (long past)

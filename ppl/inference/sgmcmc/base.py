@@ -270,6 +270,12 @@ def step_counter(backend, value: int = 0):
     return backend.asarray(np.asarray(value, dtype=np.int64))
 
 
+def step_keys(backend, key):
+    """``(minibatch, noise, other)`` keys of one step; the third is structured SG-MCMC's (its
+    buffer draws), so that with one group it moves exactly as its base sampler."""
+    return backend.split(key, 3)
+
+
 def make_sampler(update: Update):
     """``init(problem, key, options)`` and ``step(state, key, problem, options)`` of the sampler
     that moves by ``update`` along minibatch gradients."""
@@ -280,7 +286,7 @@ def make_sampler(update: Update):
 
     def step(state, key, problem, options):
         backend = problem.backend
-        grad_key, noise_key = backend.split(key)
+        grad_key, noise_key = step_keys(backend, key)[:2]
         value, grad = minibatch_gradient(problem)(state.position, grad_key)
         eps = step_size_at(options, state.step, backend.xp, state.position.dtype)
         z, aux = update.apply(state.position, state.aux, grad, eps, noise_key, backend, options)

@@ -44,6 +44,7 @@ from .base import (
     minibatch_gradient,
     problem_overrides,
     step_counter,
+    step_keys,
     step_size_at,
 )
 
@@ -154,8 +155,9 @@ def _buffer_draw(backend, state, key, options):
     return state.buffer[index]
 
 
-def _structured_gradient(backend, problem, state, keys, options):
-    """Each group's gradient with the other groups replaced by a buffer draw."""
+def _structured_gradient(backend, problem, state, batch_key, keys, options):
+    """Each group's gradient with the other groups replaced by a buffer draw (all on the
+    minibatch of ``batch_key``)."""
     xp, z = backend.xp, state.position
     value_and_grad = minibatch_gradient(problem)
     grad, value = xp.zeros_like(z), 0.0
@@ -163,12 +165,12 @@ def _structured_gradient(backend, problem, state, keys, options):
     for k in range(num_groups):
         mask = state.masks[k]
         point = mask * z + (1 - mask) * _buffer_draw(backend, state, keys[k], options)
-        v, g = value_and_grad(point, keys[-1])
+        v, g = value_and_grad(point, batch_key)
         grad, value = grad + mask * g, value + v / num_groups
     return value, grad
 
 
-def _dropout_gradient(backend, problem, state, keys, options):
+def _dropout_gradient(backend, problem, state, batch_key, keys, options):
     """The dropout variant: each mask keeps each group with probability ``1 - dropout``."""
     xp, z = backend.xp, state.position
     value_and_grad = minibatch_gradient(problem)
@@ -178,20 +180,20 @@ def _dropout_gradient(backend, problem, state, keys, options):
     total, count = xp.zeros_like(z), xp.zeros_like(z)
     for m in range(options.num_masks):
         point = keep[m] * z + (1 - keep[m]) * _buffer_draw(backend, state, keys[m + 1], options)
-        _, g = value_and_grad(point, keys[-1])
+        _, g = value_and_grad(point, batch_key)
         total, count = total + keep[m] * g, count + keep[m]
-    value, current = value_and_grad(z, keys[-1])
+    value, current = value_and_grad(z, batch_key)
     grad = xp.where(count > 0, total / xp.clip(count, 1, None), current)
     return value, grad
 
 
 def step(state, key, problem, options):
     backend, xp = problem.backend, problem.backend.xp
-    noise_key, grad_keys = backend.split(key)
-    num = options.num_masks + 2 if options.dropout > 0 else state.masks.shape[0] + 1
-    keys = backend.split(grad_keys, num)
+    batch_key, noise_key, buffer_key = step_keys(backend, key)
+    num = options.num_masks + 1 if options.dropout > 0 else state.masks.shape[0]
+    keys = backend.split(buffer_key, num)
     estimate = _dropout_gradient if options.dropout > 0 else _structured_gradient
-    value, grad = estimate(backend, problem, state, keys, options)
+    value, grad = estimate(backend, problem, state, batch_key, keys, options)
     eps = step_size_at(options, state.step, xp, state.position.dtype)
     update = UPDATES[options.base]
     z, aux = update.apply(state.position, state.aux, grad, eps, noise_key, backend, options)
