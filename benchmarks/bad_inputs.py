@@ -99,7 +99,7 @@ CASES = {
         "device='cpu'",
     ),
     "compile=True for an algorithm that takes no minibatch gradient": Case(
-        lambda: ppl.infer(model, "nuts", args=(Y,), compile=True),
+        lambda: ppl.infer(model, "nuts", args=(Y,), backend="pyro", compile=True),
         errors.OptionError,
         "Drop compile=True",
     ),

@@ -126,8 +126,9 @@ def pyro_calls(model, args, steps, warmup, samples):
 @contextlib.contextmanager
 def counting_pyro_gradients():
     """Count the potential-gradient evaluations of Pyro's integrator (native and ppl NUTS alike
-    go through ``pyro.ops.integrator.potential_grad``): the two sides draw different random
-    trajectories, so their times compare per gradient, not per call."""
+    take their leapfrog gradients through ``pyro.ops.integrator.potential_grad``; the few of
+    the kernels' setup, imported by name elsewhere, are not counted): the two sides draw
+    different random trajectories, so their times compare per gradient, not per call."""
     import pyro.ops.integrator as integrator
 
     original, count = integrator.potential_grad, [0]

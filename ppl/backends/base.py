@@ -53,6 +53,8 @@ class Backend(abc.ABC):
     dist: Any
     #: the primitives by name: sample, param, plate, deterministic, factor, subsample
     primitives: dict[str, Callable]
+    #: whether ``problem(..., compile=True)`` does anything (JAX compiles always)
+    compiles_on_request: bool = False
 
     # ---- arrays -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -221,20 +223,30 @@ class Backend(abc.ABC):
         return importlib.import_module(f"{package}.reparam")
 
     # ---- models -------------------------------------------------------------------------
-    def problem(self, model: Callable, args=(), kwargs=None, init_values=None, compile=False):
+    def problem(
+        self,
+        model: Callable,
+        args=(),
+        kwargs=None,
+        init_values=None,
+        compile=False,
+        minibatch=False,
+    ):
         """Turn a model program into a ``Problem`` (see ``ppl.backends.problem``).
 
         The model always runs with this backend active, and an exception it raises is
         re-raised as a ``ModelError`` carrying the backend's own message. ``compile``: compile
         the potential's value and gradient where the backend can (torch: ``torch.compile``; JAX
-        always compiles).
+        always compiles). ``minibatch``: the algorithm will take minibatch gradients, so
+        prepare them now (torch: record the minibatch potential, timed in
+        ``compile_seconds``).
         """
         from . import bind
 
         args, kwargs = self.convert_args(args, kwargs)
         try:
             return self._build_problem(
-                bind(model, self.name), args, kwargs, dict(init_values or {}), compile
+                bind(model, self.name), args, kwargs, dict(init_values or {}), compile, minibatch
             )
         except PPLError:
             raise
@@ -246,7 +258,13 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def _build_problem(
-        self, model: Callable, args: tuple, kwargs: dict, init_values: dict, compile: bool
+        self,
+        model: Callable,
+        args: tuple,
+        kwargs: dict,
+        init_values: dict,
+        compile: bool,
+        minibatch: bool,
     ):
         """The backend's half of ``problem``: arguments are converted, ``model`` is bound."""
 

@@ -47,8 +47,9 @@ def infer(
     ``samples["x"]`` (see ``ppl.inference.log_density``). ``init_values``: ``{site: value}``
     (constrained) where the algorithm starts, for the sites named (a warm start; ``Problem.init``).
     ``compile=True``: on Pyro, compile the potential's value and gradient with ``torch.compile``
-    for the SG-MCMC samplers (seconds up front, then several times faster per gradient;
-    ``timings["compile_seconds"]``); other algorithms refuse it; NumPyro always compiles.
+    for the SG-MCMC samplers (seconds up front, then several times faster per gradient); other
+    algorithms refuse it on Pyro; NumPyro always compiles. ``timings["compile_seconds"]``
+    holds compilation, and on Pyro the recording of the SG-MCMC minibatch potential.
 
     >>> import ppl
     >>> from ppl import dist
@@ -74,18 +75,19 @@ def infer(
             f"{spec.name!r} runs on the backends {spec.backends}, not {chosen.name!r}."
         )
     opts = registry.validate_options(spec, options)
-    if compile and spec.family != "sgmcmc":
+    minibatch = spec.family == "sgmcmc"  # the algorithms that take minibatch gradients
+    if compile and not minibatch and chosen.compiles_on_request:
         raise OptionError(
             f"compile=True compiles the minibatch gradient that the SG-MCMC samplers take; "
-            f"{spec.name!r} does not use it, so its compile time would be wasted. Drop "
-            "compile=True."
+            f"{spec.name!r} does not use it, so on {chosen.name!r} its compile time would be "
+            "wasted. Drop compile=True."
         )
     target = chosen.resolve_device(device)
     with chosen.device_scope(target):
         args, kwargs = chosen.convert_args(args, kwargs)
         args, kwargs = chosen.to_device((args, kwargs), target)
         problem = _build_problem(
-            chosen, spec.load(), opts, model, args, kwargs, init_values, compile
+            chosen, spec.load(), opts, model, args, kwargs, init_values, compile, minibatch
         )
         if problem.dim == 0:
             raise ModelError(
@@ -97,7 +99,9 @@ def infer(
         return run(spec, problem, opts, chosen.key(seed), progress, problem.observed, checkpoint)
 
 
-def _build_problem(backend, module, options, model, args, kwargs, init_values=None, compile=False):
+def _build_problem(
+    backend, module, options, model, args, kwargs, init_values=None, compile=False, minibatch=False
+):
     """``backend.problem(model, ...)``, with the plate subsample sizes that the algorithm sets
     for the user (an optional ``problem_overrides(options) -> {plate: size}`` in its module)
     in effect whenever the model runs: while the problem is built and at every potential
@@ -107,14 +111,18 @@ def _build_problem(backend, module, options, model, args, kwargs, init_values=No
     overrides = getattr(module, "problem_overrides", None)
     sizes = overrides(options) if overrides is not None else {}
     if not sizes:
-        return backend.problem(model, args, kwargs, init_values=init_values, compile=compile)
+        return backend.problem(
+            model, args, kwargs, init_values=init_values, compile=compile, minibatch=minibatch
+        )
 
     @functools.wraps(model)
     def subsampled(*model_args, **model_kwargs):
         with plate_subsample_sizes(sizes, keep_outer=True):
             return model(*model_args, **model_kwargs)
 
-    problem = backend.problem(subsampled, args, kwargs, init_values=init_values, compile=compile)
+    problem = backend.problem(
+        subsampled, args, kwargs, init_values=init_values, compile=compile, minibatch=minibatch
+    )
     _check_subsampled(sizes, problem.subsample_plates)
     return dataclasses.replace(problem, model=bind(model, backend.name))
 

@@ -357,7 +357,7 @@ def test_sghmc_samples_the_double_well_under_gradient_noise(backend_name):
     assert tv < 0.025, tv
     assert 0.5 * np.abs(hist - well_masses(1.3)).sum() > 0.04
     # Each well holds half the mass: measured 0.469-0.531, batch-means standard errors
-    # 0.009-0.019, so 0.05 is about three of them.
+    # 0.009-0.019, so 0.05 is 2.6-5.5 of them (crossings are rare: the weights converge slowly).
     assert abs(np.mean(theta > 0) - 0.5) < 0.05
 
 
@@ -395,14 +395,16 @@ def test_sgld_and_sghmc_agree_in_distribution_with_blackjax():
     ours = run("sgld", "numpyro", step_size=0.1, num_samples=30_000).samples["mu"]
     theirs = _blackjax_chain("sgld", 0.05, 30_000)
     # SGHMC: BlackJAX integrates dx = p dt, dp = (grad log p - alpha p) dt + sqrt(2 alpha) dW
-    # with step h (momentum resampled at each call of 10 steps); ours is the same dynamics in
-    # v = h p: eta = h^2, friction = alpha h. At h = 0.05 both discretisation biases of the
-    # variance are under 1% (eta * LAM = 0.011), below the Monte Carlo error.
+    # by explicit Euler with step h, resampling the momentum at each call of 10 steps; ours is
+    # the same dynamics in v = h p: eta = h^2, friction = alpha h. Stationary variances (exact
+    # for these linear recursions): ours 1.004 VAR, BlackJAX's 1.057 VAR with the resampling.
+    # SGHMC's law hardly depends on (eta, friction), so this half checks agreement in
+    # distribution, not the mapping (SGLD's half does that).
     ours_hmc = run("sghmc", "numpyro", step_size=0.05**2, friction=0.5, num_samples=20_000)
     theirs_hmc = _blackjax_chain("sghmc", 0.05, 4000, num_integration_steps=10, alpha=10.0)
-    pairs = [(ours, theirs, sgld_var(0.1)), (ours_hmc.samples["mu"], theirs_hmc, VAR)]
+    pairs = [(ours, theirs, sgld_var(0.1)), (ours_hmc.samples["mu"], theirs_hmc, 1.057 * VAR)]
     for a, b, expected_var in pairs:
         (se_mean_a, se_var_a), (se_mean_b, se_var_b) = _mc_se(a), _mc_se(b)
         assert abs(a.mean() - b.mean()) < 4 * np.hypot(se_mean_a, se_mean_b), (a.mean(), b.mean())
         assert abs(a.var() - b.var()) < 4 * np.hypot(se_var_a, se_var_b), (a.var(), b.var())
-        check_moments(b, expected_var, expected_var * 1.02)  # BlackJAX itself: the known law
+        check_moments(b, expected_var, expected_var)  # BlackJAX itself: its known law

@@ -206,7 +206,7 @@ class NumPyroBackend(Backend):
         }
 
     # ---- models
-    def _build_problem(self, model, args, kwargs, init_values, compile=False):
-        from .problem import build_problem  # compile: the potential is always jitted here
+    def _build_problem(self, model, args, kwargs, init_values, compile=False, minibatch=False):
+        from .problem import build_problem  # compile, minibatch: jit does both when first called
 
         return build_problem(self, model, args, kwargs, init_values)

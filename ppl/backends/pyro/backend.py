@@ -64,6 +64,7 @@ def _torch_optimizer(cls, lr, kwargs) -> Optimizer:
 
 class PyroBackend(Backend):
     name = "pyro"
+    compiles_on_request = True
     xp = torch_xp
     dist = pyro_dist
     primitives = {
@@ -270,7 +271,9 @@ class PyroBackend(Backend):
         return {k: np.stack(v) for k, v in out.items()}
 
     # ---- models
-    def _build_problem(self, model, args, kwargs, init_values, compile=False):
+    def _build_problem(self, model, args, kwargs, init_values, compile=False, minibatch=False):
         from .problem import build_problem
 
-        return build_problem(self, model, args, kwargs, init_values, compile=compile)
+        return build_problem(
+            self, model, args, kwargs, init_values, compile=compile, minibatch=minibatch
+        )

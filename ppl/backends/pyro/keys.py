@@ -48,12 +48,12 @@ def generator(k, device=None) -> torch.Generator:
 
 
 def seed_global(k) -> None:
-    """Seed torch's global generators from key ``k``: the CPU one and those of CUDA devices in
-    use. (``torch.manual_seed`` also queues lazy seeds for every uninitialised accelerator,
+    """Seed torch's global generators from key ``k``: the CPU one and, where there is CUDA,
+    CUDA's. (``torch.manual_seed`` also queues lazy seeds for every other accelerator kind,
     recording a Python stack for each: ~1 ms a call, more than an SVI step of a small model.)"""
     seed = int(k) & _MASK
     torch.default_generator.manual_seed(seed)
-    if torch.cuda.is_initialized():
+    if torch.cuda.is_available():  # queued until CUDA starts, if it has not yet
         torch.cuda.manual_seed_all(seed)
 
 

@@ -103,7 +103,9 @@ def _record(neg_log_joint, z0, indices0, sizes):
         return None
 
 
-def build_problem(backend, model, args, kwargs, init_values, record=True, compile=False) -> Problem:
+def build_problem(
+    backend, model, args, kwargs, init_values, record=True, compile=False, minibatch=False
+) -> Problem:
     proto, subsample_plates, plates = prototype_trace(model, args, kwargs)
     latent = latent_sites(proto.nodes, subsample_plates, skip=plates)
     transforms = {site["name"]: biject_to(site["fn"].support) for site in latent}
@@ -222,8 +224,8 @@ def build_problem(backend, model, args, kwargs, init_values, record=True, compil
             unconstrain(sample_prior(keys.key(0))),
             sizes,
         )
-    elif record and plate_names and layout.dim:  # record the minibatch potential now, timed
-        start = time.perf_counter()  # as a compile, not inside the first step of a run
+    elif minibatch and record and plate_names and layout.dim:  # record the minibatch potential
+        start = time.perf_counter()  # now, timed as a compile, not inside a run's first step
         z0 = unconstrain(sample_prior(keys.key(0)))
         evaluate(z0, draw_indices(keys.key(0), z0.device))
         compile_seconds = time.perf_counter() - start
@@ -280,12 +282,11 @@ def _check_fixed_supports(proto, other, names) -> None:
     for name in names:
         if name not in other.nodes:
             continue
-        before = vars(proto.nodes[name]["fn"].support)
-        after = vars(other.nodes[name]["fn"].support)
+        before = _constraint_numbers(proto.nodes[name]["fn"].support)
+        after = _constraint_numbers(other.nodes[name]["fn"].support)
         same = before.keys() == after.keys() and all(
-            torch.allclose(torch.as_tensor(before[k]), torch.as_tensor(after[k]))
+            before[k].shape == after[k].shape and torch.allclose(before[k], after[k])
             for k in before
-            if torch.is_tensor(before[k]) or isinstance(before[k], float | int)
         )
         if not same:
             raise ModelError(
@@ -294,3 +295,20 @@ def _check_fixed_supports(proto, other, names) -> None:
                 "Pyro's HMC). Use backend='numpyro', or reparameterize: for "
                 "x ~ Uniform(0, a), sample u ~ Uniform(0, 1) and set x = a * u."
             )
+
+
+def _constraint_numbers(constraint, prefix="") -> dict:
+    """The numbers that parameterise a constraint, nested ones (``independent``, ``cat``,
+    ``stack``) included, by their path."""
+    out = {}
+    for key, value in vars(constraint).items():
+        path = f"{prefix}{key}"
+        if isinstance(value, torch.distributions.constraints.Constraint):
+            out.update(_constraint_numbers(value, path + "."))
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                if isinstance(item, torch.distributions.constraints.Constraint):
+                    out.update(_constraint_numbers(item, f"{path}[{i}]."))
+        elif torch.is_tensor(value) or isinstance(value, float | int):
+            out[path] = torch.as_tensor(value, dtype=torch.float64)
+    return out
