@@ -98,24 +98,31 @@ def kidscore_momiq(mom_iq, kid_score=None):
     """``kidscore_momiq.stan``: ``kid_score ~ normal(beta[1] + beta[2] * mom_iq, sigma)``."""
     beta = ppl.sample("beta", dist.Normal(0.0, FLAT_SCALE).expand([2]).to_event(1))
     sigma = ppl.sample("sigma", dist.HalfCauchy(2.5))
-    with ppl.plate("data", mom_iq.shape[0]):
-        ppl.sample("kid_score", dist.Normal(beta[0] + beta[1] * mom_iq, sigma), obs=kid_score)
+    with ppl.plate("data", mom_iq.shape[0]) as i:  # indexed: SG-MCMC's batch_size subsamples it
+        mean = beta[0] + beta[1] * mom_iq[i]
+        ppl.sample("kid_score", dist.Normal(mean, sigma), obs=_at(kid_score, i))
 
 
 def blr(X, y=None):
     """``blr.stan``: Bayesian linear regression, ``beta ~ normal(0, 10)``, ``sigma ~ normal+``."""
     beta = ppl.sample("beta", dist.Normal(0.0, 10.0).expand([X.shape[1]]).to_event(1))
     sigma = ppl.sample("sigma", dist.HalfNormal(10.0))
-    with ppl.plate("data", X.shape[0]):
-        ppl.sample("y", dist.Normal(ops.matmul(X, beta), sigma), obs=y)
+    with ppl.plate("data", X.shape[0]) as i:
+        ppl.sample("y", dist.Normal(ops.matmul(X[i], beta), sigma), obs=_at(y, i))
 
 
 def logearn_height(height, log_earn=None):
     """``logearn_height.stan``: ``log(earn) ~ normal(beta[1] + beta[2] * height, sigma)``."""
     beta = ppl.sample("beta", dist.Normal(0.0, FLAT_SCALE).expand([2]).to_event(1))
     sigma = ppl.sample("sigma", dist.HalfNormal(FLAT_SCALE))
-    with ppl.plate("data", height.shape[0]):
-        ppl.sample("log_earn", dist.Normal(beta[0] + beta[1] * height, sigma), obs=log_earn)
+    with ppl.plate("data", height.shape[0]) as i:
+        mean = beta[0] + beta[1] * height[i]
+        ppl.sample("log_earn", dist.Normal(mean, sigma), obs=_at(log_earn, i))
+
+
+def _at(observed, index):
+    """The observations at the plate's (sub)sample ``index``; ``None`` stays ``None``."""
+    return None if observed is None else observed[index]
 
 
 def ar_k(lags, y=None):

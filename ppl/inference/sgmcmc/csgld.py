@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, UPDATES, SGOptions, make_sampler, problem_overrides
+from .base import KIND, SGOptions, make_sampler, problem_overrides
 
 __all__ = ["KIND", "Options", "init", "problem_overrides", "step"]
 
@@ -29,4 +29,4 @@ class Options(SGOptions):
     schedule: str = "cyclical"
 
 
-init, step = make_sampler(UPDATES["sgld"])
+init, step = make_sampler("sgld", auto_rule="csgld")

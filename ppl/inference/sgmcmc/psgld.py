@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, UPDATES, PreconditionOptions, SGOptions, make_sampler, problem_overrides
+from .base import KIND, PreconditionOptions, SGOptions, make_sampler, problem_overrides
 
 __all__ = ["KIND", "Options", "init", "problem_overrides", "step"]
 
@@ -26,4 +26,4 @@ class Options(SGOptions, PreconditionOptions):
     """``SGOptions`` and ``PreconditionOptions`` (rms_decay, rms_eps)."""
 
 
-init, step = make_sampler(UPDATES["psgld"])
+init, step = make_sampler("psgld")

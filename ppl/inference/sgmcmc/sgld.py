@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, UPDATES, SGOptions, make_sampler, problem_overrides
+from .base import KIND, SGOptions, make_sampler, problem_overrides
 
 __all__ = ["KIND", "Options", "init", "problem_overrides", "step"]
 
@@ -25,4 +25,4 @@ class Options(SGOptions):
     """``SGOptions``; SGLD has no options of its own."""
 
 
-init, step = make_sampler(UPDATES["sgld"])
+init, step = make_sampler("sgld")

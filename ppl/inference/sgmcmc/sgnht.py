@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, UPDATES, FrictionOptions, SGOptions, make_sampler, problem_overrides
+from .base import KIND, FrictionOptions, SGOptions, make_sampler, problem_overrides
 
 __all__ = ["KIND", "Options", "init", "problem_overrides", "step"]
 
@@ -26,4 +26,4 @@ class Options(SGOptions, FrictionOptions):
     """``SGOptions`` and ``FrictionOptions`` (friction: the diffusion A and initial thermostat)."""
 
 
-init, step = make_sampler(UPDATES["sgnht"])
+init, step = make_sampler("sgnht")

@@ -40,9 +40,11 @@ from .base import (
     SGInfo,
     SGOptions,
     _check_choice,
-    initial_position,
+    frame_step_size,
     minibatch_gradient,
+    move,
     problem_overrides,
+    start,
     step_counter,
     step_keys,
     step_size_at,
@@ -127,23 +129,25 @@ def group_masks(layout, groups) -> np.ndarray:
 
 
 class StructuredState(NamedTuple):
-    """position, step and aux as in ``SGState``; buffer: ``(buffer_size, dim)`` earlier states
-    (a ring, row ``step % buffer_size`` written next); masks: the groups' 0/1 masks."""
+    """position, step, aux and frame as in ``SGState``; buffer: ``(buffer_size, dim)`` earlier
+    states (a ring, row ``step % buffer_size`` written next); masks: the groups' 0/1 masks."""
 
     position: Any
     step: Any
     aux: Any
     buffer: Any
     masks: Any
+    frame: Any = None
 
 
 def init(problem, key, options):
     backend, xp = problem.backend, problem.backend.xp
     masks = backend.asarray(group_masks(problem.layout, options.groups))
-    z = initial_position(problem, key, options)
+    z, frame = start(problem, key, options, options.base)
     buffer = xp.zeros((options.buffer_size, problem.dim), dtype=z.dtype) + z
     aux = UPDATES[options.base].init(z, backend, options)
-    return StructuredState(z, step_counter(backend), aux, buffer, xp.astype(masks, z.dtype))
+    masks = xp.astype(masks, z.dtype)
+    return StructuredState(z, step_counter(backend), aux, buffer, masks, frame)
 
 
 def _buffer_draw(backend, state, key, options):
@@ -194,10 +198,12 @@ def step(state, key, problem, options):
     keys = backend.split(buffer_key, num)
     estimate = _dropout_gradient if options.dropout > 0 else _structured_gradient
     value, grad = estimate(backend, problem, state, batch_key, keys, options)
-    eps = step_size_at(options, state.step, xp, state.position.dtype)
+    dtype = state.position.dtype
+    eps = step_size_at(options, state.step, xp, dtype, frame_step_size(state.frame))
     update = UPDATES[options.base]
-    z, aux = update.apply(state.position, state.aux, grad, eps, noise_key, backend, options)
+    z, aux = move(update, state.position, state.aux, grad, eps, noise_key, backend, options,
+                  state.frame)  # fmt: skip
     row = xp.arange(options.buffer_size) == state.step % options.buffer_size
     buffer = xp.where(row[:, None], z[None, :], state.buffer)
-    new = StructuredState(z, state.step + 1, aux, buffer, state.masks)
+    new = StructuredState(z, state.step + 1, aux, buffer, state.masks, state.frame)
     return new, SGInfo(eps, value)
