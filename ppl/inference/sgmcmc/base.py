@@ -66,7 +66,7 @@ class SGOptions:
     step size is then the largest that keeps two errors small on a unit-scale Gaussian: the
     discretisation's inflation of the variance (at most ~3%) and the minibatch gradient's
     (at most 10%, from the gradient noise measured at ``m`` on 16 minibatches). The rule per
-    sampler is its ``auto_step_size``; ``timings`` count the MAP search in ``init_seconds``.
+    sampler is in ``AUTO_RULES``; ``timings`` count the MAP search in ``init_seconds``.
     """
 
     num_warmup: int = 1000
@@ -315,9 +315,11 @@ AUTO_RULES: dict[str, Callable[[float, float], float]] = {
 AUTO_MAX_DIM = 2000
 
 
-def auto_frame(problem, key, options, rule: str) -> Frame:
+def auto_frame(problem, key, options, rule: str, blocks=None) -> Frame:
     """The MAP point, the Laplace factor there, and the step size ``AUTO_RULES[rule]`` gives
-    for the gradient noise measured there; once per problem (every chain shares it)."""
+    for the gradient noise measured there; once per problem (every chain shares it).
+    ``blocks``: ``(num_groups, dim)`` 0/1 masks whose cross-group covariance is dropped, so
+    that the whitening does not mix groups (structured SG-MCMC)."""
     from ..optimize import find_map
     from ..svi import laplace_factor
 
@@ -330,7 +332,11 @@ def auto_frame(problem, key, options, rule: str) -> Frame:
         backend, xp = problem.backend, problem.backend.xp
         map_key, noise_key = backend.split(key)
         shift = find_map(problem, map_key)
-        factor = backend.asarray(laplace_factor(problem, shift))
+        factor = laplace_factor(problem, shift)
+        if blocks is not None:
+            same_group = np.asarray(blocks).T @ np.asarray(blocks)
+            factor = np.linalg.cholesky((factor @ factor.T) * same_group)
+        factor = backend.asarray(factor)
         inverse = xp.linalg.inv(factor)
         value_and_grad = backend.jit(problem.value_and_grad)
         grads = [
@@ -342,15 +348,18 @@ def auto_frame(problem, key, options, rule: str) -> Frame:
         eps = AUTO_RULES[rule](getattr(options, "friction", 0.1), noise)
         return Frame(shift, factor, inverse, xp.asarray(eps, dtype=shift.dtype))
 
-    return problem.cached(("sgmcmc-auto", rule, getattr(options, "friction", None)), build)
+    grouping = None if blocks is None else np.asarray(blocks).tobytes()
+    return problem.cached(
+        ("sgmcmc-auto", rule, getattr(options, "friction", None), grouping), build
+    )
 
 
-def start(problem, key, options, rule: str):
+def start(problem, key, options, rule: str, blocks=None):
     """``(position, frame)`` at step 0: the initial position and no frame, or, for
-    ``step_size="auto"``, the MAP point and its whitened frame."""
+    ``step_size="auto"``, the MAP point and its whitened frame (see ``auto_frame``)."""
     if options.step_size != "auto":
         return initial_position(problem, key, options), None
-    frame = auto_frame(problem, key, options, rule)
+    frame = auto_frame(problem, key, options, rule, blocks)
     return frame.shift, frame
 
 

@@ -142,8 +142,9 @@ class StructuredState(NamedTuple):
 
 def init(problem, key, options):
     backend, xp = problem.backend, problem.backend.xp
-    masks = backend.asarray(group_masks(problem.layout, options.groups))
-    z, frame = start(problem, key, options, options.base)
+    blocks = group_masks(problem.layout, options.groups)
+    masks = backend.asarray(blocks)
+    z, frame = start(problem, key, options, options.base, blocks)
     buffer = xp.zeros((options.buffer_size, problem.dim), dtype=z.dtype) + z
     aux = UPDATES[options.base].init(z, backend, options)
     masks = xp.astype(masks, z.dtype)
