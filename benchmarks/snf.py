@@ -3,13 +3,22 @@
 Double well (the paper's setting, Wu, Köhler & Noé 2020): ``E(x) = x1^4 - 6 x1^2 - 0.5 x1 +
 x2^2 / 2``, 3 RealNVP blocks with 64x64 MLPs, for ``snf`` 20 random-walk Metropolis steps of
 size 0.25 after each block; Adam 5e-3, batch 128; ``--ml-steps`` steps of maximum likelihood on
-data, then ``--mixed-steps`` steps of KL + ML. The data are the paper's kind: local Metropolis
-chains started in each well, the same number of draws in each (so the data's well populations
-are wrong, and only the reweighting can fix them). Reported: the reweighted free-energy
-difference between the wells, ``F_right - F_left = -log(sum_{x1>0} w / sum_{x1<0} w)`` from
-``--num-samples`` draws with their importance weights, against the truth by quadrature
-(``ppl.models.energies.free_energy_difference``); the absolute error is averaged over the
-runs. ``--energy-only`` rows train on the KL alone for ``ml-steps + mixed-steps`` steps.
+data, then ``--mixed-steps`` steps of KL + ML (Adam is invariant to the paper's 0.5 / 0.5
+weighting). The data (``--data``): ``exact``, the paper's (10,000 exact draws,
+``energies.double_well_draws``), or ``wells``, local Metropolis chains started in each well with
+the same number of draws in each (so the well populations are wrong by ``e^1.69`` and only the
+reweighting can fix them). ``--energy-only`` rows train on the KL alone for ``ml-steps +
+mixed-steps`` steps.
+
+Each run draws ``--repeats`` x ``--num-samples`` paths with their importance weights. Reported:
+the reweighted free-energy difference between the wells, ``F_right - F_left = -log(sum_{x1>0}
+w / sum_{x1<0} w)`` from all of them, against the truth by quadrature
+(``energies.free_energy_difference``); and the paper's figure of merit, the error of the
+reweighted free-energy profile along ``x1`` (``profile_error``): per repeat, ``-log`` of the
+weighted histogram of ``x1`` (30 bins on [-2.5, 2.5]) shifted to mean zero; over the repeats,
+``bias`` = |mean over the bins inside (-2.25, 2.25) of (true profile - mean profile)|, both
+shifted to their minimum, and ``sd`` = the bins' sd over the repeats, averaged; the error is
+``sqrt(bias^2 + sd^2)`` (the paper reports 1.15 kT for RealNVP, 0.63 for its SNF).
 
 Rezende-Mohamed U1-U4 (``--targets u1 ...``): energy-only training; ``KL(q||p)`` estimated as
 ``log Z - mean(log w)`` with the exact ``log Z`` by quadrature (for ``snf`` this is the KL
@@ -29,7 +38,7 @@ import numpy as np
 import ppl
 from ppl.models import energies
 
-METHODS = ("realnvp", "snf")
+METHODS = ("realnvp", "snf", "snf-learned")
 U_TARGETS = {"u1": "rezende_u1", "u2": "rezende_u2", "u3": "rezende_u3", "u4": "rezende_u4"}
 
 
@@ -55,7 +64,11 @@ def well_data(per_well: int, seed: int = 0) -> np.ndarray:
     return np.concatenate(draws)
 
 
-def common(method, args):
+def common(variant, args):
+    """``(method, options)`` of a row: ``realnvp``, ``snf`` (the paper's fixed steps) or
+    ``snf-learned`` (each stochastic block's step size trained with the flow, from
+    ``--learned-step-size``, as in the paper's adaptive-MC notebook)."""
+    method = "realnvp" if variant == "realnvp" else "snf"
     options = dict(
         num_blocks=3,
         hidden=(64, 64),
@@ -63,14 +76,47 @@ def common(method, args):
         batch_size=args.batch_size,
         num_samples=args.num_samples,
     )
-    if method == "snf":
+    if variant == "snf":
         options.update(mc_steps=args.mc_steps, step_size=args.step_size)
-    return options
+    elif variant == "snf-learned":
+        options.update(
+            mc_steps=args.mc_steps, step_size=args.learned_step_size, learn_step_size=True
+        )
+    return method, options
 
 
-def run_double_well(method, backend, seed, data, energy_only, args):
+PROFILE_EDGES = np.linspace(-2.5, 2.5, 31)
+PROFILE_MIDS = (PROFILE_EDGES[1:] + PROFILE_EDGES[:-1]) / 2
+
+
+def profile_error(x, log_w, repeats: int) -> tuple[float, float, float, int]:
+    """The paper's error of the reweighted free-energy profile along ``x1`` (module docstring):
+    ``(sqrt(bias^2 + sd^2), bias, sd, bins)`` over ``repeats`` equal slices of the draws;
+    like the paper's, it skips bins that some repeat left empty (``bins``: those it kept, of
+    27)."""
+    curves = []
+    for xs, lw in zip(np.array_split(x, repeats), np.array_split(log_w, repeats)):
+        lw = np.where(np.isfinite(lw), lw, -np.inf)
+        counts, _ = np.histogram(xs[:, 0], PROFILE_EDGES, weights=np.exp(lw - lw.max()))
+        with np.errstate(divide="ignore"):
+            profile = -np.log(counts)
+        curves.append(profile - profile[np.isfinite(profile)].mean())
+    curves = np.array(curves)
+    mean = curves.mean(axis=0)
+    inside = (np.abs(PROFILE_MIDS) < 2.25) & np.isfinite(mean)
+    if not inside.any():
+        return np.inf, np.inf, np.inf, 0
+    truth = energies.free_energy_profile(PROFILE_MIDS)
+    gap = (truth - truth.min()) - (mean - mean[np.isfinite(mean)].min())
+    bias = abs(gap[inside].mean())
+    sd = curves[:, inside].std(axis=0).mean()
+    return float(np.hypot(bias, sd)), float(bias), float(sd), int(inside.sum())
+
+
+def run_double_well(variant, backend, seed, data, energy_only, args):
     spec = ppl.models.get("double_well")
-    options = common(method, args)
+    method, options = common(variant, args)
+    options.update(num_samples=args.repeats * args.num_samples)
     steps = args.ml_steps + args.mixed_steps
     if energy_only:
         options.update(num_steps=steps)
@@ -78,19 +124,24 @@ def run_double_well(method, backend, seed, data, energy_only, args):
         options.update(num_steps=steps, data=data, ml_steps=args.ml_steps)
     start = time.perf_counter()
     post = ppl.infer(spec.model, method, backend=backend, seed=seed, progress=False, **options)
-    x = post.samples["x"][0]
-    log_w = post.diagnostics["log_weights"]
+    x = np.asarray(post.samples["x"][0])
+    log_w = np.asarray(post.diagnostics["log_weights"])
+    error, bias, sd, bins = profile_error(x, log_w, args.repeats)
     return {
         "df_weighted": energies.reweighted_free_energy_difference(x, log_w),
         "df_raw": energies.reweighted_free_energy_difference(x),
-        "ess": post.diagnostics["ess"],
+        "profile": error,
+        "bias": bias,
+        "sd": sd,
+        "bins": bins,
+        "ess": post.diagnostics["ess"] / args.repeats,
         "seconds": time.perf_counter() - start,
     }
 
 
-def run_energy(target, method, backend, seed, args):
+def run_energy(target, variant, backend, seed, args):
     spec = ppl.models.get(U_TARGETS[target])
-    options = common(method, args)
+    method, options = common(variant, args)
     options.update(num_steps=args.u_steps)
     start = time.perf_counter()
     post = ppl.infer(spec.model, method, backend=backend, seed=seed, progress=False, **options)
@@ -101,6 +152,50 @@ def run_energy(target, method, backend, seed, args):
         "ess": post.diagnostics["ess"],
         "seconds": time.perf_counter() - start,
     }
+
+
+def double_well_rows(backend, data, energy_only, truth, args):
+    """Print the table's rows of one backend and training mode; return the lines comparing
+    each SNF variant with ``realnvp``, paired by seed."""
+    mode = "energy only" if energy_only else "ML, then ML + KL"
+    results = {}
+    for variant in args.methods:
+        rows = [
+            run_double_well(variant, backend, s, data, energy_only, args) for s in range(args.runs)
+        ]
+        df = np.array([r["df_weighted"] for r in rows])
+        results[variant] = {"df_error": np.abs(df - truth)}
+        err = results[variant]["df_error"]
+        prof = np.array([[r[k] for k in ("profile", "bias", "sd", "bins")] for r in rows])
+        results[variant]["profile"] = prof[:, 0]
+        print(
+            f"| {mode} | {variant} | {backend} | {df.mean():.2f} ± {df.std():.2f} | "
+            f"{err.mean():.3f} ± {err.std():.3f} | "
+            f"{np.mean([r['df_raw'] for r in rows]):.2f} | "
+            f"{prof[:, 0].mean():.2f} ± {prof[:, 0].std():.2f} "
+            f"({prof[:, 1].mean():.2f}, {prof[:, 2].mean():.2f}; "
+            f"{prof[:, 3].min():.0f}-{prof[:, 3].max():.0f}) | "
+            f"{np.mean([r['ess'] for r in rows]):.0f} | "
+            f"{np.mean([r['seconds'] for r in rows]):.1f} |",
+            flush=True,
+        )
+    lines = []
+    if "realnvp" not in results or args.runs < 2:
+        return lines
+    for variant in [v for v in results if v != "realnvp"]:
+        parts = []
+        for what in ("df_error", "profile"):
+            gap = results[variant][what] - results["realnvp"][what]
+            if not np.isfinite(gap).all():
+                parts.append(f"{what}: not finite in some run")
+                continue
+            se = gap.std(ddof=1) / np.sqrt(len(gap))
+            parts.append(
+                f"{what} {gap.mean():+.3f} ± {se:.3f} (lower in {int((gap < 0).sum())} of "
+                f"{len(gap)})"
+            )
+        lines.append(f"{mode}, {backend}: {variant} - realnvp, paired by seed: " + "; ".join(parts))
+    return lines
 
 
 def main(argv=None):
@@ -114,11 +209,14 @@ def main(argv=None):
     parser.add_argument("--energy-only", action="store_true", help="double well: also KL only")
     parser.add_argument("--u-steps", type=int, default=600, help="U1-U4 training steps")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--num-samples", type=int, default=10000)
+    parser.add_argument("--num-samples", type=int, default=100000, help="draws per repeat")
+    parser.add_argument("--repeats", type=int, default=20, help="double well: profile repeats")
+    parser.add_argument("--data", choices=("exact", "wells"), default="exact")
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--mc-steps", type=int, default=20)
     parser.add_argument("--step-size", type=float, default=0.25)
-    parser.add_argument("--per-well", type=int, default=10000)
+    parser.add_argument("--learned-step-size", type=float, default=0.05, help="its start")
+    parser.add_argument("--num-data", type=int, default=10000, help="double well: data draws")
     args = parser.parse_args(argv)
     if "pyro" in args.backend:
         import torch
@@ -127,31 +225,24 @@ def main(argv=None):
     seeds = range(args.runs)
     if "double_well" in args.targets:
         truth = energies.free_energy_difference()
-        data = well_data(args.per_well)
+        if args.data == "exact":
+            data = energies.double_well_draws(args.num_data)
+        else:
+            data = well_data(args.num_data // 2)
         print(
-            f"Double well: true F_right - F_left = {truth:.3f} kT; {args.runs} runs per row "
-            "(mean ± sd over runs).\n\n"
-            "| training | method | backend | dF reweighted | abs error | dF unweighted | ESS | "
-            "s per run |\n|---|---|---|---|---|---|---|---|",
+            f"Double well: true F_right - F_left = {truth:.3f} kT; data {args.data} "
+            f"({len(data)} draws); {args.runs} runs per row (mean ± sd over runs); ESS per "
+            f"{args.num_samples} draws.\n\n"
+            "| training | method | backend | dF reweighted | abs error | dF unweighted | "
+            "profile error (bias, sd; bins) | ESS | s per run |\n"
+            "|---|---|---|---|---|---|---|---|---|",
             flush=True,
         )
+        paired = []
         for energy_only in [False] + ([True] if args.energy_only else []):
-            mode = "energy only" if energy_only else "ML, then ML + KL"
             for backend in args.backend:
-                for method in args.methods:
-                    rows = [
-                        run_double_well(method, backend, s, data, energy_only, args) for s in seeds
-                    ]
-                    df = np.array([r["df_weighted"] for r in rows])
-                    err = np.abs(df - truth)
-                    raw = np.array([r["df_raw"] for r in rows])
-                    print(
-                        f"| {mode} | {method} | {backend} | {df.mean():.2f} ± {df.std():.2f} | "
-                        f"{err.mean():.2f} ± {err.std():.2f} | {raw.mean():.2f} | "
-                        f"{np.mean([r['ess'] for r in rows]):.0f} | "
-                        f"{np.mean([r['seconds'] for r in rows]):.1f} |",
-                        flush=True,
-                    )
+                paired += double_well_rows(backend, data, energy_only, truth, args)
+        print("".join(f"\n{line}\n" for line in paired), flush=True)
     targets = [t for t in args.targets if t in U_TARGETS]
     if targets:
         print(

@@ -74,6 +74,16 @@ def test_log_z_against_independent_answers():
     assert ppl.models.get("double_well").log_z == pytest.approx(expected, abs=1e-8)
 
 
+def test_double_well_draws_match_the_quadrature_moments():
+    # 200,000 exact draws: the standard error of each mean is sd / 447 (<= 0.004), of each sd
+    # about sd / 632 (Gaussian; less for the light-tailed bimodal x1); 5 standard errors each
+    x = energies.double_well_draws(200_000, seed=3)
+    reference = ppl.models.get("double_well").reference["x"]
+    se = reference["sd"] / math.sqrt(len(x))
+    np.testing.assert_array_less(np.abs(x.mean(axis=0) - reference["mean"]), 5 * se)
+    np.testing.assert_array_less(np.abs(x.std(axis=0) - reference["sd"]), 5 * se / math.sqrt(2))
+
+
 @pytest.mark.parametrize("name", [f"rezende_u{i}" for i in range(1, 5)])
 def test_box_log_z_by_monte_carlo(name):
     # Z = 64 E[exp(-U(x))] for x uniform on [-4, 4]^2; 400,000 draws give a relative standard
