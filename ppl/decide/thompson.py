@@ -402,6 +402,9 @@ class ThompsonSampling:
             backend=self.backend.name,
             seed=self._next_seed(),
             progress=False,
-            init_values=self._warm if self.warm_start else None,
+            # a guide function (the factory's) carries the warm start in its own params
+            init_values=(
+                self._warm if self.warm_start and not callable(options.get("guide")) else None
+            ),
             **options,
         )

@@ -32,7 +32,8 @@ of magnitude, where a guide started at the prior median with a small scale conve
 5. draw ``u`` from the fitted guide and return ``z = m + L u``.
 
 With a guide function, or ``init="median"``, the guide is fitted to the model itself, as the
-backend would.
+backend would; a guide function starts at its own ``ppl.param`` values (no MAP search, and
+``init_values`` only warn).
 
 >>> import ppl
 >>> from ppl import dist
@@ -57,6 +58,7 @@ A user objective: the importance-weighted bound with 8 particles, written with `
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -314,6 +316,16 @@ def init(problem, key, options):
     plan = _plan(problem, options)
     backend = problem.backend
     map_key, svi_key = backend.split(key)
+    if callable(options.guide):  # a guide function starts at its own ppl.param values
+        if problem.init_values:
+            warnings.warn(
+                f"svi: init_values (sites {sorted(problem.init_values)}) has no effect with a "
+                "guide function, which starts at the initial values of its own ppl.param "
+                "sites; set those, or use an autoguide (guide='normal', 'mvn', ...).",
+                UserWarning,
+                stacklevel=2,
+            )
+        return plan.runner.init(svi_key, None)
     # init="median": the backend's own start, except at the sites given ``init_values``
     start = {k: v for k, v in problem.init_values.items() if k in problem.layout.names} or None
     if options.init == "map":

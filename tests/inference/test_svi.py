@@ -239,3 +239,21 @@ def test_bad_objectives_are_named(backend):
         ppl.infer(
             normal_normal, "svi", args=(Y,), backend=backend.name, objective="chi2", guide="delta"
         )
+
+
+def test_init_values_with_a_guide_function_warn_and_its_params_are_the_start(backend):
+    def guide(y):
+        loc = ppl.param("loc", 0.5)
+        ppl.sample("mu", dist.Normal(loc, 0.1))
+        ppl.sample("sigma", dist.LogNormal(0.0, 0.1))
+
+    y = np.array([0.1, -0.3, 0.4])
+    options = dict(guide=guide, num_steps=1, lr=1e-6, num_samples=2000, progress=False)
+    with pytest.warns(UserWarning, match=r"init_values \(sites \['mu'\]\) has no effect"):
+        post = ppl.infer(location_scale, "svi", args=(y,), init_values={"mu": 3.0}, **options)
+    # one step at lr 1e-6 leaves loc at 0.5: the draws' mean is 0.5 +- 0.1 / sqrt(2000)
+    assert abs(float(np.mean(post.samples["mu"])) - 0.5) < 0.02
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ppl.infer(location_scale, "svi", args=(y,), **options)
+    assert not [w for w in caught if "init_values" in str(w.message)]
