@@ -6,18 +6,19 @@ size 0.25 after each block; Adam 5e-3, batch 128; ``--ml-steps`` steps of maximu
 data, then ``--mixed-steps`` steps of KL + ML (Adam is invariant to the paper's 0.5 / 0.5
 weighting). The data (``--data``): ``exact``, the paper's (10,000 exact draws,
 ``energies.double_well_draws``), or ``wells``, local Metropolis chains started in each well with
-the same number of draws in each (so the well populations are wrong by ``e^1.69`` and only the
-reweighting can fix them). ``--energy-only`` rows train on the KL alone for ``ml-steps +
-mixed-steps`` steps.
+the same number of draws in each, ``--num-data // 2`` (so the well populations are wrong by
+``e^1.69`` and only the reweighting can fix them). ``--energy-only`` rows train on the KL alone
+for ``ml-steps + mixed-steps`` steps.
 
 Each run draws ``--repeats`` x ``--num-samples`` paths with their importance weights. Reported:
 the reweighted free-energy difference between the wells, ``F_right - F_left = -log(sum_{x1>0}
 w / sum_{x1<0} w)`` from all of them, against the truth by quadrature
 (``energies.free_energy_difference``); and the paper's figure of merit, the error of the
 reweighted free-energy profile along ``x1`` (``profile_error``): per repeat, ``-log`` of the
-weighted histogram of ``x1`` (30 bins on [-2.5, 2.5]) shifted to mean zero; over the repeats,
-``bias`` = |mean over the bins inside (-2.25, 2.25) of (true profile - mean profile)|, both
-shifted to their minimum, and ``sd`` = the bins' sd over the repeats, averaged; the error is
+weighted histogram of ``x1`` on the paper's window ``(-2.25, 2.25)`` (27 bins), keeping the bins
+that no repeat left empty, each repeat shifted to mean zero over them; ``sd`` = the bins' sd
+over the repeats, averaged; ``bias`` = |mean over the bins of (true - mean profile)|, both
+shifted to their minimum, the truth being each bin's ``-log P`` by quadrature; the error is
 ``sqrt(bias^2 + sd^2)`` (the paper reports 1.15 kT for RealNVP, 0.63 for its SNF).
 
 Rezende-Mohamed U1-U4 (``--targets u1 ...``): energy-only training; ``KL(q||p)`` estimated as
@@ -85,32 +86,47 @@ def common(variant, args):
     return method, options
 
 
-PROFILE_EDGES = np.linspace(-2.5, 2.5, 31)
-PROFILE_MIDS = (PROFILE_EDGES[1:] + PROFILE_EDGES[:-1]) / 2
+PROFILE_EDGES = np.linspace(-2.25, 2.25, 28)  # the paper's window, bins of width 1/6
 
 
-def profile_error(x, log_w, repeats: int) -> tuple[float, float, float, int]:
-    """The paper's error of the reweighted free-energy profile along ``x1`` (module docstring):
-    ``(sqrt(bias^2 + sd^2), bias, sd, bins)`` over ``repeats`` equal slices of the draws;
-    like the paper's, it skips bins that some repeat left empty (``bins``: those it kept, of
-    27)."""
+def _true_profile() -> np.ndarray:
+    """``-log P(x1 in bin)`` of each bin, by quadrature (what a histogram estimates)."""
+    fine = np.linspace(PROFILE_EDGES[0], PROFILE_EDGES[-1], 27 * 200 + 1)
+    mids = (fine[1:] + fine[:-1]) / 2
+    log_p = -energies.free_energy_profile(mids).reshape(len(PROFILE_EDGES) - 1, -1)
+    return -np.logaddexp.reduce(log_p, axis=1)
+
+
+def profile_curves(x, log_w, repeats: int):
+    """``-log`` of the weighted histogram of ``x1`` per repeat, ``(repeats, 27)`` (inf where a
+    repeat left a bin empty); ``None`` if a log-weight is NaN or infinite."""
+    log_w = np.asarray(log_w, dtype=float)
+    if not np.isfinite(log_w).all():
+        return None
     curves = []
     for xs, lw in zip(np.array_split(x, repeats), np.array_split(log_w, repeats)):
-        lw = np.where(np.isfinite(lw), lw, -np.inf)
         counts, _ = np.histogram(xs[:, 0], PROFILE_EDGES, weights=np.exp(lw - lw.max()))
         with np.errstate(divide="ignore"):
-            profile = -np.log(counts)
-        curves.append(profile - profile[np.isfinite(profile)].mean())
-    curves = np.array(curves)
-    mean = curves.mean(axis=0)
-    inside = (np.abs(PROFILE_MIDS) < 2.25) & np.isfinite(mean)
-    if not inside.any():
+            curves.append(-np.log(counts))
+    return np.array(curves)
+
+
+def profile_error(curves, kept=None) -> tuple[float, float, float, int]:
+    """The paper's error of the reweighted free-energy profile along ``x1`` (module docstring)
+    from ``profile_curves``: ``(sqrt(bias^2 + sd^2), bias, sd, bins)`` over the bins ``kept``
+    (default: those no repeat left empty, as in the paper; ``bins``: how many, of 27).
+    ``curves=None`` (a bad weight) gives an infinite error."""
+    if curves is None:
         return np.inf, np.inf, np.inf, 0
-    truth = energies.free_energy_profile(PROFILE_MIDS)
-    gap = (truth - truth.min()) - (mean - mean[np.isfinite(mean)].min())
-    bias = abs(gap[inside].mean())
-    sd = curves[:, inside].std(axis=0).mean()
-    return float(np.hypot(bias, sd)), float(bias), float(sd), int(inside.sum())
+    if kept is None:
+        kept = np.isfinite(curves).all(axis=0)
+    if not kept.any():
+        return np.inf, np.inf, np.inf, 0
+    curves = curves[:, kept] - curves[:, kept].mean(axis=1, keepdims=True)
+    mean, truth = curves.mean(axis=0), _true_profile()[kept]
+    bias = abs(np.mean((truth - truth.min()) - (mean - mean.min())))
+    sd = curves.std(axis=0).mean()
+    return float(np.hypot(bias, sd)), float(bias), float(sd), int(kept.sum())
 
 
 def run_double_well(variant, backend, seed, data, energy_only, args):
@@ -126,7 +142,8 @@ def run_double_well(variant, backend, seed, data, energy_only, args):
     post = ppl.infer(spec.model, method, backend=backend, seed=seed, progress=False, **options)
     x = np.asarray(post.samples["x"][0])
     log_w = np.asarray(post.diagnostics["log_weights"])
-    error, bias, sd, bins = profile_error(x, log_w, args.repeats)
+    curves = profile_curves(x, log_w, args.repeats)
+    error, bias, sd, bins = profile_error(curves)
     return {
         "df_weighted": energies.reweighted_free_energy_difference(x, log_w),
         "df_raw": energies.reweighted_free_energy_difference(x),
@@ -134,6 +151,7 @@ def run_double_well(variant, backend, seed, data, energy_only, args):
         "bias": bias,
         "sd": sd,
         "bins": bins,
+        "curves": curves,
         "ess": post.diagnostics["ess"] / args.repeats,
         "seconds": time.perf_counter() - start,
     }
@@ -154,6 +172,19 @@ def run_energy(target, variant, backend, seed, args):
     }
 
 
+def _on_common_bins(these, those):
+    """The profile errors of two rows' runs, seed by seed, on the bins both runs kept (so a
+    row that empties the barrier's bins is not scored on an easier set)."""
+    pairs = []
+    for a, b in zip(these, those):
+        if a is None or b is None:
+            pairs.append((np.inf, np.inf))
+            continue
+        kept = np.isfinite(a).all(axis=0) & np.isfinite(b).all(axis=0)
+        pairs.append((profile_error(a, kept)[0], profile_error(b, kept)[0]))
+    return np.array(pairs).T
+
+
 def double_well_rows(backend, data, energy_only, truth, args):
     """Print the table's rows of one backend and training mode; return the lines comparing
     each SNF variant with ``realnvp``, paired by seed."""
@@ -164,7 +195,7 @@ def double_well_rows(backend, data, energy_only, truth, args):
             run_double_well(variant, backend, s, data, energy_only, args) for s in range(args.runs)
         ]
         df = np.array([r["df_weighted"] for r in rows])
-        results[variant] = {"df_error": np.abs(df - truth)}
+        results[variant] = {"df_error": np.abs(df - truth), "curves": [r["curves"] for r in rows]}
         err = results[variant]["df_error"]
         prof = np.array([[r[k] for k in ("profile", "bias", "sd", "bins")] for r in rows])
         results[variant]["profile"] = prof[:, 0]
@@ -183,8 +214,11 @@ def double_well_rows(backend, data, energy_only, truth, args):
     if "realnvp" not in results or args.runs < 2:
         return lines
     for variant in [v for v in results if v != "realnvp"]:
+        results[variant]["common bins"], results["realnvp"]["common bins"] = _on_common_bins(
+            results[variant]["curves"], results["realnvp"]["curves"]
+        )
         parts = []
-        for what in ("df_error", "profile"):
+        for what in ("df_error", "profile", "common bins"):
             gap = results[variant][what] - results["realnvp"][what]
             if not np.isfinite(gap).all():
                 parts.append(f"{what}: not finite in some run")
@@ -209,14 +243,18 @@ def main(argv=None):
     parser.add_argument("--energy-only", action="store_true", help="double well: also KL only")
     parser.add_argument("--u-steps", type=int, default=600, help="U1-U4 training steps")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--num-samples", type=int, default=100000, help="draws per repeat")
+    parser.add_argument(
+        "--num-samples", type=int, default=100000, help="draws (per repeat on the double well)"
+    )
     parser.add_argument("--repeats", type=int, default=20, help="double well: profile repeats")
     parser.add_argument("--data", choices=("exact", "wells"), default="exact")
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--mc-steps", type=int, default=20)
     parser.add_argument("--step-size", type=float, default=0.25)
     parser.add_argument("--learned-step-size", type=float, default=0.05, help="its start")
-    parser.add_argument("--num-data", type=int, default=10000, help="double well: data draws")
+    parser.add_argument(
+        "--num-data", type=int, default=10000, help="double well: data draws (wells: half each)"
+    )
     args = parser.parse_args(argv)
     if "pyro" in args.backend:
         import torch

@@ -262,6 +262,7 @@ def test_structured_breaks_dependence_between_groups():
         ({"groups": [["mu"], ["mu"]]}, "'mu' is in two groups"),
         ({"groups": [["mu"], ["sigma"]]}, "'sigma', which is not a latent site.*'mu'"),
         ({"groups": "mu"}, r"groups=\[\['mu'\]\]"),
+        ({"groups": 1}, r"a non-empty list of non-empty lists of site names.*got 1"),
         ({"base": "sgnht"}, "Unknown base 'sgnht'"),
         ({"dropout": 1.0}, "dropout must lie in"),
         ({"schedule": "cyclic"}, "Did you mean 'cyclical'"),

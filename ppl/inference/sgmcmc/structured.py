@@ -86,9 +86,13 @@ class Options(SGOptions, PreconditionOptions, FrictionOptions):
                     f"{self.groups!r}. Write groups=[[{self.groups!r}]] for one group."
                 )
             return
-        if not self.groups or not all(
-            isinstance(g, (list, tuple)) and g and all(isinstance(s, str) for s in g)
-            for g in self.groups
+        if (
+            not isinstance(self.groups, (list, tuple))
+            or not self.groups
+            or not all(
+                isinstance(g, (list, tuple)) and g and all(isinstance(s, str) for s in g)
+                for g in self.groups
+            )
         ):
             raise OptionError(
                 "groups must be 'sites' or a non-empty list of non-empty lists of site names, "
