@@ -32,6 +32,7 @@ Run: ``.venv/bin/python benchmarks/snf.py --backend numpyro`` (Markdown on stdou
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import numpy as np
@@ -89,6 +90,7 @@ def common(variant, args):
 PROFILE_EDGES = np.linspace(-2.25, 2.25, 28)  # the paper's window, bins of width 1/6
 
 
+@functools.cache
 def _true_profile() -> np.ndarray:
     """``-log P(x1 in bin)`` of each bin, by quadrature (what a histogram estimates)."""
     fine = np.linspace(PROFILE_EDGES[0], PROFILE_EDGES[-1], 27 * 200 + 1)

@@ -55,16 +55,8 @@ def compile_value_and_grad(neg_log_joint, z0, indices0, sizes):
 
 
 def _check(compiled, neg_log_joint, z0, indices0, sizes):
-    gen = keys.generator(keys.key(54321))
-    for _ in range(2):
-        z = (
-            z0
-            + 0.5 * torch.randn(z0.shape, generator=gen, dtype=z0.dtype, device="cpu").to(z0.device)
-        ).requires_grad_()
-        indices = [
-            torch.randperm(n, generator=gen, device="cpu")[: len(i)].to(i.device)
-            for n, i in zip(sizes, indices0)
-        ]
+    for z, indices in keys.check_points(z0, indices0, sizes, seed=54321):
+        z = z.requires_grad_()
         value, grad = compiled(z.detach(), *indices)
         eager_value = neg_log_joint(z, *indices)
         (eager_grad,) = torch.autograd.grad(eager_value, z)

@@ -68,3 +68,18 @@ def global_seed(k):
     with torch.random.fork_rng(devices=devices):
         seed_global(k)
         yield
+
+
+def check_points(z0, indices0, sizes, seed: int, count: int = 2):
+    """``count`` fresh ``(z, indices)`` near a recorded call's ``(z0, indices0)`` to check a
+    recorded or compiled potential against the eager one: ``z0`` plus N(0, 0.25) noise, and
+    random subsample indices of the same sizes from plates of ``sizes``; drawn on the CPU
+    (reproducible on any device), then moved to the inputs' devices."""
+    gen = generator(key(seed))
+    for _ in range(count):
+        noise = torch.randn(z0.shape, generator=gen, dtype=z0.dtype, device="cpu")
+        indices = [
+            torch.randperm(n, generator=gen, device="cpu")[: len(i)].to(i.device)
+            for n, i in zip(sizes, indices0)
+        ]
+        yield z0 + 0.5 * noise.to(z0.device), indices

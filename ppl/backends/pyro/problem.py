@@ -77,15 +77,7 @@ def _record(neg_log_joint, z0, indices0, sizes):
         with pyro.validation_enabled(False), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             recorded = torch.jit.trace(neg_log_joint, (z0, *indices0), check_trace=False)
-        gen = keys.generator(keys.key(12345))
-        for _ in range(2):
-            z = z0 + 0.5 * torch.randn(z0.shape, generator=gen, dtype=z0.dtype, device="cpu").to(
-                z0.device
-            )
-            indices = [
-                torch.randperm(n, generator=gen, device="cpu")[: len(i)].to(i.device)
-                for n, i in zip(sizes, indices0)
-            ]
+        for z, indices in keys.check_points(z0, indices0, sizes, seed=12345):
             fast, slow = recorded(z, *indices), neg_log_joint(z, *indices)
             if not (
                 math.isclose(float(fast), float(slow), rel_tol=_TRACE_CHECK_RTOL, abs_tol=1e-6)
