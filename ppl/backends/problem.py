@@ -15,6 +15,7 @@ draw); the layout of the flat vector, initialisation and batching of ``constrain
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -165,6 +166,9 @@ class Problem:
     value_and_grad: Callable | None = None
     #: seconds the backend spent compiling (``compile=True``) or recording while it built it
     compile_seconds: float = 0.0
+    #: ``(args, kwargs) -> Problem``: the same structure bound to other data of the same shapes
+    #: (``with_data``); ``None`` where the backend cannot rebind without rebuilding
+    rebind: Callable | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -179,6 +183,17 @@ class Problem:
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]
+
+    def with_data(self, args, kwargs) -> Problem:
+        """This problem's structure (layout, plates, initial values) bound to the model
+        arguments ``args``/``kwargs`` of the same shapes (arrays of a compiled function's
+        arguments, say), with a cache of its own; the model is not run again."""
+        if self.rebind is None:
+            raise NotImplementedError(f"The {self.backend.name!r} problem cannot be rebound.")
+        bound = self.rebind(args, kwargs)
+        return dataclasses.replace(
+            bound, model=self.model, init_values=self.init_values, observed=self.observed
+        )
 
     @property
     def dim(self) -> int:

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import DivergenceError
+from . import compiled
 from .checkpoint import Checkpoint
 from .posterior import LogZ, Posterior
 
@@ -79,31 +80,40 @@ def _check_finite(problem, positions: np.ndarray, first_step: int, method: str) 
 
 
 class _Loop:
-    """Runs ``step`` for ``total`` steps over all chains, in compiled chunks where possible."""
+    """Runs ``step`` for ``total`` steps over all chains, in compiled chunks where possible.
 
-    def __init__(self, backend, step, num_chains: int, vectorize: bool):
-        self.backend, self.step, self.num_chains = backend, step, num_chains
-        self.vectorize = vectorize
-        self.compile_seconds = 0.0
-        self._compiled: dict[int, Any] = {}
-        body_step = backend.vmap(step) if vectorize else step
+    The chunk is compiled with the model's data as arguments (``ppl.inference.compiled``), so
+    a later run of the same algorithm on data of the same shapes reuses it; algorithms declare
+    that their step depends only on the problem, the options and the state with
+    ``SHARES_COMPILED_STEPS``."""
 
-        def chunk(state, keys):
-            def body(carry, key):
-                carry, info = body_step(carry, key)
-                return carry, (getattr(carry, "position", None), info)
+    def __init__(self, spec, module, problem, options, vectorize: bool):
+        backend = problem.backend
 
-            return backend.scan(body, state, keys)
+        def build(bound):
+            step = functools.partial(module.step, problem=bound, options=options)
+            body_step = backend.vmap(step) if vectorize else step
 
-        self._chunk = chunk
+            def chunk(state, keys):
+                def body(carry, key):
+                    carry, info = body_step(carry, key)
+                    return carry, (getattr(carry, "position", None), info)
+
+                return backend.scan(body, state, keys)
+
+            return chunk
+
+        static = (spec.name, compiled.model_token(options), vectorize)
+        share = getattr(module, "SHARES_COMPILED_STEPS", False)
+        share = (share(options) if callable(share) else share) and static[1] is not None
+        self._chunk = compiled.compiled(problem, "driver-chunk", build, static, share)
+
+    @property
+    def compile_seconds(self) -> float:
+        return self._chunk.compile_seconds
 
     def run_chunk(self, state, keys):
-        length = len(keys)
-        if length not in self._compiled:
-            compiled, seconds = self.backend.precompile(self._chunk, state, keys)
-            self._compiled[length] = compiled
-            self.compile_seconds += seconds
-        return self._compiled[length](state, keys)
+        return self._chunk(state, keys)
 
 
 def _to_numpy_tree(backend, tree) -> dict[str, np.ndarray]:
@@ -129,10 +139,9 @@ def _run_steps(spec, module, problem, options, key, progress, checkpoint):
     chain_keys = backend.split(init_key, num_chains)
     states = [module.init(problem, chain_keys[c], options) for c in range(num_chains)]
     init_seconds = time.perf_counter() - start
-    step = functools.partial(module.step, problem=problem, options=options)
     vectorize = backend.supports_vmap_of_models and num_chains > 1
     groups = [_stack_trees(backend, states)] if vectorize else states
-    loop = _Loop(backend, step, num_chains, vectorize)
+    loop = _Loop(spec, module, problem, options, vectorize)
     step_keys = backend.split(run_key, total * num_chains)
     positions: list[list] = [[] for _ in groups]
     infos: list[list] = [[] for _ in groups]

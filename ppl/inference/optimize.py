@@ -18,6 +18,8 @@ import math
 import numpy as np
 from scipy.optimize import minimize
 
+from .compiled import compiled
+
 __all__ = ["find_map"]
 
 
@@ -31,7 +33,8 @@ def find_map(problem, key, max_iterations: int = 1000, num_starts: int = 4):
     whose scales differ by orders of magnitude.
     """
     backend = problem.backend
-    value_and_grad = backend.jit(backend.value_and_grad(problem.potential))
+    # compiled with the data as arguments: a second search on data of the same shapes is free
+    value_and_grad = compiled(problem, "value_and_grad", lambda p: p.value_and_grad)
 
     def fun(x):
         value, grad = value_and_grad(backend.asarray(x))

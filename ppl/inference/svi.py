@@ -71,9 +71,28 @@ from .driver import Draws
 from .optimize import find_map
 from .option_types import check_field_types
 
-__all__ = ["KIND", "Options", "init", "step", "sample", "GUIDES", "OBJECTIVES", "ESTIMATORS"]
+__all__ = [
+    "KIND",
+    "SHARES_COMPILED_STEPS",
+    "Options",
+    "init",
+    "step",
+    "sample",
+    "GUIDES",
+    "OBJECTIVES",
+    "ESTIMATORS",
+]
 
 KIND = "fit"
+
+
+def SHARES_COMPILED_STEPS(options) -> bool:  # noqa: N802 - the driver's declared capability
+    """Whether the step depends on the problem, the options and the state alone (so the driver
+    compiles it once per model and data shapes): not when the fit is whitened, whose affine map
+    ``init`` computes and the step reads from the plan."""
+    return not _whitens(options)
+
+
 GUIDES = ("normal", "mvn", "lowrank", "delta", "laplace", "iaf", "bnaf")
 WHITENED_GUIDES = ("normal", "mvn", "lowrank", "iaf", "bnaf")
 OBJECTIVES = ("elbo", "meanfield_elbo", "tracegraph_elbo", "renyi", "iwae", "chi2")
@@ -271,19 +290,22 @@ def laplace_factor(problem, z) -> np.ndarray:
     return np.linalg.cholesky(0.5 * (covariance + covariance.T))
 
 
+def _whitens(options) -> bool:
+    return (
+        options.whiten
+        and options.init == "map"
+        and isinstance(options.guide, str)
+        and options.guide in WHITENED_GUIDES
+    )
+
+
 class _Plan:
     """One SVI configuration on one problem: the backend's runner and, when whitened, the
     affine map ``z = shift + factor @ u`` (filled in by ``init``)."""
 
     def __init__(self, problem, options):
         self.problem = problem
-        self.whiten = (
-            options.whiten
-            and options.init == "map"
-            and isinstance(options.guide, str)
-            and options.guide in WHITENED_GUIDES
-            and problem.dim <= MAX_WHITEN_DIM
-        )
+        self.whiten = _whitens(options) and problem.dim <= MAX_WHITEN_DIM
         self.shift = self.factor = self.log_det = None
         backend = problem.backend
         if self.whiten:

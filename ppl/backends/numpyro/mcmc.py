@@ -22,16 +22,18 @@ class HMCInfo(NamedTuple):
 
 
 def hmc_kernel(problem, algo: str, options):
-    """``(init, step)``; cached so that ``step`` uses the closure ``init`` configured."""
+    """``(init, step)`` of NumPyro's kernel on ``problem``. NumPyro's ``sample_kernel`` reads
+    what its ``init_kernel`` configured (the adaptation schedule, the integrator), so the
+    kernel is configured at once by an abstract ``init_kernel`` (``jax.eval_shape``: traced,
+    never run): ``step`` then works on a problem whose ``init`` ran elsewhere (the driver's
+    compiled chunk binds a problem of its own to the data it is given)."""
     init_kernel, sample_kernel = hmc(potential_fn=problem.potential, algo=algo)
     extra = {"max_tree_depth": options.max_tree_depth} if algo == "NUTS" else {}
     if algo == "HMC":
         extra = {"num_steps": options.num_steps} if options.num_steps else {}
 
-    def init(key):
-        init_key, kernel_key = jax.random.split(key)
-        z0 = problem.init(init_key, strategy=options.init_strategy)
-        state = init_kernel(
+    def start(z0, kernel_key):
+        return init_kernel(
             z0,
             options.num_warmup,
             step_size=options.step_size,
@@ -42,6 +44,13 @@ def hmc_kernel(problem, algo: str, options):
             rng_key=kernel_key,
             **extra,
         )
+
+    z_shape = jax.ShapeDtypeStruct((problem.dim,), jax.numpy.result_type(float))
+    jax.eval_shape(start, z_shape, jax.random.PRNGKey(0))
+
+    def init(key):
+        init_key, kernel_key = jax.random.split(key)
+        state = start(problem.init(init_key, strategy=options.init_strategy), kernel_key)
         return KernelState(state.z, state)
 
     def step(state, key):

@@ -63,18 +63,58 @@ def prototype_trace(model, args, kwargs):
 
 
 def build_problem(backend, model, args, kwargs, init_values) -> Problem:
+    """The model's ``Problem``: its structure (sites, supports, plates) from one prototype run,
+    its functions closed over ``args``/``kwargs``; ``Problem.with_data`` binds the same
+    structure to other data of the same shapes without running the model again."""
     proto, subsample_plates = prototype_trace(model, args, kwargs)
     latent = latent_sites(proto, subsample_plates)
-
-    def full_model(*args, **kwargs):  # every subsampled plate over its whole data set
-        with plate_subsample_sizes(dict.fromkeys(subsample_plates)):
-            return model(*args, **kwargs)
-
     transforms = {site["name"]: biject_to(site["fn"].support) for site in latent}
     layout = FlatLayout(
         tuple(transforms),
         tuple(tuple(transforms[s["name"]].inverse_shape(jnp.shape(s["value"]))) for s in latent),
     )
+    has_deterministic = any(site["type"] == "deterministic" for site in proto.values())
+    sizes = [size for size, _ in subsample_plates.values()]
+    structure = dict(
+        backend=backend,
+        layout=layout,
+        num_data=max(sizes) if sizes else None,
+        subsample_plates=subsample_plates,
+        model=model,
+        observed=observed_values(proto),
+        init_values={k: jnp.asarray(v) for k, v in init_values.items()},
+    )
+    fixed = {}
+
+    def bind_data(args, kwargs) -> Problem:
+        functions = _functions(model, args, kwargs, transforms, layout, subsample_plates)
+        if "supports" not in fixed:  # checked once, at the prototype's data
+            fixed["supports"] = _same_values(
+                functions["constrain_one"], functions["transforms_only"], layout
+            )
+        transforms_only = functions.pop("transforms_only")
+        if fixed["supports"]:
+            functions["unconstrain"] = functions.pop("unconstrain_fixed")
+        else:
+            functions.pop("unconstrain_fixed")
+        # batched: the transforms alone (a few array operations, no compilation) where they
+        # are all there is to it, else the whole model, compiled
+        functions["constrain_many"] = (
+            transforms_only
+            if fixed["supports"] and not has_deterministic
+            else jax.jit(jax.vmap(functions["constrain_one"]))
+        )
+        return Problem(**structure, **functions, args=args, kwargs=kwargs, rebind=bind_data)
+
+    return bind_data(args, kwargs)
+
+
+def _functions(model, args, kwargs, transforms, layout, subsample_plates) -> dict:
+    """The ``Problem``'s functions of ``model(*args, **kwargs)``, for a fixed structure."""
+
+    def full_model(*args, **kwargs):  # every subsampled plate over its whole data set
+        with plate_subsample_sizes(dict.fromkeys(subsample_plates)):
+            return model(*args, **kwargs)
 
     def potential(z, key=None):
         params = layout.unravel(z, jnp)
@@ -96,8 +136,6 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
         return layout.ravel(unconstrain_fn(full_model, args, kwargs, values), jnp)
 
     def unconstrain(values, batch_ndim=0):
-        if fixed_supports:
-            return unconstrain_fixed(values, batch_ndim)
         one = unconstrain_one
         for _ in range(batch_ndim):
             one = jax.vmap(one)
@@ -121,29 +159,14 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
             name: t(u) for (name, t), u in zip(transforms.items(), layout.unravel(z, jnp).values())
         }
 
-    has_deterministic = any(site["type"] == "deterministic" for site in proto.values())
-    fixed_supports = _same_values(constrain_one, transforms_only, layout)
-    sizes = [size for size, _ in subsample_plates.values()]
-    return Problem(
-        backend=backend,
-        layout=layout,
+    return dict(
         potential=potential,
         constrain_one=constrain_one,
-        # batched: the transforms alone (a few array operations, no compilation) where they
-        # are all there is to it, else the whole model, compiled
-        constrain_many=transforms_only
-        if fixed_supports and not has_deterministic
-        else jax.jit(jax.vmap(constrain_one)),
         unconstrain=unconstrain,
+        unconstrain_fixed=unconstrain_fixed,
         sample_prior=sample_prior,
         site_log_probs=site_log_probs,
-        num_data=max(sizes) if sizes else None,
-        subsample_plates=subsample_plates,
-        model=model,
-        args=args,
-        kwargs=kwargs,
-        observed=observed_values(proto),
-        init_values={k: jnp.asarray(v) for k, v in init_values.items()},
+        transforms_only=transforms_only,
     )
 
 

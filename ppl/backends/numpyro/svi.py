@@ -47,8 +47,10 @@ class Runner:
             lr = optax.exponential_decay(lr, options.num_steps, options.lr_decay)
         optim = optax_to_numpyro(OPTIMIZERS[options.optimizer](lr))
         self.svi = SVI(model, self.guide, optim, objective(options))
+        self._configured = False
 
     def init(self, key, start):
+        self._configured = True
         self.start.clear()
         if start:
             self.start.update(start)
@@ -57,6 +59,11 @@ class Runner:
         return self.svi.init(key, *self.args, **self.kwargs)
 
     def step(self, state, key):
+        if not self._configured:  # NumPyro's update reads what its init set (constrain_fn):
+            # a runner built inside a compiled step for a state made elsewhere runs init there
+            # (traced alongside the step; its result is unused, so compiled away)
+            self.svi.init(key, *self.args, **self.kwargs)
+            self._configured = True
         state, loss = self.svi.update(state, *self.args, **self.kwargs)
         return state, SVIInfo(loss)
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import OptionError
-from .base import AIS, KIND, make_algorithm
+from .base import AIS, KIND, SHARES_COMPILED_STEPS, make_algorithm
 from .base import Options as BaseOptions
 
-__all__ = ["KIND", "Options", "init", "sample", "step"]
+__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "sample", "step"]
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ __all__ = [
 ]
 
 KIND = "fit"
+#: the step depends on the problem, the options and the state alone, so the driver compiles it
+#: once per model and data shapes (``ppl.inference.compiled``)
+SHARES_COMPILED_STEPS = True
 LOSSES = ("kl", "logvar")
 SCHEDULES = ("constant", "cossq")
 #: Robbins-Monro decay of AIS's step-size adaptation: the rate at step t is (t + 1) ** -power

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import CMCD, KIND, NetOptions, make_algorithm
+from .base import CMCD, KIND, SHARES_COMPILED_STEPS, NetOptions, make_algorithm
 
-__all__ = ["KIND", "Options", "init", "sample", "step"]
+__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "sample", "step"]
 
 
 @dataclass(frozen=True)

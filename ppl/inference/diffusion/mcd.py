@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, MCD, NetOptions, make_algorithm
+from .base import KIND, MCD, SHARES_COMPILED_STEPS, NetOptions, make_algorithm
 
-__all__ = ["KIND", "Options", "init", "sample", "step"]
+__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "sample", "step"]
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, ULA, TrainOptions, make_algorithm
+from .base import KIND, SHARES_COMPILED_STEPS, ULA, TrainOptions, make_algorithm
 
-__all__ = ["KIND", "Options", "init", "sample", "step"]
+__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "sample", "step"]
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,9 @@ __all__ = [
 ]
 
 KIND = "fit"
+#: the step depends on the problem, the options and the state alone, so the driver compiles it
+#: once per model and data shapes (``ppl.inference.compiled``)
+SHARES_COMPILED_STEPS = True
 
 
 def _check_choice(what: str, value, choices) -> None:

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, make_algorithm
+from .base import KIND, SHARES_COMPILED_STEPS, make_algorithm
 from .base import Options as _Options
 
-__all__ = ["KIND", "Options", "check_info", "init", "sample", "step"]
+__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "check_info", "init", "sample", "step"]
 
 
 @dataclass(frozen=True)

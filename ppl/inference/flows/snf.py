@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, StochasticOptions, make_algorithm
+from .base import KIND, SHARES_COMPILED_STEPS, StochasticOptions, make_algorithm
 
-__all__ = ["KIND", "Options", "check_info", "init", "sample", "step"]
+__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "check_info", "init", "sample", "step"]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ from ...errors import OptionError, did_you_mean
 from ..option_types import check_field_types
 
 KIND = "mcmc"
+#: the step depends on the problem, the options and the state alone, so the driver compiles it
+#: once per model and data shapes (``ppl.inference.compiled``)
+SHARES_COMPILED_STEPS = True
 INIT_STRATEGIES = ("uniform", "prior")
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .native import KIND, KernelOptions, init_with, step_with
+from .native import KIND, SHARES_COMPILED_STEPS, KernelOptions, init_with, step_with
 
-__all__ = ["KIND", "Options", "init", "step"]
+__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "step"]
 
 
 @dataclass(frozen=True)

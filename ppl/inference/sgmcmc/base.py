@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 KIND = "mcmc"
+#: the step depends on the problem, the options and the state alone, so the driver compiles it
+#: once per model and data shapes (``ppl.inference.compiled``)
+SHARES_COMPILED_STEPS = True
 SCHEDULES = ("constant", "polynomial", "cyclical")
 INIT_STRATEGIES = ("prior", "uniform")
 

@@ -16,9 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, FrictionOptions, SGOptions, make_sampler, problem_overrides
+from .base import (
+    KIND,
+    SHARES_COMPILED_STEPS,
+    FrictionOptions,
+    SGOptions,
+    make_sampler,
+    problem_overrides,
+)
 
-__all__ = ["KIND", "Options", "init", "problem_overrides", "step"]
+__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "problem_overrides", "step"]
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ import numpy as np
 from ...errors import OptionError
 from .base import (
     KIND,
+    SHARES_COMPILED_STEPS,
     UPDATES,
     FrictionOptions,
     PreconditionOptions,
@@ -50,7 +51,16 @@ from .base import (
     step_size_at,
 )
 
-__all__ = ["KIND", "Options", "StructuredState", "group_masks", "init", "problem_overrides", "step"]
+__all__ = [
+    "KIND",
+    "SHARES_COMPILED_STEPS",
+    "Options",
+    "StructuredState",
+    "group_masks",
+    "init",
+    "problem_overrides",
+    "step",
+]
 
 BASES = ("sgld", "psgld", "sghmc")
 
