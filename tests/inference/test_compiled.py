@@ -15,8 +15,14 @@ SHORT = {
     "nuts": {"num_warmup": 30, "num_samples": 30},
     "sgld": {"num_warmup": 30, "num_samples": 30, "step_size": 0.01},
     "cmcd": {"K": 4, "num_steps": 20, "num_samples": 50, "batch_size": 8},
-    "svi": {"num_steps": 200, "lr": 0.1, "tol": 0, "init": "median", "whiten": False,
-            "num_samples": 50},
+    "svi": {
+        "num_steps": 200,
+        "lr": 0.1,
+        "tol": 0,
+        "init": "median",
+        "whiten": False,
+        "num_samples": 50,
+    },
 }
 
 
