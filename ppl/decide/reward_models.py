@@ -77,6 +77,10 @@ class RewardModel:
     guide_factory : callable or None
         ``guide_factory(warm) -> guide``: the guide that ``svi`` fits when the user names none,
         started at ``warm`` (a previous posterior mean per latent site, or ``None``).
+    masks_rounds : bool
+        Whether ``model`` takes a fourth argument ``valid``, a boolean ``(n,)`` array (or
+        ``None``) whose false rounds it leaves out of the likelihood: Thompson sampling then pads
+        the history to a capacity that doubles, so each update reuses a compiled program.
     """
 
     model: Callable
@@ -85,8 +89,13 @@ class RewardModel:
     num_arms: int | None = None
     num_features: int | None = None
     guide_factory: Callable | None = None
+    masks_rounds: bool = False
 
-    def __call__(self, contexts, arms, rewards=None):
+    def __call__(self, contexts, arms, rewards=None, valid=None):
+        if self.masks_rounds:
+            return self.model(contexts, arms, rewards, valid)
+        if valid is not None:
+            raise OptionError("This reward model does not take valid= (masks_rounds=False).")
         return self.model(contexts, arms, rewards)
 
 
@@ -171,7 +180,7 @@ def linear_reward_model(
     elif spike_slab:
         raise OptionError(f"spike_slab options are for prior='spike_slab', not {prior!r}.")
 
-    def model(contexts, arms, rewards=None):
+    def model(contexts, arms, rewards=None, valid=None):
         if parts is not None:
             beta = parts.coefficients()
         else:
@@ -190,7 +199,8 @@ def linear_reward_model(
                 means = ops.matmul(x, beta.T)
             mean = means[ops.arange(arm.shape[0]), arm]
             observed = None if rewards is None else rewards[idx]
-            primitives.sample("reward", dist.Normal(mean, sigma), obs=observed)
+            noise = _masked(dist.Normal(mean, sigma), valid, idx)
+            primitives.sample("reward", noise, obs=observed)
 
     def expected_reward(params, context):
         beta = np.asarray(params["beta"])
@@ -203,6 +213,7 @@ def linear_reward_model(
         num_arms=num_arms,
         num_features=num_features,
         guide_factory=None if parts is None else parts.guide_factory,
+        masks_rounds=True,
     )
 
 
@@ -220,13 +231,20 @@ def bernoulli_reward_model(num_arms: int, *, a: float = 1.0, b: float = 1.0) -> 
     array([0.1, 0.5, 0.2])
     """
 
-    def model(contexts, arms, rewards=None):
+    def model(contexts, arms, rewards=None, valid=None):
         p = primitives.sample("p", dist.Beta(a, b).expand([num_arms]).to_event(1))
         with primitives.plate("rounds", arms.shape[0]) as idx:
             observed = None if rewards is None else rewards[idx]
-            primitives.sample("reward", dist.Bernoulli(probs=p[arms[idx]]), obs=observed)
+            coin = _masked(dist.Bernoulli(probs=p[arms[idx]]), valid, idx)
+            primitives.sample("reward", coin, obs=observed)
 
     def expected_reward(params, context):
         return np.asarray(params["p"], dtype=float)
 
-    return RewardModel(model, expected_reward, context="none", num_arms=num_arms)
+    return RewardModel(model, expected_reward, context="none", num_arms=num_arms, masks_rounds=True)
+
+
+def _masked(distribution, valid, idx):
+    """``distribution`` with the rounds where ``valid`` is false left out (``valid=None``: all
+    rounds count)."""
+    return distribution if valid is None else distribution.mask(valid[idx])

@@ -35,7 +35,10 @@ from ..errors import ModelError, OptionError, ShapeError, did_you_mean
 from ..inference import registry
 from .reward_models import RewardModel
 
-__all__ = ["LAYOUTS", "ThompsonSampling", "DEFAULT_POSTERIOR_OPTIONS"]
+__all__ = ["LAYOUTS", "ThompsonSampling", "DEFAULT_POSTERIOR_OPTIONS", "padded_history"]
+
+#: the smallest capacity of a padded history (see ``padded_history``)
+MIN_CAPACITY = 16
 
 #: context layouts: name -> (ndim of one round's context, description)
 LAYOUTS = {
@@ -115,9 +118,9 @@ class ThompsonSampling:
         backend: str | None = None,
         seed: int = 0,
     ):
-        self._guide_factory = None
+        self._guide_factory, self._pads = None, False
         if isinstance(model, RewardModel):
-            self.model = model.model
+            self.model, self._pads = model.model, model.masks_rounds
             self._guide_factory = model.guide_factory
             self.expected_reward = expected_reward or model.expected_reward
             self.layout = model.context
@@ -394,11 +397,14 @@ class ThompsonSampling:
             options = dict(
                 options, guide=self._guide_factory(self._warm if self.warm_start else None)
             )
+        kwargs = {"rewards": rewards}
+        if self._pads:  # padded to a doubling capacity: one compiled program per capacity
+            contexts, arms, kwargs = padded_history(contexts, arms, rewards)
         return infer(
             self.model,
             self.spec.name,
             args=(contexts, arms),
-            kwargs={"rewards": rewards},
+            kwargs=kwargs,
             backend=self.backend.name,
             seed=self._next_seed(),
             progress=False,
@@ -408,3 +414,29 @@ class ThompsonSampling:
             ),
             **options,
         )
+
+
+def padded_history(contexts, arms, rewards):
+    """The ``n`` rounds so far padded to a capacity of ``max(MIN_CAPACITY, 2^ceil(log2 n))``
+    rounds: ``(contexts, arms, {"rewards": ..., "valid": ...})`` with the padding's contexts,
+    arms and rewards zero and ``valid`` false there, so a reward model with ``masks_rounds``
+    leaves it out. A horizon of ``T`` rounds then sees ``O(log T)`` shapes, and each update on
+    a shape seen before reuses its compiled program.
+
+    >>> import numpy as np
+    >>> _, arms, kw = padded_history(None, np.array([1, 0, 1]), np.array([1.0, 0.0, 1.0]))
+    >>> arms.shape, kw["valid"].sum()
+    ((16,), np.int64(3))
+    """
+    n = len(arms)
+    capacity = max(MIN_CAPACITY, 1 << max(n - 1, 0).bit_length())
+    valid = np.zeros(capacity, dtype=bool)
+    valid[:n] = True
+
+    def pad(x):
+        out = np.zeros((capacity,) + x.shape[1:], dtype=x.dtype)
+        out[:n] = x
+        return out
+
+    contexts = None if contexts is None else pad(np.asarray(contexts))
+    return contexts, pad(np.asarray(arms)), {"rewards": pad(rewards), "valid": valid}

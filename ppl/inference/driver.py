@@ -104,8 +104,7 @@ class _Loop:
             return chunk
 
         static = (spec.name, compiled.model_token(options), vectorize)
-        share = getattr(module, "SHARES_COMPILED_STEPS", False)
-        share = (share(options) if callable(share) else share) and static[1] is not None
+        share = _shares_compiled(module, options) and static[1] is not None
         self._chunk = compiled.compiled(problem, "driver-chunk", build, static, share)
 
     @property
@@ -114,6 +113,25 @@ class _Loop:
 
     def run_chunk(self, state, keys):
         return self._chunk(state, keys)
+
+
+def _shares_compiled(module, options) -> bool:
+    share = getattr(module, "SHARES_COMPILED_STEPS", False)
+    return bool(share(options) if callable(share) else share)
+
+
+def _sampler(spec, module, problem, options):
+    """``(state, key) -> Draws`` of a ``"fit"`` algorithm, compiled with the data as arguments
+    where the algorithm shares compiled steps (see ``_Loop``)."""
+
+    def build(bound):
+        return functools.partial(
+            module.sample, problem=bound, options=options, num_samples=options.num_samples
+        )
+
+    static = (spec.name, compiled.model_token(options))
+    share = _shares_compiled(module, options) and static[1] is not None
+    return compiled.compiled(problem, "driver-sample", build, static, share)
 
 
 def _to_numpy_tree(backend, tree) -> dict[str, np.ndarray]:
@@ -276,9 +294,17 @@ def run(spec, problem, options, key, progress=None, observed=None, checkpoint=No
     log_z = None
     if module.KIND == "fit":
         t0 = time.perf_counter()
-        draws = module.sample(states[0], sample_key, problem, options, options.num_samples)
-        timings["sample_seconds"] = time.perf_counter() - t0
+        sampler = _sampler(spec, module, problem, options)
+        draws = sampler(states[0], sample_key)
+        timings["compile_seconds"] += sampler.compile_seconds
+        timings["sample_seconds"] = time.perf_counter() - t0 - sampler.compile_seconds
         positions = backend.to_numpy(draws.z)[None]
+        if not np.isfinite(positions).all():
+            raise DivergenceError(
+                f"{spec.name}: {int((~np.isfinite(positions)).any(-1).sum())} of the "
+                f"{positions.shape[1]} final draws are NaN or inf. Lower the learning rate or "
+                "step size, or check the model's potential for regions where it is not finite."
+            )
         if draws.log_weights is not None:
             log_weights = backend.to_numpy(draws.log_weights)
             diagnostics["log_weights"] = log_weights

@@ -66,7 +66,7 @@ import numpy as np
 
 from ..backends import bind
 from ..errors import OptionError, did_you_mean
-from . import objectives
+from . import compiled, objectives
 from .driver import Draws
 from .optimize import find_map
 from .option_types import check_field_types
@@ -347,7 +347,7 @@ def init(problem, key, options):
                 UserWarning,
                 stacklevel=2,
             )
-        return plan.runner.init(svi_key, None)
+        return _runner_init(problem, options, plan, svi_key, None)
     # init="median": the backend's own start, except at the sites given ``init_values``
     start = {k: v for k, v in problem.init_values.items() if k in problem.layout.names} or None
     if options.init == "map":
@@ -360,7 +360,20 @@ def init(problem, key, options):
         else:
             values = problem.constrain(z)
             start = {k: v for k, v in values.items() if k in problem.layout.names}
-    return plan.runner.init(svi_key, start)
+    return _runner_init(problem, options, plan, svi_key, start)
+
+
+def _runner_init(problem, options, plan, key, start):
+    """The backend runner's ``init`` from ``start``; where the fit shares compiled steps,
+    compiled once per model and data shapes, with the start as an input."""
+    if not SHARES_COMPILED_STEPS(options):
+        return plan.runner.init(key, start)
+    static = compiled.model_token(options)
+
+    def build(bound):
+        return _plan(bound, options).runner.init
+
+    return compiled.compiled(problem, "svi-init", build, static, static is not None)(key, start)
 
 
 CONVERGENCE_RULE = "the relative change of the windowed mean ELBO below tol"

@@ -58,12 +58,17 @@ class Runner:
             self.guide.init_loc_fn = init_to_median
         return self.svi.init(key, *self.args, **self.kwargs)
 
-    def step(self, state, key):
-        if not self._configured:  # NumPyro's update reads what its init set (constrain_fn):
-            # a runner built inside a compiled step for a state made elsewhere runs init there
-            # (traced alongside the step; its result is unused, so compiled away)
+    def _configure(self, key):
+        """NumPyro's ``update`` and its guides' ``sample_posterior`` read what ``init`` set
+        (``constrain_fn``, the guide's prototype): a runner built inside a compiled function,
+        for a state made elsewhere, runs ``init`` there (traced with it; its result is unused,
+        so compiled away)."""
+        if not self._configured:
             self.svi.init(key, *self.args, **self.kwargs)
             self._configured = True
+
+    def step(self, state, key):
+        self._configure(key)
         state, loss = self.svi.update(state, *self.args, **self.kwargs)
         return state, SVIInfo(loss)
 
@@ -81,6 +86,7 @@ class Runner:
         return jax.value_and_grad(loss)(unconstrained)
 
     def sample(self, state, key, num_samples):
+        self._configure(key)
         params = self.svi.get_params(state)
         if isinstance(self.guide, autoguide.AutoGuide):  # vectorised, nothing to compile
             return self.guide.sample_posterior(
@@ -91,6 +97,7 @@ class Runner:
 
     def weighted_sample(self, state, key, num_samples):
         """Guide draws ``{site: (num_samples, ...)}`` and their importance log-weights."""
+        self._configure(key)
         params = self.svi.get_params(state)
         model, guide, args, kwargs = self.svi.model, self.guide, self.args, self.kwargs
         lw, values, _ = objectives.log_weights(key, params, model, guide, args, kwargs, num_samples)
