@@ -16,8 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from array_api_compat import array_namespace
-
 from ..errors import OptionError, ShapeError
 
 __all__ = [
@@ -57,9 +55,16 @@ POINT_MASS_GUIDES = ("delta", "laplace")
 CHI2_PARTICLES = 16
 
 
+def _namespace(x):
+    """The array-API namespace of ``x`` (imported on first use, so ``import ppl`` stays light)."""
+    from array_api_compat import array_namespace
+
+    return array_namespace(x)
+
+
 def _logsumexp(x):
     """``log(sum(exp(x)))`` over all elements, shifted by the (finite) maximum for stability."""
-    xp = array_namespace(x)
+    xp = _namespace(x)
     top = xp.max(x)
     top = xp.where(xp.isfinite(top), top, xp.zeros_like(top))
     return xp.log(xp.sum(xp.exp(x - top))) + top
@@ -67,7 +72,7 @@ def _logsumexp(x):
 
 def elbo(log_weights):
     """The negative ELBO, ``-mean(w)``."""
-    return -array_namespace(log_weights).mean(log_weights)
+    return -_namespace(log_weights).mean(log_weights)
 
 
 def iwae(log_weights):
