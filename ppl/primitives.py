@@ -26,6 +26,7 @@ __all__ = [
     "plate_subsample_sizes",
 ]
 
+
 def sample(name: str, fn, obs=None, *, obs_mask=None, infer: dict | None = None):
     """Draw (or, with ``obs``, observe) a value of site ``name`` from distribution ``fn``."""
     return get_backend().primitives["sample"](name, fn, obs=obs, obs_mask=obs_mask, infer=infer)

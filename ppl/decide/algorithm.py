@@ -49,9 +49,7 @@ class Options:
 #: the decision algorithms (their ``target`` module holds the ``Options`` they are listed with);
 #: ``ppl.infer`` does not run them
 DECISION_ALGORITHMS: tuple[AlgorithmSpec, ...] = (
-    AlgorithmSpec(
-        "thompson", "decision", "ppl.decide.algorithm", "Thompson sampling (ppl.decide)"
-    ),
+    AlgorithmSpec("thompson", "decision", "ppl.decide.algorithm", "Thompson sampling (ppl.decide)"),
 )
 
 

@@ -18,6 +18,7 @@ from .optimizers import OPTIMIZERS
 
 __all__ = ["NumPyroBackend"]
 
+
 def _optax_update(transform):
     def update(grads, state, params):
         updates, state = transform.update(grads, state, params)
