@@ -15,7 +15,9 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/ppl main
 
+# the import contracts first (.importlinter: layers, the backend boundary, no cycles), then the tests
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest ppl tests -n auto --maxprocesses 4
 
 lint: $(STAMP)

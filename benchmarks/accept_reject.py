@@ -8,7 +8,7 @@ The model is issue 6's Gamma-Poisson (prior Gamma(1, 1), N=10 Poisson counts wit
 the counts of ``tests/reparam``); the guide is Gamma(alpha, beta) with ``beta = alpha / 3``,
 where the guide mean is the posterior mean and the exact d/dbeta is zero. Each cell is the
 sample variance of ``--draws`` independent single-particle estimates of the negative ELBO's
-gradient (``ppl.reparam.gradcheck.gradient_draws``, the backend's own ``TraceGraph_ELBO``),
+gradient (``ppl.inference.gradcheck.gradient_draws``, the backend's own ``TraceGraph_ELBO``),
 float64, per component (d/dalpha, d/dbeta). The relative standard error of the d/dalpha
 variance is ``sqrt((m4 / var^2 - 1) / draws)`` from the sample fourth central moment ``m4``
 (itself meaningless where the fourth moment is infinite: boost 0 at alpha 0.5, where even the
@@ -29,8 +29,8 @@ import numpy as np
 from scipy.special import gammaln
 
 import ppl
+from ppl.inference.gradcheck import elbo_gradient, gradient_draws
 from ppl.reparam import AcceptReject, Implicit, Score
-from ppl.reparam.gradcheck import elbo_gradient, gradient_draws
 
 COUNTS = np.random.default_rng(0).poisson(3.0, size=10).astype(float)
 ALPHAS = (0.5, 1.5, 3.0, 10.0)

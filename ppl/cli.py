@@ -1,6 +1,7 @@
 """The ``ppl`` command.
 
-``ppl backends`` lists the backends; ``ppl algorithms`` and ``ppl models`` the registries;
+``ppl backends`` lists the backends; ``ppl algorithms`` the inference registry and the decision
+algorithms of ``ppl.decide``; ``ppl models`` the model registry;
 ``ppl run MODEL --method M`` runs one algorithm on a ready model;
 ``ppl compare MODEL --methods a,b`` tabulates several on both backends;
 ``ppl main`` is the job behind ``make run``.
@@ -25,16 +26,11 @@ def _backends(args) -> int:
 
 
 def _algorithms(args) -> int:
-    try:
-        import ppl
+    import ppl
+    import ppl.decide
 
-        specs = ppl.algorithms()
-    except AttributeError:
-        specs = ()
-    if not specs:
-        print("no algorithm registered yet")
-        return 0
-    for spec in specs:
+    # the inference registry (what ``ppl.infer`` runs), then ppl.decide's decision algorithms
+    for spec in ppl.algorithms() + ppl.decide.algorithms():
         print(f"{spec.name:<20} {spec.family:<12} {','.join(spec.backends):<16} {spec.summary}")
     return 0
 

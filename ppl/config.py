@@ -10,34 +10,14 @@ backend compute in double precision: JAX's x64 mode on NumPyro, the default dtyp
 
 from __future__ import annotations
 
-import os
+from .backends import loaded_backends
+from .core.precision import PRECISIONS, get_precision, store_precision
 
-from .errors import OptionError, did_you_mean
-
-__all__ = ["set_precision", "get_precision"]
-
-PRECISIONS = ("float32", "float64")
-_state = {"precision": os.environ.get("PPL_PRECISION", "float32")}
-if _state["precision"] not in PRECISIONS:
-    raise OptionError(
-        f"PPL_PRECISION={_state['precision']!r} is not a precision; use one of {PRECISIONS}."
-    )
+__all__ = ["set_precision", "get_precision", "PRECISIONS"]
 
 
 def set_precision(precision: str) -> None:
     """Set the floating-point precision of every backend (``"float32"`` or ``"float64"``)."""
-    if precision not in PRECISIONS:
-        raise OptionError(
-            f"Unknown precision {precision!r}; use one of {PRECISIONS}."
-            + did_you_mean(precision, PRECISIONS)
-        )
-    _state["precision"] = precision
-    from .backends import loaded_backends
-
+    store_precision(precision)
     for backend in loaded_backends():
         backend.apply_precision(precision)
-
-
-def get_precision() -> str:
-    """The active precision: ``"float32"`` (default) or ``"float64"``."""
-    return _state["precision"]

@@ -13,12 +13,8 @@ They mean what they mean in Pyro and NumPyro.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import types
-from collections.abc import Iterator, Mapping
-
 from .backends import get_backend
+from .core.plates import plate_subsample_sizes, subsample_size_override
 
 __all__ = [
     "sample",
@@ -29,30 +25,6 @@ __all__ = [
     "subsample",
     "plate_subsample_sizes",
 ]
-
-#: the key of ``plate_subsample_sizes`` that applies to every plate not named
-ANY_PLATE = "*"
-
-_subsample_overrides: contextvars.ContextVar[Mapping[str, int | None]] = contextvars.ContextVar(
-    "ppl_subsample_overrides", default=types.MappingProxyType({})
-)
-
-
-@contextlib.contextmanager
-def plate_subsample_sizes(
-    sizes: Mapping[str, int | None], *, keep_outer: bool = False
-) -> Iterator[None]:
-    """Inside this block, ``ppl.plate(name, ...)`` uses ``sizes[name]`` as its ``subsample_size``
-    (``None``: the whole plate); the name ``"*"`` sets it for every plate larger than it that
-    is not named. Algorithms use it to set a minibatch size for the user. ``keep_outer``: an
-    enclosing block's sizes win over these (a default that callers can still override)."""
-    outer = _subsample_overrides.get()
-    merged = {**sizes, **outer} if keep_outer else {**outer, **sizes}
-    token = _subsample_overrides.set(merged)
-    try:
-        yield
-    finally:
-        _subsample_overrides.reset(token)
 
 
 def sample(name: str, fn, obs=None, *, obs_mask=None, infer: dict | None = None):
@@ -71,11 +43,7 @@ def param(name: str, init_value=None, *, constraint=None, event_dim: int | None 
 def plate(name: str, size: int, subsample_size: int | None = None, dim: int | None = None):
     """A context of conditionally independent draws; ``subsample_size`` draws minibatches and
     scales their log-likelihood by ``size / subsample_size``."""
-    overrides = _subsample_overrides.get()
-    if name in overrides:
-        subsample_size = overrides[name]
-    elif overrides.get(ANY_PLATE) is not None and overrides[ANY_PLATE] < size:
-        subsample_size = overrides[ANY_PLATE]
+    subsample_size = subsample_size_override(name, size, subsample_size)
     return get_backend().primitives["plate"](name, size, subsample_size=subsample_size, dim=dim)
 
 

@@ -10,8 +10,10 @@ QUICK_SVI = ["--option", "num_steps=300", "--option", "map_iterations=100"]
 
 def test_algorithms_lists_every_registered_name(capsys):
     assert main(["algorithms"]) == 0
-    out = capsys.readouterr().out
-    assert all(spec.name in out for spec in ppl.algorithms())
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    # the inference registry first, then ppl.decide's decision algorithms (not in the registry)
+    assert names == [spec.name for spec in ppl.algorithms() + ppl.decide.algorithms()]
+    assert "thompson" in names
 
 
 def test_run_prints_summary_and_reference_error_and_saves(tmp_path, capsys):
@@ -115,5 +117,5 @@ def test_the_console_script_is_installed():
     script = pathlib.Path(sys.executable).parent / "ppl"
     out = subprocess.run([str(script), "algorithms"], capture_output=True, text=True, check=True)
     assert [line.split()[0] for line in out.stdout.splitlines()] == [
-        spec.name for spec in ppl.algorithms()
+        spec.name for spec in ppl.algorithms() + ppl.decide.algorithms()
     ]

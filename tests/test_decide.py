@@ -258,10 +258,11 @@ def test_unknown_posterior_name_says_did_you_mean():
         ThompsonSampling(bernoulli_reward_model(2), "svi", {"num_stepz": 10})
 
 
-def test_infer_with_thompson_points_to_ppl_decide():
-    spec = [s for s in ppl.algorithms() if s.name == "thompson"][0]
+def test_thompson_is_listed_by_ppl_decide_not_by_the_inference_registry():
+    assert "thompson" not in {s.name for s in ppl.algorithms()}
+    spec = [s for s in ppl.decide.algorithms() if s.name == "thompson"][0]
     assert spec.family == "decision" and spec.load().Options is spec.options
-    with pytest.raises(OptionError, match="ThompsonSampling"):
+    with pytest.raises(OptionError, match=r"Unknown inference method 'thompson'.*ppl\.decide"):
         ppl.infer(bernoulli_reward_model(2).model, "thompson")
 
 

@@ -20,6 +20,7 @@ import importlib
 import os
 from collections.abc import Iterator
 
+from ..core.precision import get_precision
 from ..errors import BackendError, did_you_mean
 
 __all__ = [
@@ -75,8 +76,6 @@ def load_backend(name: str):
                 f"installed. Install them with: pip install {' '.join(packages)}"
             ) from err
         instance = getattr(module, attr)()
-        from ..config import get_precision
-
         instance.apply_precision(get_precision())
         _loaded[name] = instance
     return _loaded[name]

@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+from .algorithm import algorithms
 from .baselines import (
     EpsilonGreedy,
     LassoBandit,
@@ -42,6 +43,7 @@ __all__ = [
     "RewardModel",
     "SpikeSlabParts",
     "ThompsonSampling",
+    "algorithms",
     "arm_features",
     "bernoulli_reward_model",
     "covariance_matrix",

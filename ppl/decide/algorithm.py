@@ -1,22 +1,26 @@
-"""The registry entry of Thompson sampling (family ``decision``).
+"""The decision algorithms of ``ppl.decide``, listed beside the inference registry.
 
-Thompson sampling is not a way to compute a posterior but a way to act on one, so
-``ppl.infer(model, "thompson")`` refers the user to ``ppl.decide.ThompsonSampling``; the
-options here are those of that class, listed by ``ppl.algorithms()``.
+Thompson sampling is not a way to compute a posterior but a way to act on one, so it is not in
+the inference registry (``ppl.algorithms()``, what ``ppl.infer`` runs); ``ppl.decide.algorithms()``
+lists it with the options of ``ppl.decide.ThompsonSampling``, and ``ppl algorithms`` (the command)
+prints both lists.
 
 >>> import ppl
->>> spec = [s for s in ppl.algorithms() if s.name == "thompson"][0]
->>> spec.family, spec.defaults()["posterior"]
-('decision', 'svi')
+>>> from ppl.decide import algorithms
+>>> [(s.name, s.family) for s in algorithms()], algorithms()[0].defaults()["posterior"]
+([('thompson', 'decision')], 'svi')
+>>> "thompson" in {s.name for s in ppl.algorithms()}
+False
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["KIND", "Options", "USAGE"]
+from ..inference.registry import AlgorithmSpec
 
-KIND = "decision"
+__all__ = ["Options", "USAGE", "DECISION_ALGORITHMS", "algorithms"]
+
 USAGE = (
     "ppl.decide.ThompsonSampling(model, posterior='svi', ...) with act(context) and "
     "update(context, arm, reward) (see help(ppl.decide))"
@@ -40,3 +44,15 @@ class Options:
     warm_start: bool = True
     backend: str | None = None
     seed: int = 0
+
+
+#: the decision algorithms (their ``target`` module holds the ``Options`` they are listed with);
+#: ``ppl.infer`` does not run them
+DECISION_ALGORITHMS: tuple[AlgorithmSpec, ...] = (
+    AlgorithmSpec("thompson", "decision", "ppl.decide.algorithm", "Thompson sampling (ppl.decide)"),
+)
+
+
+def algorithms() -> tuple[AlgorithmSpec, ...]:
+    """The decision algorithms of ``ppl.decide`` (not inference methods: see ``USAGE``)."""
+    return DECISION_ALGORITHMS

@@ -33,6 +33,7 @@ from ..backends import backend as use_backend
 from ..backends import get_backend
 from ..errors import ModelError, OptionError, ShapeError, did_you_mean
 from ..inference import registry
+from .algorithm import algorithms
 from .reward_models import RewardModel
 
 __all__ = ["LAYOUTS", "ThompsonSampling", "DEFAULT_POSTERIOR_OPTIONS", "padded_history"]
@@ -138,12 +139,12 @@ class ThompsonSampling:
             raise OptionError(
                 f"posterior must name a registered inference algorithm, not {posterior!r}."
             )
-        self.spec = registry.get(posterior)
-        if self.spec.family == "decision":
+        if posterior in {spec.name for spec in algorithms()}:
             raise OptionError(
                 f"posterior={posterior!r} is a decision algorithm; name an inference algorithm "
                 "that computes a posterior, such as 'svi' or 'nuts'."
             )
+        self.spec = registry.get(posterior)
         self.backend = get_backend(backend)
         if self.backend.name not in self.spec.backends:
             raise OptionError(

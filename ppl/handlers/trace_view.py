@@ -2,7 +2,7 @@
 
 A backend records a trace in its own form (Pyro's ``Trace`` graph, NumPyro's ordered dict of
 message dicts). ``Trace`` reads it through the backend's handler glue and presents every site as a
-``Site`` with the same fields on both backends.
+``Site`` (defined in ``ppl.core.sites``) with the same fields on both backends.
 
 >>> import ppl
 >>> from ppl import dist, handlers
@@ -18,78 +18,12 @@ message dicts). ``Trace`` reads it through the backend's handler glue and presen
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.sites import SITE_TYPES, Site
 from ..errors import HandlerError
 
 __all__ = ["Site", "Trace", "SITE_TYPES"]
-
-#: the site types a ``Trace`` shows; a backend's other message types are left out
-SITE_TYPES = ("sample", "param", "deterministic", "plate")
-
-
-@dataclass(frozen=True, eq=False)
-class Site:
-    """One site of a trace.
-
-    Attributes
-    ----------
-    name : str
-        The site's name.
-    type : str
-        ``"sample"``, ``"param"``, ``"deterministic"`` or ``"plate"`` (a plate's value is its
-        subsample indices). Pyro's deterministic sites (observed ``Delta`` sites) are shown as
-        ``"deterministic"``, as NumPyro records them.
-    value : array
-        The value of the site, an array of the backend that recorded it.
-    fn : distribution or None
-        The distribution of a sample site as the backend records it (NumPyro folds a ``mask``
-        into the distribution); ``None`` for other site types.
-    is_observed : bool
-        Whether the value was given (``obs=``, ``condition``) rather than drawn.
-    infer : dict
-        The site's ``infer`` options.
-    plates : tuple of str
-        The names of the plates the site lies in, outermost first.
-    scale : float, array or None
-        The log-density scale applied by ``scale`` handlers and subsampled plates.
-    mask : bool, array or None
-        Pyro's ``mask`` (NumPyro keeps it in ``fn``).
-    backend : str
-        The name of the backend that recorded the site.
-    raw : dict
-        The backend's own record of the site, for backend-specific code.
-    """
-
-    name: str
-    type: str
-    value: Any
-    fn: Any
-    is_observed: bool
-    infer: dict
-    plates: tuple[str, ...]
-    scale: Any = None
-    mask: Any = None
-    backend: str = ""
-    raw: dict = field(default_factory=dict, repr=False)
-
-    def log_prob(self):
-        """The elementwise log density of the value, with scale and mask applied as the
-        backend applies them (an array of the site's batch shape).
-
-        Raises
-        ------
-        HandlerError
-            For a site that is not a ``"sample"`` site.
-        """
-        if self.type != "sample":
-            raise HandlerError(
-                f"Site {self.name!r} is a {self.type!r} site; only sample sites have a log_prob."
-            )
-        from ..backends import get_backend
-
-        return get_backend(self.backend).handlers.site_log_prob(self.raw)
 
 
 class Trace(Mapping):

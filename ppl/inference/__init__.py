@@ -1,6 +1,7 @@
 """Inference: the registry of algorithms, the one driver loop, and ``Posterior``.
 
-The algorithm contract (DESIGN.md §4). A registered target is a module, written once against the
+The algorithm contract (ARCHITECTURE.md, at the repository root, shows it with the driver and the
+layers). A registered target is a module, written once against the
 ``Backend`` protocol (``problem.backend``), with:
 
 - ``Options``: a frozen dataclass of the algorithm's options with defaults and docstrings.

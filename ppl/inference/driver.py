@@ -12,10 +12,11 @@ import functools
 import math
 import time
 import warnings
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
+from ..core import Draws
 from ..errors import DivergenceError
 from . import compiled
 from .checkpoint import Checkpoint
@@ -27,14 +28,6 @@ __all__ = ["Draws", "run"]
 PROGRESS_CHUNKS = 20
 #: steps between convergence checks, for algorithms that can stop early (``converged``)
 CONVERGENCE_CHECK_EVERY = 250
-
-
-class Draws(NamedTuple):
-    """What a ``"fit"`` algorithm's ``sample`` returns: flat draws ``(num, dim)`` and, where the
-    algorithm has them, importance log-weights ``(num,)`` of each draw against the target."""
-
-    z: Any
-    log_weights: Any = None
 
 
 def _stack_trees(backend, trees):

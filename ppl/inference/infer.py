@@ -62,11 +62,6 @@ def infer(
     ((1, 100), 'pyro')
     """
     spec = registry.get(method)
-    if spec.family == "decision":
-        raise OptionError(
-            f"{spec.name!r} is a decision algorithm, not a way to compute a posterior: use it "
-            f"through {getattr(spec.load(), 'USAGE', 'its own API')}."
-        )
     if dim is not None:
         model = as_model(model, dim)
     chosen = get_backend(backend)

@@ -1,6 +1,8 @@
 """SVI objectives written once, as losses of importance log-weights.
 
-A log-weight objective is a function ``f(log_weights) -> scalar loss`` written with ``ppl.ops``.
+A log-weight objective is a function ``f(log_weights) -> scalar loss`` of an array (a user writes
+it with ``ppl.ops``; the named ones here are written once against the array API, in
+``ppl.core.vi``, which the backends read, and are re-exported here).
 At every step the backend draws ``K = num_particles`` reparameterized samples ``z_i`` from the
 guide ``q`` and hands ``f`` the ``(K,)`` array of ``log_weights[i] = log p(x, z_i) - log q(z_i)``
 (the model's log joint, with its plate scaling, at the guide's draw); the optimizer minimizes
@@ -45,11 +47,19 @@ guide family cannot match the posterior, ``q`` errs wide (``E_q[w^2]`` is infini
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-
-from .. import ops
-from ..errors import OptionError, ShapeError
+from ..core.vi import (
+    CHI2_PARTICLES,
+    LOG_WEIGHT_OBJECTIVES,
+    POINT_MASS_GUIDES,
+    check_model_params,
+    chi2,
+    elbo,
+    evaluate,
+    iwae,
+    loss_function,
+    num_particles,
+    score_function,
+)
 
 __all__ = [
     "elbo",
@@ -64,90 +74,3 @@ __all__ = [
     "score_function",
     "POINT_MASS_GUIDES",
 ]
-
-#: ``num_particles`` for ``chi2`` when none is given: its gradient weighs the draws by
-#: ``w_i^2 / sum w_j^2``, so too few draws leave one of them in charge
-CHI2_PARTICLES = 16
-
-
-def elbo(log_weights):
-    """The negative ELBO, ``-mean(w)``."""
-    return -ops.mean(log_weights)
-
-
-def iwae(log_weights):
-    """The negative importance-weighted bound, ``-(logsumexp(w) - log K)``."""
-    return -(ops.logsumexp(log_weights) - math.log(log_weights.shape[0]))
-
-
-def chi2(log_weights):
-    """Half the log of the estimated second moment of the weights (CUBO_2):
-    ``(logsumexp(2 w) - log K) / 2``; minimizing it minimizes the forward chi-square divergence
-    from the posterior to the guide (see the module docstring)."""
-    return 0.5 * (ops.logsumexp(2.0 * log_weights) - math.log(log_weights.shape[0]))
-
-
-#: objectives by name that the backends evaluate from log-weights (the other names are the
-#: backends' own ELBO classes)
-LOG_WEIGHT_OBJECTIVES: dict[str, Callable] = {"chi2": chi2}
-
-
-def loss_function(options) -> Callable | None:
-    """The log-weight loss for ``options.objective`` (a named one or the user's callable), or
-    ``None`` when the objective is one of the backends' own ELBO classes."""
-    if callable(options.objective):
-        return options.objective
-    return LOG_WEIGHT_OBJECTIVES.get(options.objective)
-
-
-def num_particles(options) -> int:
-    """The particles per step: ``options.num_particles``, else the objective's default
-    (``CHI2_PARTICLES`` for ``chi2``, 1 otherwise); ``chi2`` with fewer than 2, or with a
-    point-mass guide, is an error."""
-    n = options.num_particles
-    if options.objective == "chi2":
-        if n is not None and n < 2:
-            raise OptionError(
-                f"objective='chi2' needs num_particles >= 2 (it weighs draws against each other), "
-                f"got {n}; leave it unset for {CHI2_PARTICLES}."
-            )
-        if isinstance(options.guide, str) and options.guide in POINT_MASS_GUIDES:
-            raise OptionError(
-                f"objective='chi2' needs a guide with a density; guide={options.guide!r} is a "
-                "point mass, whose forward chi-square from the posterior is infinite."
-            )
-        return CHI2_PARTICLES if n is None else n
-    return 1 if n is None else n
-
-
-#: named guides that put all their mass on one point while fitting
-POINT_MASS_GUIDES = ("delta", "laplace")
-
-
-def score_function(options) -> bool:
-    """Whether the objective differentiates ``log q`` at fixed draws (``chi2``) rather than
-    through reparameterized draws (user callables)."""
-    return options.objective == "chi2"
-
-
-def evaluate(fn: Callable, log_weights):
-    """``fn(log_weights)``, checked to be a scalar; a callable objective whose value has another
-    shape is a ``ShapeError`` naming it."""
-    loss = fn(log_weights)
-    shape = tuple(getattr(loss, "shape", ()))
-    if shape != ():
-        name = getattr(fn, "__name__", repr(fn))
-        raise ShapeError(
-            f"The objective {name!r} must return a scalar loss from the log-weights of shape "
-            f"{tuple(log_weights.shape)}; it returned shape {shape}."
-        )
-    return loss
-
-
-def check_model_params(options, names) -> None:
-    """``chi2`` fits guides only: refuse a model that declares parameters ``names``."""
-    if options.objective == "chi2" and names:
-        raise OptionError(
-            f"objective='chi2' fits the guide only, but the model declares the parameters "
-            f"{sorted(names)}; use objective='elbo' or 'iwae' to fit model parameters."
-        )

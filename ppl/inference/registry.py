@@ -57,7 +57,6 @@ _BUILTIN: tuple[AlgorithmSpec, ...] = (
     AlgorithmSpec("nuts", "mcmc", "ppl.inference.mcmc.nuts", "No-U-Turn sampler (native)"),
     AlgorithmSpec("hmc", "mcmc", "ppl.inference.mcmc.hmc", "Hamiltonian Monte Carlo (native)"),
     AlgorithmSpec("svi", "vi", "ppl.inference.svi", "Stochastic variational inference (native)"),
-    AlgorithmSpec("thompson", "decision", "ppl.decide.algorithm", "Thompson sampling (ppl.decide)"),
     AlgorithmSpec("sgld", "sgmcmc", "ppl.inference.sgmcmc.sgld", "Stochastic-gradient Langevin"),
     AlgorithmSpec("psgld", "sgmcmc", "ppl.inference.sgmcmc.psgld", "RMSprop-preconditioned SGLD"),
     AlgorithmSpec("sghmc", "sgmcmc", "ppl.inference.sgmcmc.sghmc", "Stochastic-gradient HMC"),
@@ -123,6 +122,8 @@ def get(name: str) -> AlgorithmSpec:
             f"Unknown inference method {name!r}."
             + did_you_mean(name, registry)
             + f" The registered methods are: {', '.join(sorted(registry)) or 'none'}."
+            + " (Acting on a posterior, such as Thompson sampling, is not inference: see "
+            "ppl.decide.)"
         )
     return registry[name]
 

@@ -65,9 +65,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backends import bind
+from ..core import Draws, needs_score_terms
 from ..errors import OptionError, did_you_mean
 from . import compiled, objectives
-from .driver import Draws
 from .optimize import find_map
 from .option_types import check_field_types
 
@@ -211,15 +211,6 @@ def _check_estimator(options) -> tuple:
     return given
 
 
-def needs_score_terms(estimator) -> bool:
-    """Whether any estimator of ``estimator`` (pairs) adds a score-function term."""
-    from ..reparam import Implicit
-
-    return any(
-        choice != "implicit" and not isinstance(choice, Implicit) for _, choice in estimator or ()
-    )
-
-
 def estimator_strategies(estimator) -> dict:
     """``{site: ppl.reparam strategy}`` for the validated ``estimator`` pairs."""
     from ..reparam import AcceptReject, Implicit, Score
@@ -245,36 +236,6 @@ def _estimated_guide(problem, options):
                 f"sample; its sample sites are {sorted(sites)}." + did_you_mean(site, sites)
             )
     return handlers.reparam(guide, config=strategies)
-
-
-#: guide name -> the autoguide class both backends call by this name
-GUIDE_CLASSES = {
-    "normal": "AutoNormal",
-    "mvn": "AutoMultivariateNormal",
-    "lowrank": "AutoLowRankMultivariateNormal",
-    "delta": "AutoDelta",
-    "laplace": "AutoLaplaceApproximation",
-    "iaf": "AutoIAFNormal",
-    "bnaf": "AutoBNAFNormal",
-}
-#: guides that take an initial scale
-SCALED_GUIDES = ("normal", "mvn", "lowrank")
-
-
-def objective_spec(options) -> tuple[str, dict]:
-    """The ELBO class both backends name alike, and its arguments, for ``options.objective``
-    (not for the log-weight objectives of ``objectives.loss_function``)."""
-    n = objectives.num_particles(options)
-    return {
-        "elbo": (
-            "TraceGraph_ELBO" if needs_score_terms(options.estimator) else "Trace_ELBO",
-            {"num_particles": n},
-        ),
-        "meanfield_elbo": ("TraceMeanField_ELBO", {"num_particles": n}),
-        "tracegraph_elbo": ("TraceGraph_ELBO", {"num_particles": n}),
-        "renyi": ("RenyiELBO", {"alpha": options.alpha, "num_particles": max(n, 2)}),
-        "iwae": ("RenyiELBO", {"alpha": 0.0, "num_particles": max(n, 2)}),
-    }[options.objective]
 
 
 def laplace_factor(problem, z) -> np.ndarray:

@@ -28,6 +28,9 @@ class Implicit(Reparam):
     ['p']
     """
 
+    #: the backend's draws are pathwise differentiable: no score-function term
+    adds_score_terms = False
+
     def apply(self, msg: ReparamMessage) -> ReparamResult:
         gamma_site(msg["name"], msg["fn"], repr(self))
         return ReparamResult(fn=msg["fn"], value=msg["value"], is_observed=msg["is_observed"])

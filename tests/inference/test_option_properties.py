@@ -19,7 +19,7 @@ import ppl
 from ppl.errors import OptionError, PPLError
 from ppl.inference import registry
 
-SPECS = [spec for spec in ppl.algorithms() if spec.family != "decision"]
+SPECS = list(ppl.algorithms())
 
 #: values of every kind a user might pass by mistake (or on purpose)
 VALUES = st.one_of(

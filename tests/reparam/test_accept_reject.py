@@ -1,7 +1,7 @@
 """``AcceptReject`` (Naesseth et al. 2017) gives unbiased ELBO gradients on both backends, SVI
 with it reaches the exact posterior, and bad input gets a clear error.
 
-Unbiasedness: the Gamma-Poisson ELBO gradient is closed form (``ppl.reparam.gradcheck``); the
+Unbiasedness: the Gamma-Poisson ELBO gradient is closed form (``ppl.inference.gradcheck``); the
 mean of 20,000 single-particle estimates, computed by the backend's own ELBO in one batched
 pass, must lie within 3 standard errors of it (the issue's criterion: a correct estimator fails
 one check with probability 0.3%, the seeds are fixed). A missing correction term is off by far
@@ -16,14 +16,14 @@ import pytest
 import ppl
 from ppl import dist, handlers, ops
 from ppl.errors import HandlerError, OptionError
-from ppl.models.conjugate import dirichlet_multinomial, dirichlet_multinomial_posterior
-from ppl.reparam import AcceptReject
-from ppl.reparam.gradcheck import (
+from ppl.inference.gradcheck import (
     elbo_gradient,
     gradient_draws,
     noise_estimate,
     quadrature_gradient,
 )
+from ppl.models.conjugate import dirichlet_multinomial, dirichlet_multinomial_posterior
+from ppl.reparam import AcceptReject
 
 COUNTS = np.random.default_rng(0).poisson(3.0, size=10).astype(float)
 DRAWS = 20_000

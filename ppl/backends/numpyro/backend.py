@@ -14,15 +14,9 @@ from jax import lax
 
 from ...errors import BackendError, HandlerError, OptionError, did_you_mean
 from ..base import Backend, Optimizer, to_numpy_any
+from .optimizers import OPTIMIZERS
 
 __all__ = ["NumPyroBackend"]
-
-OPTIMIZERS = {
-    "adam": optax.adam,
-    "sgd": optax.sgd,
-    "rmsprop": optax.rmsprop,
-    "adagrad": optax.adagrad,
-}
 
 
 def _optax_update(transform):

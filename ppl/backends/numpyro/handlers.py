@@ -13,9 +13,8 @@ import numpy as np
 from numpyro import handlers as nh
 from numpyro.infer.reparam import Reparam as NumPyroReparam
 
+from ...core import Reparam, ReparamMessage, Site
 from ...errors import HandlerError
-from ...handlers.trace_view import Site
-from ...reparam.base import Reparam, ReparamMessage
 
 __all__ = [
     "trace",
@@ -56,6 +55,7 @@ def to_site(raw) -> Site:
         mask=None,
         backend="numpyro",
         raw=raw,
+        log_prob_fn=site_log_prob,
     )
 
 

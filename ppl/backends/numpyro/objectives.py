@@ -9,8 +9,8 @@ from numpyro import handlers
 from numpyro.infer.elbo import ELBO
 from numpyro.infer.util import log_density
 
+from ...core import vi
 from ...errors import OptionError
-from ...inference import objectives
 
 __all__ = ["log_weights", "LogWeightObjective"]
 
@@ -65,15 +65,15 @@ class LogWeightObjective(ELBO):
     user's function) with ``num_particles`` draws per step."""
 
     def __init__(self, options):
-        super().__init__(num_particles=objectives.num_particles(options))
+        super().__init__(num_particles=vi.num_particles(options))
         self.options = options
-        self.fn = objectives.loss_function(options)
-        self.score = objectives.score_function(options)
+        self.fn = vi.loss_function(options)
+        self.score = vi.score_function(options)
 
     def loss_with_mutable_state(self, rng_key, param_map, model, guide, *args, **kwargs):
         lw, _, model_params = log_weights(
             rng_key, param_map, model, guide, args, kwargs, self.num_particles, self.score
         )
-        objectives.check_model_params(self.options, model_params)
-        loss = objectives.evaluate(self.fn, lw)
+        vi.check_model_params(self.options, model_params)
+        loss = vi.evaluate(self.fn, lw)
         return {"loss": jnp.asarray(loss), "mutable_state": None}

@@ -11,7 +11,7 @@ from numpyro.handlers import block, seed, substitute, trace
 from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 from numpyro.primitives import Messenger, _subsample_fn
 
-from ...primitives import plate_subsample_sizes
+from ...core import plate_subsample_sizes
 from ..problem import FlatLayout, Problem, latent_sites, observed_values
 
 

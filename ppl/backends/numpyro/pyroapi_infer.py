@@ -9,7 +9,7 @@ import numpyro
 from numpyro import infer
 
 from ...errors import OptionError
-from . import pyroapi_pyro
+from . import pyroapi_store
 
 #: Pyro's options that only concern torch (its JIT, multiprocessing, validation)
 _TORCH_ONLY = {
@@ -50,7 +50,7 @@ class SVI:
                 rng_key = jax.random.PRNGKey(0)
             self.svi_state = self._svi.init(rng_key, *args, **kwargs)
         self.svi_state, loss = self._update(self.svi_state, *args, **kwargs)
-        pyroapi_pyro.get_param_store().update(self._svi.get_params(self.svi_state))
+        pyroapi_store.get_param_store().update(self._svi.get_params(self.svi_state))
         return float(loss)
 
     def evaluate_loss(self, *args, **kwargs):

@@ -12,10 +12,9 @@ from numpyro.infer import SVI, Predictive, autoguide
 from numpyro.infer.initialization import init_to_median, init_to_value
 from numpyro.optim import optax_to_numpyro
 
-from ...inference.objectives import loss_function
-from ...inference.svi import GUIDE_CLASSES, SCALED_GUIDES, objective_spec
+from ...core import GUIDE_CLASSES, SCALED_GUIDES, loss_function, objective_spec
 from . import objectives
-from .backend import OPTIMIZERS
+from .optimizers import OPTIMIZERS
 
 
 class SVIInfo(NamedTuple):

@@ -18,9 +18,8 @@ from pyro.poutine.subsample_messenger import _Subsample
 from pyro.poutine.trace_messenger import TraceMessenger
 from pyro.poutine.util import site_is_subsample
 
+from ...core import Reparam, ReparamMessage, Site
 from ...errors import HandlerError
-from ...handlers.trace_view import Site
-from ...reparam.base import Reparam, ReparamMessage
 from . import keys
 
 __all__ = [
@@ -67,6 +66,7 @@ def to_site(raw) -> Site:
         mask=raw.get("mask"),
         backend="pyro",
         raw=raw,
+        log_prob_fn=site_log_prob,
     )
 
 

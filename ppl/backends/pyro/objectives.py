@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 from pyro import poutine
 
+from ...core import vi
 from ...errors import OptionError
-from ...inference import objectives
 
 __all__ = ["log_weights", "LogWeightObjective"]
 
@@ -58,13 +58,13 @@ class LogWeightObjective:
 
     def __init__(self, options):
         self.options = options
-        self.num_particles = objectives.num_particles(options)
-        self.fn = objectives.loss_function(options)
-        self.score = objectives.score_function(options)
+        self.num_particles = vi.num_particles(options)
+        self.fn = vi.loss_function(options)
+        self.score = vi.score_function(options)
 
     def __call__(self, model, guide, *args, **kwargs):
         lw, _, model_params = log_weights(
             model, guide, args, kwargs, self.num_particles, self.score
         )
-        objectives.check_model_params(self.options, model_params)
-        return objectives.evaluate(self.fn, lw)
+        vi.check_model_params(self.options, model_params)
+        return vi.evaluate(self.fn, lw)

@@ -20,8 +20,8 @@ import torch
 from pyro.distributions.transforms import biject_to
 from pyro.poutine.subsample_messenger import _Subsample
 
+from ...core import plate_subsample_sizes
 from ...errors import ModelError
-from ...primitives import plate_subsample_sizes
 from ..problem import FlatLayout, Problem, latent_sites, observed_values
 from . import keys
 from .compiled import compile_value_and_grad

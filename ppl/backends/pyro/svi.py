@@ -13,8 +13,7 @@ from pyro.distributions.transforms import block_autoregressive, iterated
 from pyro.infer import SVI, Predictive, autoguide
 from pyro.infer.autoguide.initialization import init_to_median, init_to_value
 
-from ...inference.objectives import loss_function
-from ...inference.svi import GUIDE_CLASSES, SCALED_GUIDES, objective_spec
+from ...core import GUIDE_CLASSES, SCALED_GUIDES, loss_function, objective_spec
 from . import keys, objectives
 
 OPTIMIZERS = {

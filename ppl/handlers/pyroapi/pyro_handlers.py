@@ -1,6 +1,6 @@
 """pyro-api's ``handlers`` for the alias ``ppl-pyro``: ``ppl.handlers`` pinned to pyro."""
 
-from ...handlers.pinned import pinned
+from ..pinned import pinned
 
 _HANDLERS = pinned("pyro")
 globals().update(_HANDLERS)

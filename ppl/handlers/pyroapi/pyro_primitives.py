@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pyro
-
 from ... import primitives
-from .. import bind
+from ...backends import bind
+from ...backends.pyro.pyroapi_store import clear_param_store, get_param_store
 
 __all__ = [
     "sample",
@@ -30,5 +29,3 @@ param = bind(primitives.param, "pyro")
 plate = bind(primitives.plate, "pyro")
 deterministic = bind(primitives.deterministic, "pyro")
 factor = bind(primitives.factor, "pyro")
-get_param_store = pyro.get_param_store
-clear_param_store = pyro.clear_param_store

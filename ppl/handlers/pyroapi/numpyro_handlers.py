@@ -1,6 +1,6 @@
 """pyro-api's ``handlers`` for the alias ``ppl-numpyro``: ``ppl.handlers`` pinned to numpyro."""
 
-from ...handlers.pinned import pinned
+from ..pinned import pinned
 
 _HANDLERS = pinned("numpyro")
 globals().update(_HANDLERS)

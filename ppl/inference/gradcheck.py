@@ -37,7 +37,8 @@ from .. import ops
 from ..backends import get_backend
 from ..handlers import reparam, substitute
 from ..primitives import param, plate, sample
-from .base import Reparam
+from ..reparam import Reparam
+from .svi import Options, estimator_strategies
 
 __all__ = ["elbo_gradient", "gradient_draws", "noise_estimate", "quadrature_gradient"]
 
@@ -77,8 +78,6 @@ def gradient_draws(
         Values of guide sites, shape ``(num_draws, 1)``, substituted for their draws (e.g. the
         ``AcceptReject`` site ``lam_proposal``, to evaluate the estimator at chosen noise).
     """
-    from ..inference.svi import Options, estimator_strategies
-
     backend = get_backend()
     counts = backend.asarray(np.asarray(counts, dtype=float))
     n = int(counts.shape[0])

@@ -1,13 +1,15 @@
 """pyro-api's ``pyro`` module for the alias ``ppl-numpyro``: ``ppl``'s primitives run on
-NumPyro, plus the parameter store that Pyro code expects (filled by ``pyroapi_infer.SVI``)."""
+NumPyro, plus the parameter store that Pyro code expects (filled by the alias's ``SVI``)."""
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-from numpyro.distributions.transforms import biject_to
-
 from ... import primitives
-from .. import bind
+from ...backends import bind
+from ...backends.numpyro.pyroapi_store import (
+    clear_param_store,
+    constrained_init,
+    get_param_store,
+)
 
 __all__ = [
     "sample",
@@ -18,17 +20,6 @@ __all__ = [
     "get_param_store",
     "clear_param_store",
 ]
-
-_PARAM_STORE: dict = {}
-
-
-def get_param_store() -> dict:
-    """The learned parameters of the last ``SVI.step`` (name -> constrained value)."""
-    return _PARAM_STORE
-
-
-def clear_param_store() -> None:
-    _PARAM_STORE.clear()
 
 
 def sample(name, fn, *args, obs=None, obs_mask=None, infer=None, sample_shape=()):
@@ -41,13 +32,10 @@ def sample(name, fn, *args, obs=None, obs_mask=None, infer=None, sample_shape=()
 def param(name, init_value=None, **kwargs):
     """``ppl.param``; without an initial value, the value learned by ``SVI``. As in Pyro, an
     initial value is mapped into the constraint's support (through the unconstrained space)."""
-    constraint = kwargs.get("constraint")
-    if constraint is not None and init_value is not None and not callable(init_value):
-        transform = biject_to(constraint)
-        init_value = transform(transform.inv(jnp.asarray(init_value)))
+    init_value = constrained_init(kwargs.get("constraint"), init_value)
     value = primitives.param(name, init_value, **kwargs)
     if value is None and init_value is None:
-        value = _PARAM_STORE.get(name)
+        value = get_param_store().get(name)
     return value
 
 
