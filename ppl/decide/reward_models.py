@@ -74,9 +74,11 @@ class RewardModel:
         ``K`` where the model fixes it (needed for shared and absent contexts).
     num_features : int or None
         ``d`` where the model fixes it.
-    guide_factory : callable or None
-        ``guide_factory(warm) -> guide``: the guide that ``svi`` fits when the user names none,
-        started at ``warm`` (a previous posterior mean per latent site, or ``None``).
+    guide : callable or None
+        The guide that ``svi`` fits when the user names none.
+    guide_start : callable or None
+        ``guide_start(warm) -> {param: initial value}``: that guide's parameters at a warm start
+        (``warm``: a previous posterior mean per latent site), passed as ``init_values``.
     masks_rounds : bool
         Whether ``model`` takes a fourth argument ``valid``, a boolean ``(n,)`` array (or
         ``None``) whose false rounds it leaves out of the likelihood: Thompson sampling then pads
@@ -88,7 +90,8 @@ class RewardModel:
     context: str = "per_arm"
     num_arms: int | None = None
     num_features: int | None = None
-    guide_factory: Callable | None = None
+    guide: Callable | None = None
+    guide_start: Callable | None = None
     masks_rounds: bool = False
 
     def __call__(self, contexts, arms, rewards=None, valid=None):
@@ -141,7 +144,7 @@ def linear_reward_model(
         Chakraborty, Roy & Tewari (2023), ``beta_j = z_j w_j`` with a Laplace slab
         ``w_j ~ Laplace(0, prior_scale)``, relaxed Bernoulli indicators ``z_j`` and their
         inclusion probability ``pi ~ Beta(a, b)`` (``ppl.decide.spike_slab``); the model then
-        brings its own guide for ``svi`` (``RewardModel.guide_factory``).
+        brings its own guide for ``svi`` (``RewardModel.guide``).
     prior_scale : float
         Scale of the normal prior and of the Laplace slab.
     global_scale : float, optional
@@ -212,7 +215,8 @@ def linear_reward_model(
         context="per_arm" if num_arms is None else "shared",
         num_arms=num_arms,
         num_features=num_features,
-        guide_factory=None if parts is None else parts.guide_factory,
+        guide=None if parts is None else parts.guide,
+        guide_start=None if parts is None else parts.guide_start,
         masks_rounds=True,
     )
 

@@ -32,17 +32,17 @@ because
 - a Thompson draw from it is what the paper draws: ``z_j`` near-Bernoulli(``sigmoid(phi_j)``)
   times a Gaussian slab value.
 
-``guide_factory(warm)`` builds the guide started at a previous posterior (the warm start of
-``ThompsonSampling``): the mean of the logit ``g_j`` is ``phi_j / temperature`` and the mean of
-``w_j`` is ``m_j``.
+``guide_start(warm)`` gives the initial values of the guide's parameters at a previous posterior
+(the warm start of ``ThompsonSampling``, passed to ``svi`` as ``init_values``): the mean of the
+logit ``g_j`` is ``phi_j / temperature`` and the mean of ``w_j`` is ``m_j``. The guide itself
+does not change between posteriors, so each refit reuses its compiled program.
 
 >>> import numpy as np
 >>> import ppl
 >>> from ppl.decide import spike_slab_parts
 >>> parts = spike_slab_parts((3,), temperature=0.2)
 >>> x, arms, r = np.ones((4, 2, 3)), np.array([0, 1, 0, 1]), np.zeros(4)
->>> guide = parts.guide_factory(None)
->>> tr = ppl.handlers.trace(ppl.handlers.seed(guide, rng_seed=0)).get_trace(x, arms, r)
+>>> tr = ppl.handlers.trace(ppl.handlers.seed(parts.guide, rng_seed=0)).get_trace(x, arms, r)
 >>> [name for name in tr if tr[name].type == "sample"]
 ['inclusion', 'gate_logit', 'slab']
 """
@@ -68,13 +68,17 @@ class SpikeSlabParts(NamedTuple):
     ----------
     coefficients : callable
         ``coefficients() -> beta``: samples the prior's sites inside a model.
-    guide_factory : callable
-        ``guide_factory(warm) -> guide(contexts, arms, rewards=None)``; ``warm`` maps latent site
-        names to a previous posterior mean, or is ``None``.
+    guide : callable
+        ``guide(contexts, arms, rewards=None, valid=None)``, the mean-field relaxed guide, its
+        parameters started cold.
+    guide_start : callable
+        ``guide_start(warm) -> {param: initial value}``: the guide's parameters at a warm start;
+        ``warm`` maps latent site names to a previous posterior mean.
     """
 
     coefficients: Callable
-    guide_factory: Callable
+    guide: Callable
+    guide_start: Callable
 
 
 def spike_slab_parts(
@@ -133,33 +137,36 @@ def spike_slab_parts(
         gate_value = ops.exp(-ops.softplus(-gate))  # sigmoid, finite gradient when saturated
         return primitives.deterministic("beta", gate_value * slab)
 
-    def guide_factory(warm: Mapping | None):
-        phi0 = np.full(shape, math.log(init_inclusion / (1 - init_inclusion)))
-        m0 = np.zeros(shape)
-        pi0 = a0 / (a0 + b0)
-        if warm:  # inclusion logits no lower than the cold start: excluded coordinates can return
-            phi = temperature * np.asarray(warm.get("gate_logit", phi0 / temperature), float)
-            phi0 = np.maximum(phi, phi0)
-            m0 = np.asarray(warm.get("slab", m0), dtype=float)
-            pi0 = float(np.clip(warm.get("inclusion", pi0), pi0, 1 - 1e-6))
-        s0 = np.full(shape, float(init_slab_scale))
-        positive = dist.constraints.positive
+    cold_phi = np.full(shape, math.log(init_inclusion / (1 - init_inclusion)))
+    cold_pi = a0 / (a0 + b0)
+    positive = dist.constraints.positive
 
-        def guide(contexts, arms, rewards=None):
-            loc = primitives.param("inclusion_loc", ops.asarray(math.log(pi0 / (1 - pi0))))
-            scale = primitives.param("inclusion_scale", ops.asarray(0.5), constraint=positive)
-            sigmoid = dist.transforms.SigmoidTransform()
-            primitives.sample(
-                "inclusion", dist.TransformedDistribution(dist.Normal(loc, scale), sigmoid)
-            )
-            phi = primitives.param("inclusion_logits", ops.asarray(phi0))
-            primitives.sample(
-                "gate_logit", dist.Logistic(phi / temperature, 1.0 / temperature).to_event(event)
-            )
-            loc = primitives.param("slab_loc", ops.asarray(m0))
-            scale = primitives.param("slab_scale", ops.asarray(s0), constraint=positive)
-            primitives.sample("slab", dist.Normal(loc, scale).to_event(event))
+    def guide(contexts, arms, rewards=None, valid=None):
+        start = math.log(cold_pi / (1 - cold_pi))
+        loc = primitives.param("inclusion_loc", ops.asarray(start))
+        scale = primitives.param("inclusion_scale", ops.asarray(0.5), constraint=positive)
+        sigmoid = dist.transforms.SigmoidTransform()
+        primitives.sample(
+            "inclusion", dist.TransformedDistribution(dist.Normal(loc, scale), sigmoid)
+        )
+        phi = primitives.param("inclusion_logits", ops.asarray(cold_phi))
+        primitives.sample(
+            "gate_logit", dist.Logistic(phi / temperature, 1.0 / temperature).to_event(event)
+        )
+        loc = primitives.param("slab_loc", ops.asarray(np.zeros(shape)))
+        scale = primitives.param(
+            "slab_scale", ops.asarray(np.full(shape, float(init_slab_scale))), constraint=positive
+        )
+        primitives.sample("slab", dist.Normal(loc, scale).to_event(event))
 
-        return guide
+    def guide_start(warm: Mapping) -> dict:
+        # inclusion logits no lower than the cold start: excluded coordinates can return
+        phi = temperature * np.asarray(warm.get("gate_logit", cold_phi / temperature), float)
+        pi = float(np.clip(warm.get("inclusion", cold_pi), cold_pi, 1 - 1e-6))
+        return {
+            "inclusion_loc": np.asarray(math.log(pi / (1 - pi))),
+            "inclusion_logits": np.maximum(phi, cold_phi),
+            "slab_loc": np.asarray(warm.get("slab", np.zeros(shape)), dtype=float),
+        }
 
-    return SpikeSlabParts(coefficients, guide_factory)
+    return SpikeSlabParts(coefficients, guide, guide_start)

@@ -72,8 +72,9 @@ class ThompsonSampling:
     posterior_options : dict, optional
         That algorithm's options (validated now). ``DEFAULT_POSTERIOR_OPTIONS`` fill the ones
         the algorithm has and the dict leaves out. When the algorithm takes a ``guide``, the
-        options name none and the ``RewardModel`` has a ``guide_factory`` (the spike-and-slab
-        model), that guide is used, started at the previous posterior when ``warm_start``.
+        options name none and the ``RewardModel`` has a ``guide`` (the spike-and-slab model),
+        that guide is used, its parameters started at the previous posterior (its
+        ``guide_start``) when ``warm_start``.
     expected_reward : callable, optional
         ``expected_reward(params, context) -> (K,)`` for a plain model function; without it the
         model's ``"mean_reward"`` site is read.
@@ -119,10 +120,10 @@ class ThompsonSampling:
         backend: str | None = None,
         seed: int = 0,
     ):
-        self._guide_factory, self._pads = None, False
+        self._guide, self._guide_start, self._pads = None, None, False
         if isinstance(model, RewardModel):
             self.model, self._pads = model.model, model.masks_rounds
-            self._guide_factory = model.guide_factory
+            self._guide, self._guide_start = model.guide, model.guide_start
             self.expected_reward = expected_reward or model.expected_reward
             self.layout = model.context
             self.num_arms = num_arms or model.num_arms
@@ -159,7 +160,7 @@ class ThompsonSampling:
                 options.setdefault(key, value)
         self.posterior_options = options
         if "guide" in options or "guide" not in defaults:
-            self._guide_factory = None  # the user's guide, or an algorithm without one
+            self._guide = None  # the user's guide, or an algorithm without one
         if not isinstance(update_every, int) or update_every < 1:
             raise OptionError(f"update_every must be a positive integer, got {update_every!r}.")
         if schedule not in SCHEDULES:
@@ -394,10 +395,12 @@ class ThompsonSampling:
         batch = options.get("batch_size")
         if isinstance(batch, int) and len(rewards) <= batch:  # early rounds: all data fit one batch
             options = {k: v for k, v in options.items() if k != "batch_size"}
-        if self._guide_factory is not None:  # the model's own guide, warm-started by its params
-            options = dict(
-                options, guide=self._guide_factory(self._warm if self.warm_start else None)
-            )
+        warm = self._warm if self.warm_start else None
+        if self._guide is not None:  # the model's own guide, its parameters warm-started
+            options = dict(options, guide=self._guide)
+            warm = None if warm is None else self._guide_start(warm)
+        elif callable(options.get("guide")):  # the user's guide function: its own start
+            warm = None
         kwargs = {"rewards": rewards}
         if self._pads:  # padded to a doubling capacity: one compiled program per capacity
             contexts, arms, kwargs = padded_history(contexts, arms, rewards)
@@ -409,10 +412,7 @@ class ThompsonSampling:
             backend=self.backend.name,
             seed=self._next_seed(),
             progress=False,
-            # a guide function (the factory's) carries the warm start in its own params
-            init_values=(
-                self._warm if self.warm_start and not callable(options.get("guide")) else None
-            ),
+            init_values=warm,
             **options,
         )
 

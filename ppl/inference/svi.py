@@ -32,8 +32,8 @@ of magnitude, where a guide started at the prior median with a small scale conve
 5. draw ``u`` from the fitted guide and return ``z = m + L u``.
 
 With a guide function, or ``init="median"``, the guide is fitted to the model itself, as the
-backend would; a guide function starts at its own ``ppl.param`` values (no MAP search, and
-``init_values`` only warn).
+backend would; a guide function starts at its own ``ppl.param`` values, or at ``init_values``
+that name them (no MAP search; other names warn).
 
 >>> import ppl
 >>> from ppl import dist
@@ -300,15 +300,7 @@ def init(problem, key, options):
     backend = problem.backend
     map_key, svi_key = backend.split(key)
     if callable(options.guide):  # a guide function starts at its own ppl.param values
-        if problem.init_values:
-            warnings.warn(
-                f"svi: init_values (sites {sorted(problem.init_values)}) has no effect with a "
-                "guide function, which starts at the initial values of its own ppl.param "
-                "sites; set those, or use an autoguide (guide='normal', 'mvn', ...).",
-                UserWarning,
-                stacklevel=2,
-            )
-        return _runner_init(problem, options, plan, svi_key, None)
+        return _runner_init(problem, options, plan, svi_key, _guide_param_start(problem, options))
     # init="median": the backend's own start, except at the sites given ``init_values``
     start = {k: v for k, v in problem.init_values.items() if k in problem.layout.names} or None
     if options.init == "map":
@@ -322,6 +314,29 @@ def init(problem, key, options):
             values = problem.constrain(z)
             start = {k: v for k, v in values.items() if k in problem.layout.names}
     return _runner_init(problem, options, plan, svi_key, start)
+
+
+def _guide_param_start(problem, options) -> dict | None:
+    """The ``init_values`` that name ``ppl.param`` sites of a guide function (their constrained
+    initial values); a warning for the names that do not."""
+    if not problem.init_values:
+        return None
+    from .. import handlers
+
+    guide = handlers.seed(options.guide, rng_seed=0)
+    tr = handlers.trace(guide).get_trace(*problem.args, **problem.kwargs)
+    params = [name for name, site in tr.items() if site.type == "param"]
+    unknown = sorted(k for k in problem.init_values if k not in params)
+    if unknown:
+        warnings.warn(
+            f"svi: init_values names {unknown}, which are not ppl.param sites of the guide "
+            f"function (its parameters: {sorted(params)}), so they have no effect; a guide "
+            "function starts at the initial values of its own ppl.param sites, or at "
+            "init_values that name them. Or use an autoguide (guide='normal', 'mvn', ...).",
+            UserWarning,
+            stacklevel=3,
+        )
+    return {k: v for k, v in problem.init_values.items() if k in params} or None
 
 
 def _runner_init(problem, options, plan, key, start):

@@ -241,7 +241,7 @@ def test_bad_objectives_are_named(backend):
         )
 
 
-def test_init_values_with_a_guide_function_warn_and_its_params_are_the_start(backend, monkeypatch):
+def test_init_values_of_a_guide_function_name_its_params_else_warn(backend, monkeypatch):
     def no_map(*args, **kwargs):
         raise AssertionError("a guide function starts at its params: no MAP search")
 
@@ -254,10 +254,13 @@ def test_init_values_with_a_guide_function_warn_and_its_params_are_the_start(bac
 
     y = np.array([0.1, -0.3, 0.4])
     options = dict(guide=guide, num_steps=1, lr=1e-6, num_samples=2000, progress=False)
-    with pytest.warns(UserWarning, match=r"init_values \(sites \['mu'\]\) has no effect"):
+    with pytest.warns(UserWarning, match=r"init_values names \['mu'\], which are not ppl.param"):
         post = ppl.infer(location_scale, "svi", args=(y,), init_values={"mu": 3.0}, **options)
     # one step at lr 1e-6 leaves loc at 0.5: the draws' mean is 0.5 +- 0.1 / sqrt(2000)
     assert abs(float(np.mean(post.samples["mu"])) - 0.5) < 0.02
+    # init_values naming the guide's param start it there (the warm start of a guide function)
+    post = ppl.infer(location_scale, "svi", args=(y,), init_values={"loc": 2.0}, **options)
+    assert abs(float(np.mean(post.samples["mu"])) - 2.0) < 0.02
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ppl.infer(location_scale, "svi", args=(y,), **options)

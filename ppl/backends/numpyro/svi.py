@@ -33,7 +33,8 @@ class Runner:
 
     def __init__(self, model, args, kwargs, options, init_scale):
         self.args, self.kwargs, self.start = args, kwargs, {}
-        if callable(options.guide):
+        self._guide_function = callable(options.guide)
+        if self._guide_function:
             self.guide = options.guide
         else:
             # init_to_value reads self.start, which init() fills with the starting point
@@ -49,7 +50,11 @@ class Runner:
         self._configured = False
 
     def init(self, key, start):
+        """The SVI state from ``start``: the values of an autoguide's sites, or of a guide
+        function's ``param`` sites (constrained)."""
         self._configured = True
+        if self._guide_function:
+            return self.svi.init(key, *self.args, init_params=start, **self.kwargs)
         self.start.clear()
         if start:
             self.start.update(start)
