@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import DivergenceError
+from . import warm_start
 from .checkpoint import Checkpoint
 from .posterior import LogZ, Posterior
 
@@ -264,6 +265,10 @@ def run(spec, problem, options, key, progress=None, observed=None, checkpoint=No
         spec, module, problem, options, loop_key, progress, checkpoint or Checkpoint()
     )
     diagnostics: dict[str, Any] = {"partial": interrupted}
+    start = getattr(states[0], "warm_start", None)  # an algorithm's warm start, in its state
+    if start is not None:
+        timings["warm_start_seconds"] = float(start.seconds)
+        diagnostics["warm_start"] = warm_start.describe(start)
     log_z = None
     if module.KIND == "fit":
         t0 = time.perf_counter()

@@ -70,6 +70,7 @@ from . import objectives
 from .driver import Draws
 from .optimize import find_map
 from .option_types import check_field_types
+from .warm_start import laplace_factor
 
 __all__ = ["KIND", "Options", "init", "step", "sample", "GUIDES", "OBJECTIVES", "ESTIMATORS"]
 
@@ -256,19 +257,6 @@ def objective_spec(options) -> tuple[str, dict]:
         "renyi": ("RenyiELBO", {"alpha": options.alpha, "num_particles": max(n, 2)}),
         "iwae": ("RenyiELBO", {"alpha": 0.0, "num_particles": max(n, 2)}),
     }[options.objective]
-
-
-def laplace_factor(problem, z) -> np.ndarray:
-    """``cholesky(H^-1)`` of the potential's Hessian at ``z``, as numpy; directions without
-    positive curvature get unit scale."""
-    hessian = np.asarray(problem.backend.to_numpy(problem.backend.hessian(problem.potential)(z)))
-    hessian = 0.5 * (hessian + hessian.T).astype(np.float64)
-    values, vectors = np.linalg.eigh(hessian)
-    finite = np.isfinite(values)
-    top = values[finite].max() if finite.any() else 1.0
-    values = np.where(finite & (values > 1e-10 * max(top, 1e-300)), values, 1.0)
-    covariance = (vectors / values) @ vectors.T
-    return np.linalg.cholesky(0.5 * (covariance + covariance.T))
 
 
 class _Plan:

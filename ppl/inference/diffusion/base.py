@@ -77,6 +77,11 @@ class Options:
     init_scale: factor on the initial standard deviation of ``q0``. vi_steps / vi_lr: Adam
     steps and learning rate of the ``"vi"`` fit. score_clip: the target's score ``-grad U`` is
     clipped to ``[-score_clip, score_clip]`` inside the drifts (the weights stay exact).
+    warm_start: run the whole path in the coordinates whitened by the Laplace approximation at
+    the MAP point (``ppl.inference.warm_start``), where ``q0`` starts at ``N(0, I)``, the
+    Laplace approximation itself (``"vi"`` refines it there; ``"prior"`` and ``"standard"``
+    keep it); ``False``: the problem's own coordinates and ``q0`` by ``init_q0`` from the
+    prior. Its cost is ``Posterior.timings["warm_start_seconds"]``.
     """
 
     K: int = 16
@@ -90,6 +95,7 @@ class Options:
     vi_steps: int = 200
     vi_lr: float = 0.05
     score_clip: float = 1e3
+    warm_start: bool = True
 
     def __post_init__(self):
         check_field_types(self)
@@ -158,6 +164,11 @@ class DiffusionState(NamedTuple):
     fixed: dict
     opt_state: Any
     step: Any
+
+    @property
+    def warm_start(self):
+        """The ``WarmStart`` the path runs in (``None`` without one)."""
+        return self.fixed.get("warm")
 
 
 class DiffusionInfo(NamedTuple):

@@ -7,7 +7,10 @@ unconstrained space, and its three initialisations.
 - ``"vi"``: the ``"prior"`` Gaussian refined by mean-field VI, ``vi_steps`` Adam steps on the
   reverse KL (the negative ELBO, reparameterised, ``batch_size`` draws per step).
 
-``init_scale`` multiplies the initial standard deviation in each case.
+``init_scale`` multiplies the initial standard deviation in each case. With a warm start
+(``ppl.inference.warm_start.WarmStart``), ``q0`` lives in its whitened coordinates ``u``: it
+starts at ``N(0, I)`` there (the Laplace approximation) whatever the strategy, and ``"vi"``
+refines it by mean-field VI on the whitened target.
 
 >>> import ppl
 >>> from ppl import dist
@@ -29,6 +32,7 @@ import math
 import numpy as np
 
 from ...errors import ModelError, PPLError
+from .. import warm_start
 
 __all__ = [
     "INITS",
@@ -134,9 +138,11 @@ def _nan_error(problem, z: np.ndarray, u: np.ndarray, where: str) -> ModelError 
     )
 
 
-def check_start(problem, z, where: str) -> None:
-    """Raise a ``ModelError`` if the potential is NaN (or raises) at any row of ``z``."""
+def check_start(problem, z, where: str, start=None) -> None:
+    """Raise a ``ModelError`` if the potential is NaN (or raises) at any row of ``z`` (rows of
+    the whitened coordinates of the warm ``start``, if one is given)."""
     backend = problem.backend
+    z = warm_start.to_target(backend.xp, start, z)
     try:
         u = backend.to_numpy(backend.vmap(problem.potential)(z))
     except PPLError:
@@ -172,15 +178,15 @@ def _prior_moments(problem, key):
     return loc, np.where(sd > 0, sd, 1.0)
 
 
-def _fit_vi(problem, key, loc, log_scale, steps, lr, batch_size):
+def _fit_vi(problem, key, loc, log_scale, steps, lr, batch_size, start=None):
     backend = problem.backend
     xp = backend.xp
-    batched = backend.vmap(problem.potential)
+    potential = warm_start.potential(problem)
     optimizer = backend.optimizer("adam", lr)
 
     def negative_elbo(params, noise):
         x = params["loc"] + xp.exp(params["log_scale"]) * noise
-        return xp.mean(batched(x)) - xp.sum(params["log_scale"])
+        return xp.mean(potential(start, x)) - xp.sum(params["log_scale"])
 
     value_and_grad = backend.value_and_grad(negative_elbo)
 
@@ -209,18 +215,22 @@ def initial(
     vi_steps: int = 300,
     vi_lr: float = 0.05,
     batch_size: int = 64,
+    start=None,
 ):
-    """``(loc, log_scale)`` of the initial ``q0`` by ``strategy`` (one of ``INITS``)."""
+    """``(loc, log_scale)`` of the initial ``q0`` by ``strategy`` (one of ``INITS``), in the
+    whitened coordinates of the warm ``start`` if one is given."""
     backend = problem.backend
     prior_key, vi_key, check_key = backend.split(key, 3)
-    if strategy == "standard":
+    if strategy == "standard" or start is not None:
         loc, sd = np.zeros(problem.dim), np.ones(problem.dim)
     else:
         loc, sd = _prior_moments(problem, prior_key)
     loc, log_scale = backend.asarray(loc), backend.asarray(np.log(sd))
     if strategy == "vi" and vi_steps > 0:
-        loc, log_scale = _fit_vi(problem, vi_key, loc, log_scale, vi_steps, vi_lr, batch_size)
+        loc, log_scale = _fit_vi(
+            problem, vi_key, loc, log_scale, vi_steps, vi_lr, batch_size, start
+        )
     log_scale = log_scale + math.log(init_scale)
     particles = sample(backend, loc, log_scale, check_key, NUM_CHECK_DRAWS)
-    check_start(problem, particles, "initial particles drawn from q0")
+    check_start(problem, particles, "initial particles drawn from q0", start)
     return loc, log_scale
