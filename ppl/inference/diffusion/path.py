@@ -165,8 +165,9 @@ class Diffusion:
         draw_key, step_key = backend.split(key)
         x = q0.sample(backend, loc, log_scale, draw_key, CURVATURE_DRAWS)
         x_near = x + 0.1 * xp.exp(log_scale) * backend.normal(step_key, tuple(x.shape))
-        (_, g), (_, g_near) = self.potential_and_grad(start, x), self.potential_and_grad(
-            start, x_near
+        (_, g), (_, g_near) = (
+            self.potential_and_grad(start, x),
+            self.potential_and_grad(start, x_near),
         )
         ratios = backend.to_numpy(
             xp.sqrt(xp.sum((g_near - g) ** 2, axis=-1) / xp.sum((x_near - x) ** 2, axis=-1))
