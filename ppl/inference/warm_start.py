@@ -43,6 +43,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..errors import PPLError
+
 __all__ = [
     "MAX_DENSE_DIM",
     "MAX_SPAN",
@@ -194,7 +196,12 @@ def laplace_start(
 
     backend = problem.backend
     begin = time.perf_counter()
-    z = np.asarray(backend.to_numpy(find_map(problem, key, map_iterations)), np.float64)
+    try:
+        z = np.asarray(backend.to_numpy(find_map(problem, key, map_iterations)), np.float64)
+    except PPLError:
+        raise
+    except Exception as err:  # Pyro's validation raises where NumPyro returns NaN
+        raise q0.failure("MAP search of the warm start (warm_start=False skips it)", err) from err
     finite = np.isfinite(z).all() and np.isfinite(float(problem.potential(backend.asarray(z))))
     factor, reason = _laplace(problem, z, max_dense_dim) if finite else (None, 1)
     if factor is None:

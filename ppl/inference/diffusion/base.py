@@ -78,10 +78,11 @@ class Options:
     steps and learning rate of the ``"vi"`` fit. score_clip: the target's score ``-grad U`` is
     clipped to ``[-score_clip, score_clip]`` inside the drifts (the weights stay exact).
     warm_start: run the whole path in the coordinates whitened by the Laplace approximation at
-    the MAP point (``ppl.inference.warm_start``), where ``q0`` starts at ``N(0, I)``, the
-    Laplace approximation itself (``"vi"`` refines it there; ``"prior"`` and ``"standard"``
-    keep it); ``False``: the problem's own coordinates and ``q0`` by ``init_q0`` from the
-    prior. Its cost is ``Posterior.timings["warm_start_seconds"]``.
+    the MAP point (``ppl.inference.warm_start``); ``q0`` there by ``init_q0``: ``"vi"``
+    refines the Laplace approximation ``N(0, I)`` by mean-field VI, ``"standard"`` keeps it,
+    ``"prior"`` takes the prior's moments (for targets with several modes); ``False``: the
+    problem's own coordinates and ``q0`` by ``init_q0`` from the prior. Its cost is
+    ``Posterior.timings["warm_start_seconds"]``.
     """
 
     K: int = 16

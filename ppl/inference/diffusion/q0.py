@@ -8,9 +8,10 @@ unconstrained space, and its three initialisations.
   reverse KL (the negative ELBO, reparameterised, ``batch_size`` draws per step).
 
 ``init_scale`` multiplies the initial standard deviation in each case. With a warm start
-(``ppl.inference.warm_start.WarmStart``), ``q0`` lives in its whitened coordinates ``u``: it
-starts at ``N(0, I)`` there (the Laplace approximation) whatever the strategy, and ``"vi"``
-refines it by mean-field VI on the whitened target.
+(``ppl.inference.warm_start.WarmStart``), ``q0`` lives in its whitened coordinates ``u``:
+``"standard"`` is the Laplace approximation itself, ``"vi"`` refines it by mean-field VI on the
+whitened target, and ``"prior"`` takes the moments of the prior draws mapped to ``u`` (as broad
+as the prior: a start that covers modes the Laplace approximation at one of them misses).
 
 >>> import ppl
 >>> from ppl import dist
@@ -37,6 +38,7 @@ from .. import warm_start
 __all__ = [
     "INITS",
     "check_start",
+    "failure",
     "grad_potential",
     "initial",
     "log_prob",
@@ -117,7 +119,8 @@ _FINITE_HINT = (
 )
 
 
-def _failed(where: str, err: Exception) -> ModelError:
+def failure(where: str, err: Exception) -> ModelError:
+    """The ``ModelError`` for the target's log density raising ``err`` at ``where``."""
     first = (str(err).strip().splitlines() or [""])[0]
     return ModelError(
         f"The target's log density failed at the {where} ({type(err).__name__}: {first}). "
@@ -148,24 +151,27 @@ def check_start(problem, z, where: str, start=None) -> None:
     except PPLError:
         raise
     except Exception as err:
-        raise _failed(where, err) from err
+        raise failure(where, err) from err
     error = _nan_error(problem, backend.to_numpy(z), u, where)
     if error is not None:
         raise error
 
 
-def _prior_moments(problem, key):
+def _prior_moments(problem, key, start=None):
     where = "prior draws that initialise q0"
     try:
         draws = _prior_draws(problem, key).astype(np.float64)
     except PPLError:
         raise
     except Exception as err:
-        raise _failed(where, err) from err
+        raise failure(where, err) from err
     error = _nan_error(problem, draws[:, :-1], draws[:, -1], where)
     if error is not None:
         raise error
     draws = draws[np.isfinite(draws).all(axis=1), :-1]
+    if start is not None:  # in the warm start's coordinates
+        shift, inverse = (problem.backend.to_numpy(a) for a in (start.shift, start.inverse))
+        draws = warm_start.from_target(np, start._replace(shift=shift, inverse=inverse), draws)
     if len(draws) < 2:
         raise ModelError(
             "init_q0='prior' (and 'vi', which starts from it) needs prior draws with a finite "
@@ -221,10 +227,10 @@ def initial(
     whitened coordinates of the warm ``start`` if one is given."""
     backend = problem.backend
     prior_key, vi_key, check_key = backend.split(key, 3)
-    if strategy == "standard" or start is not None:
+    if strategy == "standard" or (strategy == "vi" and start is not None):
         loc, sd = np.zeros(problem.dim), np.ones(problem.dim)
     else:
-        loc, sd = _prior_moments(problem, prior_key)
+        loc, sd = _prior_moments(problem, prior_key, start)
     loc, log_scale = backend.asarray(loc), backend.asarray(np.log(sd))
     if strategy == "vi" and vi_steps > 0:
         loc, log_scale = _fit_vi(

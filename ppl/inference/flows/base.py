@@ -68,9 +68,9 @@ class Options:
     weight of the likelihood after that (0: energy only).
     warm_start: run the flow in the coordinates whitened by the Laplace approximation at the
     MAP point (``ppl.inference.warm_start``), so that its base ``N(0, I)`` is that
-    approximation (``init_q0="vi"`` refines it there by mean-field VI; ``"prior"`` keeps it);
-    ``False``: the problem's own coordinates, the base by ``init_q0``. Its cost is
-    ``Posterior.timings["warm_start_seconds"]``.
+    approximation (``init_q0="vi"`` refines it there by mean-field VI; ``"prior"`` takes the
+    prior's moments in those coordinates instead); ``False``: the problem's own coordinates,
+    the base by ``init_q0``. Its cost is ``Posterior.timings["warm_start_seconds"]``.
     """
 
     num_blocks: int = 3
