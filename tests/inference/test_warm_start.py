@@ -82,6 +82,7 @@ def test_the_safeguard_falls_back_on_centred_eight_schools(backend):
     assert 0.05 < float(backend.to_numpy(start.factor)[1, 1]) < 5.0
 
 
+@pytest.mark.slow  # a second MAP search down the neck; the safeguard itself is tested above
 def test_the_fallback_is_reported_by_the_algorithm():
     post = ppl.infer(
         EIGHT_SCHOOLS.model, "ais", args=EIGHT_SCHOOLS.args, kwargs=dict(EIGHT_SCHOOLS.kwargs),
