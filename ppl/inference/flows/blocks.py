@@ -55,7 +55,8 @@ KERNELS = ("mh", "mala", "ula")
 
 
 class ForwardPath(NamedTuple):
-    """A batch of forward paths: the end points ``x``, their log-weights, whether each layer's
+    """A batch of forward paths: the end points ``x`` (in the problem's coordinates), their
+    log-weights, whether each layer's
     log-determinant was finite for the whole batch (``(num_layers,)`` booleans, in
     ``Flow.layer_names`` order) and the mean acceptance rate of the stochastic steps."""
 
@@ -241,6 +242,7 @@ class Flow:
         if u is None:
             u = self.potential(theta.get("warm"), x)
         accept = xp.mean(xp.stack(accepts)) if accepts else xp.ones_like(log_w[0])
+        x = warm_start.to_target(xp, theta.get("warm"), x)
         return ForwardPath(x, log_w - u, xp.stack(layer_ok), accept)
 
     def log_likelihood(self, theta, x, key):
@@ -280,7 +282,7 @@ class Flow:
     # ---- draws -------------------------------------------------------------------------
     def _sample(self, theta, key, num):
         path = self.forward(theta, key, num)
-        return warm_start.to_target(self.xp, theta.get("warm"), path.x), path.log_weights
+        return path.x, path.log_weights
 
     def sample(self, theta, key, num: int):
         """``(x, log w)`` of ``num`` fresh forward paths."""
