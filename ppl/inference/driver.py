@@ -18,7 +18,7 @@ import numpy as np
 
 from ..core import Draws
 from ..errors import DivergenceError
-from . import compiled
+from . import compiled, warm_start
 from .checkpoint import Checkpoint
 from .posterior import LogZ, Posterior
 
@@ -284,6 +284,10 @@ def run(spec, problem, options, key, progress=None, observed=None, checkpoint=No
         spec, module, problem, options, loop_key, progress, checkpoint or Checkpoint()
     )
     diagnostics: dict[str, Any] = {"partial": interrupted}
+    start = getattr(states[0], "warm_start", None)  # an algorithm's warm start, in its state
+    if start is not None:
+        timings["warm_start_seconds"] = float(start.seconds)
+        diagnostics["warm_start"] = warm_start.describe(start)
     log_z = None
     if module.KIND == "fit":
         t0 = time.perf_counter()

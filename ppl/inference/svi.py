@@ -70,6 +70,7 @@ from ..errors import OptionError, did_you_mean
 from . import compiled, objectives
 from .optimize import find_map
 from .option_types import check_field_types
+from .warm_start import laplace_factor
 
 __all__ = [
     "KIND",
@@ -236,19 +237,6 @@ def _estimated_guide(problem, options):
                 f"sample; its sample sites are {sorted(sites)}." + did_you_mean(site, sites)
             )
     return handlers.reparam(guide, config=strategies)
-
-
-def laplace_factor(problem, z) -> np.ndarray:
-    """``cholesky(H^-1)`` of the potential's Hessian at ``z``, as numpy; directions without
-    positive curvature get unit scale."""
-    hessian = np.asarray(problem.backend.to_numpy(problem.backend.hessian(problem.potential)(z)))
-    hessian = 0.5 * (hessian + hessian.T).astype(np.float64)
-    values, vectors = np.linalg.eigh(hessian)
-    finite = np.isfinite(values)
-    top = values[finite].max() if finite.any() else 1.0
-    values = np.where(finite & (values > 1e-10 * max(top, 1e-300)), values, 1.0)
-    covariance = (vectors / values) @ vectors.T
-    return np.linalg.cholesky(0.5 * (covariance + covariance.T))
 
 
 def _whitens(options) -> bool:

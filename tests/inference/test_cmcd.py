@@ -124,7 +124,8 @@ def test_log_weights_and_paths_follow_the_kernels(backend, float64, variant):
     normal noise of that step's key)."""
     K, n = 3, 400
     problem = backend.problem(gaussian)
-    diffusion = path.Diffusion(problem, cmcd.Options(K=K, init_q0="standard", eps=0.5), variant)
+    options = cmcd.Options(K=K, init_q0="standard", eps=0.5, warm_start=False)  # own coordinates
+    diffusion = path.Diffusion(problem, options, variant)
     theta = diffusion.initial_theta(backend.key(0))
     theta["beta_logits"] = backend.normal(backend.key(1), (K,))
     theta["log_eps"] = theta["log_eps"] - 0.3
@@ -284,9 +285,18 @@ def test_nan_at_the_initial_particles_is_named(backend, init_q0):
             progress=False,
             init_q0=init_q0,
             num_steps=2,
+            warm_start=False,  # the checks of q0's own start
         )
     where = "initial particles drawn from q0" if init_q0 == "standard" else "prior draws"
     assert where in str(error.value)
+
+
+def test_an_error_in_the_warm_start_is_named():
+    """Pyro's validation raises where the log density is NaN (``x[0] < 0``): during the warm
+    start's MAP search, a ``ModelError`` naming it and the way around it."""
+    with pytest.raises(ModelError, match="nan") as error:
+        ppl.infer(log_of_a_coordinate, "cmcd", dim=2, backend="pyro", progress=False, num_steps=2)
+    assert "MAP search of the warm start (warm_start=False skips it)" in str(error.value)
 
 
 @pytest.mark.parametrize("K", [0, -3])

@@ -24,8 +24,8 @@ from ...errors import OptionError, did_you_mean
 from .. import nn
 from ..driver import Draws
 from ..option_types import check_field_types
+from ..q0 import INITS
 from .path import Diffusion, Variant
-from .q0 import INITS
 
 __all__ = [
     "AIS",
@@ -80,6 +80,12 @@ class Options:
     init_scale: factor on the initial standard deviation of ``q0``. vi_steps / vi_lr: Adam
     steps and learning rate of the ``"vi"`` fit. score_clip: the target's score ``-grad U`` is
     clipped to ``[-score_clip, score_clip]`` inside the drifts (the weights stay exact).
+    warm_start: run the whole path in the coordinates whitened by the Laplace approximation at
+    the MAP point (``ppl.inference.warm_start``); ``q0`` there by ``init_q0``: ``"vi"``
+    refines the Laplace approximation ``N(0, I)`` by mean-field VI, ``"standard"`` keeps it,
+    ``"prior"`` takes the prior's moments (for targets with several modes); ``False``: the
+    problem's own coordinates and ``q0`` by ``init_q0`` from the prior. Its cost is
+    ``Posterior.timings["warm_start_seconds"]``.
     """
 
     K: int = 16
@@ -93,6 +99,7 @@ class Options:
     vi_steps: int = 200
     vi_lr: float = 0.05
     score_clip: float = 1e3
+    warm_start: bool = True
 
     def __post_init__(self):
         check_field_types(self)
@@ -161,6 +168,11 @@ class DiffusionState(NamedTuple):
     fixed: dict
     opt_state: Any
     step: Any
+
+    @property
+    def warm_start(self):
+        """The ``WarmStart`` the path runs in (``None`` without one)."""
+        return self.fixed.get("warm")
 
 
 class DiffusionInfo(NamedTuple):

@@ -40,8 +40,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import nn
-from . import q0
+from .. import nn, q0, warm_start
 
 __all__ = ["Diffusion", "Path", "Variant", "step_size_factors"]
 
@@ -92,7 +91,7 @@ class Diffusion:
         self.problem, self.options, self.variant = problem, options, variant
         self.backend = backend = problem.backend
         self.xp, self.K, self.dim = backend.xp, options.K, problem.dim
-        self.potential_and_grad = q0.potential_and_grad(problem)
+        self.potential_and_grad = warm_start.potential_and_grad(problem)
         self._sched = step_size_factors(options.schedule, self.K)
         self._cumsum = np.tril(np.ones((self.K, self.K)))
         self._times = np.arange(self.K + 1) / self.K
@@ -103,10 +102,18 @@ class Diffusion:
         """All parameters at their initial values: ``q0`` (by ``init_q0``, default the
         option), a linear ``beta`` schedule, the step size and, for MCD/CMCD, the network (zero
         output). Constants the parameters are measured in ride along: ``curvature`` (of the
-        target and of ``q0``, see ``step_sizes``) and ``net_loc``/``net_scale`` (the network's
-        input standardisation)."""
+        target and of ``q0``, see ``step_sizes``), ``net_loc``/``net_scale`` (the network's
+        input standardisation) and, with ``warm_start``, ``warm`` (the
+        ``ppl.inference.warm_start.WarmStart`` in whose whitened coordinates the whole path
+        runs; ``sample`` maps the end points back)."""
         o, backend, xp = self.options, self.backend, self.xp
         q0_key, net_key, curvature_key = backend.split(key, 3)
+        start = None
+        if o.warm_start:
+            warm_key, q0_key = backend.split(q0_key)
+            start = warm_start.laplace_start(
+                self.problem, warm_key, fallback_lr=o.vi_lr, batch_size=o.batch_size
+            )
         loc, log_scale = q0.initial(
             self.problem,
             q0_key,
@@ -115,14 +122,17 @@ class Diffusion:
             vi_steps=o.vi_steps,
             vi_lr=o.vi_lr,
             batch_size=o.batch_size,
+            start=start,
         )
         theta = {
             "q0_loc": loc,
             "q0_log_scale": log_scale,
             "beta_logits": xp.zeros((self.K,), dtype=loc.dtype),
             "log_eps": backend.asarray(math.log(o.eps)),
-            "curvature": self._curvature(curvature_key, loc, log_scale),
+            "curvature": self._curvature(curvature_key, loc, log_scale, start),
         }
+        if start is not None:
+            theta["warm"] = start
         if self.variant.has_net:
             theta["net"] = nn.time_mlp_init(
                 backend, net_key, self.dim, tuple(o.hidden), o.embed_dim, final_scale=0.0
@@ -146,7 +156,7 @@ class Diffusion:
         scale = self.xp.exp(theta["log_eps"]) * self.backend.asarray(self._sched)
         return scale / (betas * target + (1.0 - betas) * start)
 
-    def _curvature(self, key, loc, log_scale):
+    def _curvature(self, key, loc, log_scale, start):
         """``[L, L0]``: the median over ``q0`` draws ``x`` of ``|grad U(x') - grad U(x)| /
         |x' - x|`` for a nearby ``x'`` (a tenth of ``q0``'s scale away), and the same for
         ``-log q0``, ``sqrt(mean(scale^-4))``."""
@@ -154,7 +164,10 @@ class Diffusion:
         draw_key, step_key = backend.split(key)
         x = q0.sample(backend, loc, log_scale, draw_key, CURVATURE_DRAWS)
         x_near = x + 0.1 * xp.exp(log_scale) * backend.normal(step_key, tuple(x.shape))
-        (_, g), (_, g_near) = self.potential_and_grad(x), self.potential_and_grad(x_near)
+        (_, g), (_, g_near) = (
+            self.potential_and_grad(start, x),
+            self.potential_and_grad(start, x_near),
+        )
         ratios = backend.to_numpy(
             xp.sqrt(xp.sum((g_near - g) ** 2, axis=-1) / xp.sum((x_near - x) ** 2, axis=-1))
         )
@@ -188,7 +201,7 @@ class Diffusion:
         if self.variant.forward_net:
             mean = mean - eps * self._net(theta, x, t)
         x_new = mean + self.xp.sqrt(2.0 * eps) * self.backend.normal(key, tuple(x.shape))
-        u_new, g_new = self.potential_and_grad(x_new)
+        u_new, g_new = self.potential_and_grad(theta.get("warm"), x_new)
         return x_new, u_new, g_new, self.xp.ones_like(u_new)
 
     def _mala(self, theta, x, u, g, beta, eps, t, key):
@@ -196,7 +209,7 @@ class Diffusion:
         move_key, accept_key = backend.split(key)
         mean = x - eps * self._grad_u_beta(theta, x, g, beta)
         proposal = mean + xp.sqrt(2.0 * eps) * backend.normal(move_key, tuple(x.shape))
-        u_p, g_p = self.potential_and_grad(proposal)
+        u_p, g_p = self.potential_and_grad(theta.get("warm"), proposal)
         mean_back = proposal - eps * self._grad_u_beta(theta, proposal, g_p, beta)
         log_ratio = (
             self._u_beta(theta, x, u, beta)
@@ -217,7 +230,7 @@ class Diffusion:
         backend, xp = self.backend, self.xp
         keys = backend.split(key, self.K + 1)
         x0 = q0.sample(backend, theta["q0_loc"], theta["q0_log_scale"], keys[0], num)
-        u0, g0 = self.potential_and_grad(x0)
+        u0, g0 = self.potential_and_grad(theta.get("warm"), x0)
         move = self._mala if self.variant.move == "mala" else self._langevin
 
         def body(carry, inputs):
@@ -292,8 +305,9 @@ class Diffusion:
 
     def _sample(self, theta, key, num):
         path = self.simulate(theta, key, num)
-        return path.x[-1], self.log_weights(theta, path)
+        x = warm_start.to_target(self.xp, theta.get("warm"), path.x[-1])
+        return x, self.log_weights(theta, path)
 
     def sample(self, theta, key, num: int):
-        """``(x_K, log w)`` of ``num`` fresh paths."""
+        """``(x_K, log w)`` of ``num`` fresh paths (``x_K`` in the problem's coordinates)."""
         return self.sample_fn(theta, key, num)

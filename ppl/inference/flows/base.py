@@ -27,9 +27,9 @@ import numpy as np
 
 from ...errors import DivergenceError, OptionError, did_you_mean
 from .. import nn
-from ..diffusion.q0 import INITS
 from ..driver import Draws
 from ..option_types import check_field_types
+from ..q0 import INITS
 from .blocks import KERNELS, Flow
 
 __all__ = [
@@ -69,6 +69,11 @@ class Options:
     unconstrained space (for sites on ``R^k``, the site values, in site order); ml_steps:
     steps on the likelihood of ``data`` alone before the energy term joins; ml_weight: the
     weight of the likelihood after that (0: energy only).
+    warm_start: run the flow in the coordinates whitened by the Laplace approximation at the
+    MAP point (``ppl.inference.warm_start``), so that its base ``N(0, I)`` is that
+    approximation (``init_q0="vi"`` refines it there by mean-field VI; ``"prior"`` takes the
+    prior's moments in those coordinates instead); ``False``: the problem's own coordinates,
+    the base by ``init_q0``. Its cost is ``Posterior.timings["warm_start_seconds"]``.
     """
 
     num_blocks: int = 3
@@ -85,6 +90,7 @@ class Options:
     data: Any = field(default=None, hash=False, compare=False)
     ml_steps: int = 0
     ml_weight: float = 1.0
+    warm_start: bool = True
 
     def __post_init__(self):
         check_field_types(self)
@@ -159,6 +165,11 @@ class FlowState(NamedTuple):
     opt_state: Any
     step: Any
 
+    @property
+    def warm_start(self):
+        """The ``WarmStart`` the flow runs in (``None`` without one)."""
+        return self.fixed.get("warm")
+
 
 class FlowInfo(NamedTuple):
     """Per step: the loss, the batch's estimate of ``log Z`` (NaN in the likelihood-only
@@ -198,7 +209,9 @@ def make_algorithm(stochastic: bool):
     def init(problem, key, options) -> FlowState:
         theta = _flow(problem, options, stochastic).initial_theta(key)
         learn_step = stochastic and options.learn_step_size
-        fixed = {k: v for k, v in theta.items() if k == "log_step" and not learn_step}
+        fixed = {
+            k: v for k, v in theta.items() if k == "warm" or (k == "log_step" and not learn_step)
+        }
         params = {k: v for k, v in theta.items() if k not in fixed}
         opt_state = _optimizer(problem, options).init(params)
         return FlowState(params, fixed, opt_state, problem.backend.xp.asarray(0))

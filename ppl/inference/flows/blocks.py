@@ -46,8 +46,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ...errors import ShapeError
-from .. import nn
-from ..diffusion import q0
+from .. import nn, q0, warm_start
 
 __all__ = ["Flow", "ForwardPath", "KERNELS"]
 
@@ -55,7 +54,8 @@ KERNELS = ("mh", "mala", "ula")
 
 
 class ForwardPath(NamedTuple):
-    """A batch of forward paths: the end points ``x``, their log-weights, whether each layer's
+    """A batch of forward paths: the end points ``x`` (in the problem's coordinates), their
+    log-weights, whether each layer's
     log-determinant was finite for the whole batch (``(num_layers,)`` booleans, in
     ``Flow.layer_names`` order) and the mean acceptance rate of the stochastic steps."""
 
@@ -82,8 +82,8 @@ class Flow:
         self.lambdas = [i / (n - 1) for i in range(n)] if n > 1 else [1.0]
         self.kernel = getattr(options, "kernel", "mh")
         self.mc_steps = getattr(options, "mc_steps", 0) if stochastic else 0
-        self.potential = backend.vmap(problem.potential)
-        self.potential_and_grad = q0.potential_and_grad(problem)
+        self.potential = warm_start.potential(problem)
+        self.potential_and_grad = warm_start.potential_and_grad(problem)
         self.data = self._check_data(options.data)
         self.sample_fn = backend.jit(self._sample, static_argnums=2)
 
@@ -105,10 +105,17 @@ class Flow:
     # ---- parameters --------------------------------------------------------------------
     def initial_theta(self, key) -> dict:
         """``loc``/``log_scale`` of the base layer (by ``init_q0``), the coupling layers (the
-        identity at first) and, for an SNF, ``log_step`` (one step size per stochastic
-        block)."""
+        identity at first), for an SNF ``log_step`` (one step size per stochastic block) and,
+        with ``warm_start``, ``warm``: the ``ppl.inference.warm_start.WarmStart`` in whose
+        whitened coordinates the flow runs (its end points are mapped back by ``sample``)."""
         o, backend = self.options, self.backend
         base_key, *layer_keys = backend.split(key, self.num_couplings + 1)
+        start = None
+        if o.warm_start:
+            warm_key, base_key = backend.split(base_key)
+            start = warm_start.laplace_start(
+                self.problem, warm_key, fallback_lr=o.vi_lr, batch_size=o.batch_size
+            )
         loc, log_scale = q0.initial(
             self.problem,
             base_key,
@@ -116,6 +123,7 @@ class Flow:
             vi_steps=o.vi_steps,
             vi_lr=o.vi_lr,
             batch_size=o.batch_size,
+            start=start,
         )
         theta = {
             "loc": loc,
@@ -126,6 +134,8 @@ class Flow:
         }
         if self.stochastic:
             theta["log_step"] = backend.asarray(np.full(o.num_blocks, math.log(o.step_size)))
+        if start is not None:
+            theta["warm"] = start
         return theta
 
     # ---- stochastic blocks -------------------------------------------------------------
@@ -138,12 +148,13 @@ class Flow:
             self.xp, theta["loc"], theta["log_scale"], x
         )
 
-    def _evaluate(self, x):
-        """``(U(x), grad U(x))``; the gradient only where the kernel needs it (zeros for MH)."""
+    def _evaluate(self, theta, x):
+        """``(U(x), grad U(x))`` in the flow's coordinates; the gradient only where the kernel
+        needs it (zeros for MH)."""
         if self.kernel == "mh":
-            u = self.potential(x)
+            u = self.potential(theta.get("warm"), x)
             return u, self.xp.zeros_like(x)
-        return self.potential_and_grad(x)
+        return self.potential_and_grad(theta.get("warm"), x)
 
     def _move(self, theta, state, lam, eps, key):
         """One step of the kernel from ``state = (x, u, g)``: the new state, the log ratio
@@ -156,7 +167,7 @@ class Flow:
             proposal = x + eps * noise
         else:
             proposal = x - eps * self._grad_u_lambda(theta, x, g, lam) + xp.sqrt(2.0 * eps) * noise
-        u_p, g_p = self._evaluate(proposal)
+        u_p, g_p = self._evaluate(theta, proposal)
         delta = self._u_lambda(theta, proposal, u_p, lam) - self._u_lambda(theta, x, u, lam)
         if self.kernel == "mh":
             log_ratio = delta
@@ -181,7 +192,7 @@ class Flow:
         xp, backend = self.xp, self.backend
         lam = self.lambdas[block]
         eps = xp.exp(theta["log_step"][block])
-        u, g = self._evaluate(x)
+        u, g = self._evaluate(theta, x)
 
         def body(carry, step_key):
             state, total = carry
@@ -228,15 +239,19 @@ class Flow:
                 x, u, log_ratio, accept = self._relax(theta, x, block, keys[block + 1])
                 log_w, accepts = log_w + log_ratio, accepts + [accept]
         if u is None:
-            u = self.potential(x)
+            u = self.potential(theta.get("warm"), x)
         accept = xp.mean(xp.stack(accepts)) if accepts else xp.ones_like(log_w[0])
+        x = warm_start.to_target(xp, theta.get("warm"), x)
         return ForwardPath(x, log_w - u, xp.stack(layer_ok), accept)
 
     def log_likelihood(self, theta, x, key):
-        """The reverse paths' estimate of ``log q(x)`` for each row of ``x`` (exact without
-        stochastic blocks; a stochastic lower bound with them) and the layers' finiteness."""
+        """The reverse paths' estimate of ``log q(x)`` for each row of ``x`` (in the problem's
+        coordinates; exact without stochastic blocks; a stochastic lower bound with them) and
+        the layers' finiteness."""
         xp, backend = self.xp, self.backend
         o = self.options
+        start = theta.get("warm")
+        x = warm_start.from_target(xp, start, x)
         keys = backend.split(key, o.num_blocks)
         total = xp.zeros_like(x[:, 0])
         layer_ok = [None] * (self.num_couplings + 1)
@@ -251,7 +266,10 @@ class Flow:
         layer_ok[0] = xp.all(xp.isfinite(theta["log_scale"]))
         z = (x - theta["loc"]) * xp.exp(-theta["log_scale"])
         log_n = q0.log_prob(xp, xp.zeros_like(theta["loc"]), xp.zeros_like(theta["loc"]), z)
-        return log_n - xp.sum(theta["log_scale"]) + total, xp.stack(layer_ok)
+        log_q = log_n - xp.sum(theta["log_scale"]) + total
+        if start is not None:  # the density of z = shift + factor u
+            log_q = log_q - start.log_det
+        return log_q, xp.stack(layer_ok)
 
     def data_batch(self, key, num: int):
         """``num`` rows of ``data`` drawn uniformly with replacement."""

@@ -323,8 +323,7 @@ def auto_frame(problem, key, options, rule: str, blocks=None) -> Frame:
     for the gradient noise measured there; once per problem (every chain shares it).
     ``blocks``: ``(num_groups, dim)`` 0/1 masks whose cross-group covariance is dropped, so
     that the whitening does not mix groups (structured SG-MCMC)."""
-    from ..optimize import find_map
-    from ..svi import laplace_factor
+    from ..warm_start import laplace_start
 
     def build():
         if problem.dim > AUTO_MAX_DIM:
@@ -334,8 +333,8 @@ def auto_frame(problem, key, options, rule: str, blocks=None) -> Frame:
             )
         backend, xp = problem.backend, problem.backend.xp
         map_key, noise_key = backend.split(key)
-        shift = find_map(problem, map_key)
-        factor = laplace_factor(problem, shift)
+        warm = laplace_start(problem, map_key, max_dense_dim=AUTO_MAX_DIM)
+        shift, factor = warm.shift, np.asarray(backend.to_numpy(warm.factor), np.float64)
         if blocks is not None:
             same_group = np.asarray(blocks).T @ np.asarray(blocks)
             factor = np.linalg.cholesky((factor @ factor.T) * same_group)

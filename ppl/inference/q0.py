@@ -7,11 +7,15 @@ unconstrained space, and its three initialisations.
 - ``"vi"``: the ``"prior"`` Gaussian refined by mean-field VI, ``vi_steps`` Adam steps on the
   reverse KL (the negative ELBO, reparameterised, ``batch_size`` draws per step).
 
-``init_scale`` multiplies the initial standard deviation in each case.
+``init_scale`` multiplies the initial standard deviation in each case. With a warm start
+(``ppl.inference.warm_start.WarmStart``), ``q0`` lives in its whitened coordinates ``u``:
+``"standard"`` is the Laplace approximation itself, ``"vi"`` refines it by mean-field VI on the
+whitened target, and ``"prior"`` takes the moments of the prior draws mapped to ``u`` (as broad
+as the prior: a start that covers modes the Laplace approximation at one of them misses).
 
 >>> import ppl
 >>> from ppl import dist
->>> from ppl.inference.diffusion import q0
+>>> from ppl.inference import q0
 >>> def model():
 ...     ppl.sample("x", dist.Normal(3.0, 0.5))
 >>> backend = ppl.get_backend("numpyro")
@@ -28,11 +32,14 @@ import math
 
 import numpy as np
 
-from ...errors import ModelError, PPLError
+from ..errors import ModelError, PPLError
+from . import whitened as warm_start
+from .whitened import batched_potential_and_grad as potential_and_grad
 
 __all__ = [
     "INITS",
     "check_start",
+    "failure",
     "grad_potential",
     "initial",
     "log_prob",
@@ -65,27 +72,6 @@ def sample(backend, loc, log_scale, key, num: int):
     return loc + backend.xp.exp(log_scale) * backend.normal(key, (num, loc.shape[-1]))
 
 
-def potential_and_grad(problem):
-    """``f(x) -> (U(x), grad U(x))`` for a batch ``x`` of shape ``(n, dim)``, where ``U`` is the
-    problem's potential (the negative log joint). It composes with an outer ``value_and_grad``
-    (a reparameterised loss differentiates through ``grad U``)."""
-    backend = problem.backend
-    xp = backend.xp
-    batched = backend.vmap(problem.potential)
-
-    def total(x):
-        u = batched(x)
-        return xp.sum(u), u
-
-    value_and_grad = backend.value_and_grad(total, has_aux=True)
-
-    def f(x):
-        (_, u), g = value_and_grad(x)
-        return u, g
-
-    return f
-
-
 def _prior_draws(problem, key) -> np.ndarray:
     """``NUM_PRIOR_DRAWS`` prior draws in unconstrained space, as numpy, with a potential."""
     backend = problem.backend
@@ -113,7 +99,8 @@ _FINITE_HINT = (
 )
 
 
-def _failed(where: str, err: Exception) -> ModelError:
+def failure(where: str, err: Exception) -> ModelError:
+    """The ``ModelError`` for the target's log density raising ``err`` at ``where``."""
     first = (str(err).strip().splitlines() or [""])[0]
     return ModelError(
         f"The target's log density failed at the {where} ({type(err).__name__}: {first}). "
@@ -134,32 +121,37 @@ def _nan_error(problem, z: np.ndarray, u: np.ndarray, where: str) -> ModelError 
     )
 
 
-def check_start(problem, z, where: str) -> None:
-    """Raise a ``ModelError`` if the potential is NaN (or raises) at any row of ``z``."""
+def check_start(problem, z, where: str, start=None) -> None:
+    """Raise a ``ModelError`` if the potential is NaN (or raises) at any row of ``z`` (rows of
+    the whitened coordinates of the warm ``start``, if one is given)."""
     backend = problem.backend
+    z = warm_start.to_target(backend.xp, start, z)
     try:
         u = backend.to_numpy(backend.vmap(problem.potential)(z))
     except PPLError:
         raise
     except Exception as err:
-        raise _failed(where, err) from err
+        raise failure(where, err) from err
     error = _nan_error(problem, backend.to_numpy(z), u, where)
     if error is not None:
         raise error
 
 
-def _prior_moments(problem, key):
+def _prior_moments(problem, key, start=None):
     where = "prior draws that initialise q0"
     try:
         draws = _prior_draws(problem, key).astype(np.float64)
     except PPLError:
         raise
     except Exception as err:
-        raise _failed(where, err) from err
+        raise failure(where, err) from err
     error = _nan_error(problem, draws[:, :-1], draws[:, -1], where)
     if error is not None:
         raise error
     draws = draws[np.isfinite(draws).all(axis=1), :-1]
+    if start is not None:  # in the warm start's coordinates
+        shift, inverse = (problem.backend.to_numpy(a) for a in (start.shift, start.inverse))
+        draws = warm_start.from_target(np, start._replace(shift=shift, inverse=inverse), draws)
     if len(draws) < 2:
         raise ModelError(
             "init_q0='prior' (and 'vi', which starts from it) needs prior draws with a finite "
@@ -172,15 +164,15 @@ def _prior_moments(problem, key):
     return loc, np.where(sd > 0, sd, 1.0)
 
 
-def _fit_vi(problem, key, loc, log_scale, steps, lr, batch_size):
+def _fit_vi(problem, key, loc, log_scale, steps, lr, batch_size, start=None):
     backend = problem.backend
     xp = backend.xp
-    batched = backend.vmap(problem.potential)
+    potential = warm_start.potential(problem)
     optimizer = backend.optimizer("adam", lr)
 
     def negative_elbo(params, noise):
         x = params["loc"] + xp.exp(params["log_scale"]) * noise
-        return xp.mean(batched(x)) - xp.sum(params["log_scale"])
+        return xp.mean(potential(start, x)) - xp.sum(params["log_scale"])
 
     value_and_grad = backend.value_and_grad(negative_elbo)
 
@@ -209,18 +201,22 @@ def initial(
     vi_steps: int = 300,
     vi_lr: float = 0.05,
     batch_size: int = 64,
+    start=None,
 ):
-    """``(loc, log_scale)`` of the initial ``q0`` by ``strategy`` (one of ``INITS``)."""
+    """``(loc, log_scale)`` of the initial ``q0`` by ``strategy`` (one of ``INITS``), in the
+    whitened coordinates of the warm ``start`` if one is given."""
     backend = problem.backend
     prior_key, vi_key, check_key = backend.split(key, 3)
-    if strategy == "standard":
+    if strategy == "standard" or (strategy == "vi" and start is not None):
         loc, sd = np.zeros(problem.dim), np.ones(problem.dim)
     else:
-        loc, sd = _prior_moments(problem, prior_key)
+        loc, sd = _prior_moments(problem, prior_key, start)
     loc, log_scale = backend.asarray(loc), backend.asarray(np.log(sd))
     if strategy == "vi" and vi_steps > 0:
-        loc, log_scale = _fit_vi(problem, vi_key, loc, log_scale, vi_steps, vi_lr, batch_size)
+        loc, log_scale = _fit_vi(
+            problem, vi_key, loc, log_scale, vi_steps, vi_lr, batch_size, start
+        )
     log_scale = log_scale + math.log(init_scale)
     particles = sample(backend, loc, log_scale, check_key, NUM_CHECK_DRAWS)
-    check_start(problem, particles, "initial particles drawn from q0")
+    check_start(problem, particles, "initial particles drawn from q0", start)
     return loc, log_scale

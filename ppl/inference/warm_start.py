@@ -1,0 +1,231 @@
+"""The warm start every algorithm that begins from a point or a base distribution shares: the
+MAP point and the Laplace approximation there, with a robust fallback when that start is
+degenerate.
+
+``laplace_start`` returns a ``WarmStart``, the affine map ``z = shift + factor @ u`` under
+which the posterior is roughly ``N(0, I)`` in ``u``:
+
+1. the MAP point ``m`` in unconstrained space (``ppl.inference.optimize.find_map``, L-BFGS);
+2. ``factor = cholesky(H^-1)`` for the Hessian ``H`` of the potential at ``m`` when the
+   dimension is at most ``max_dense_dim``; above it, the diagonal ``H_ii^-1/2`` (central
+   differences of the gradient, one coordinate per row of a batch), stored as a vector;
+3. the safeguards of a degenerate start. A scale at its boundary (the neck of a centred
+   hierarchical model's funnel, where the potential is unbounded below as the scale goes to 0
+   and the MAP search runs down it) shows as a Hessian with a direction of zero or negative
+   curvature or with eigenvalues spanning more than ``MAX_SPAN`` orders of the precision
+   (there the factor means nothing); a MAP point or Hessian that is not finite is the third
+   case. Then the start falls back to the prior's median with mean-field VI from there
+   (``ppl.inference.q0``, the start every diffusion used before), a diagonal
+   factor, and ``WarmStart.fallback`` names the reason (``REASONS``; ``describe`` says it in
+   words).
+
+The algorithms keep the ``WarmStart`` in their state (a tree of arrays), and work in ``u``:
+``to_target`` maps ``u`` to ``z``, ``from_target`` back, and ``potential_and_grad`` gives the
+potential in ``u``, ``U(shift + factor u) - log|det factor|`` (the same normaliser ``Z``).
+
+>>> import ppl
+>>> from ppl import dist
+>>> from ppl.inference.warm_start import laplace_start, describe
+>>> def model():
+...     ppl.sample("x", dist.Normal(3.0, 0.5).expand([2]).to_event(1))
+>>> backend = ppl.get_backend("numpyro")
+>>> start = laplace_start(backend.problem(model), backend.key(0))
+>>> [round(float(v), 2) for v in start.shift], round(float(start.factor[0, 0]), 2)
+([3.0, 3.0], 0.5)
+>>> describe(start)
+'Laplace approximation at the MAP point (dense factor)'
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import PPLError
+from .whitened import (
+    WarmStart,
+    batched_potential_and_grad,
+    from_target,
+    potential,
+    potential_and_grad,
+    to_target,
+)
+
+__all__ = [
+    "MAX_DENSE_DIM",
+    "MAX_SPAN",
+    "REASONS",
+    "WarmStart",
+    "describe",
+    "from_target",
+    "laplace_factor",
+    "laplace_start",
+    "potential",
+    "potential_and_grad",
+    "to_target",
+]
+
+#: the largest dimension for which the Laplace factor is dense (a full Hessian)
+MAX_DENSE_DIM = 1000
+#: the largest ratio of the Hessian's eigenvalues (the variances' ratio) trusted, by the
+#: precision's bytes: beyond it the small eigenvalues are round-off (float32 resolves ~1e-7 of
+#: the largest) or the MAP search ran down a funnel's neck
+MAX_SPAN = {4: 1e8, 8: 1e12}
+#: ``WarmStart.fallback`` codes: why the Laplace start was replaced by the robust one
+REASONS = (
+    "none",
+    "the MAP point or the Hessian there is not finite",
+    "the Hessian has a direction of zero or negative curvature (a scale at its boundary?)",
+    "the Hessian's eigenvalues span more orders than the precision resolves",
+)
+#: mean-field VI of the fallback: Adam steps, learning rate and draws per step
+FALLBACK_STEPS = 300
+FALLBACK_LR = 0.05
+FALLBACK_BATCH = 64
+#: coordinates per batch of the diagonal curvature's central differences
+DIAGONAL_BATCH = 128
+
+
+def laplace_factor(problem, z) -> np.ndarray:
+    """``cholesky(H^-1)`` of the potential's Hessian at ``z``, as numpy; directions without
+    positive curvature get unit scale."""
+    values, vectors = _eigh(problem, z)
+    finite = np.isfinite(values)
+    top = values[finite].max() if finite.any() else 1.0
+    values = np.where(finite & (values > 1e-10 * max(top, 1e-300)), values, 1.0)
+    return _cholesky_inverse(values, vectors)
+
+
+def _eigh(problem, z):
+    backend = problem.backend
+    hessian = np.asarray(backend.to_numpy(backend.hessian(problem.potential)(z)), np.float64)
+    hessian = 0.5 * (hessian + hessian.T)
+    if not np.isfinite(hessian).all():
+        return np.full(len(hessian), np.nan), np.eye(len(hessian))
+    return np.linalg.eigh(hessian)
+
+
+def _cholesky_inverse(values, vectors) -> np.ndarray:
+    covariance = (vectors / values) @ vectors.T
+    return np.linalg.cholesky(0.5 * (covariance + covariance.T))
+
+
+def _diagonal_curvature(problem, z: np.ndarray) -> np.ndarray:
+    """``H_ii`` by central differences of the gradient, ``DIAGONAL_BATCH`` coordinates at a
+    time (one batched gradient per side)."""
+
+    backend = problem.backend
+    f = backend.jit(batched_potential_and_grad(problem))
+    eps = np.finfo(np.float32 if _bytes(problem) == 4 else np.float64).eps
+    steps = eps ** (1 / 3) * np.maximum(1.0, np.abs(z))
+    dim, out = len(z), np.empty(len(z))
+    for first in range(0, dim, DIAGONAL_BATCH):
+        index = np.arange(first, first + DIAGONAL_BATCH) % dim  # a fixed shape: one compile
+        shifts = np.zeros((DIAGONAL_BATCH, dim))
+        shifts[np.arange(DIAGONAL_BATCH), index] = steps[index]
+        plus = backend.to_numpy(f(backend.asarray(z + shifts))[1])
+        minus = backend.to_numpy(f(backend.asarray(z - shifts))[1])
+        rows = np.arange(DIAGONAL_BATCH)
+        curvature = (plus[rows, index] - minus[rows, index]) / (2 * steps[index])
+        keep = slice(0, min(DIAGONAL_BATCH, dim - first))
+        out[index[keep]] = curvature[keep]
+    return out
+
+
+def _bytes(problem) -> int:
+    return int(np.dtype(problem.backend.to_numpy(problem.backend.asarray(0.0)).dtype).itemsize)
+
+
+def _laplace(problem, z: np.ndarray, max_dense_dim: int):
+    """``(factor, reason)``: the Laplace factor at ``z`` (dense or a diagonal vector) and 0, or
+    ``None`` and the index of the reason in ``REASONS`` it cannot be trusted."""
+    span_limit = MAX_SPAN[_bytes(problem)]
+    if problem.dim <= max_dense_dim:
+        values, vectors = _eigh(problem, problem.backend.asarray(z))
+    else:
+        values, vectors = _diagonal_curvature(problem, z), None
+    if not np.isfinite(values).all():
+        return None, 1
+    if values.min() <= 0:
+        return None, 2
+    if values.max() / values.min() > span_limit:
+        return None, 3
+    if vectors is None:
+        return 1.0 / np.sqrt(values), 0
+    return _cholesky_inverse(values, vectors), 0
+
+
+def laplace_start(
+    problem,
+    key,
+    *,
+    max_dense_dim: int = MAX_DENSE_DIM,
+    map_iterations: int = 1000,
+    fallback_steps: int = FALLBACK_STEPS,
+    fallback_lr: float = FALLBACK_LR,
+    batch_size: int = FALLBACK_BATCH,
+) -> WarmStart:
+    """The ``WarmStart`` of ``problem``: the Laplace approximation at the MAP point, or the
+    robust fallback when that start is degenerate (see the module's docstring).
+
+    Parameters
+    ----------
+    problem : Problem
+        The target.
+    key
+        A backend key; the MAP search starts from ``key`` as ``find_map`` does.
+    max_dense_dim : int
+        The largest dimension with a dense factor; above it the factor is diagonal.
+    map_iterations : int
+        L-BFGS iterations per start of the MAP search.
+    fallback_steps, fallback_lr, batch_size : int, float, int
+        The fallback's mean-field VI: Adam steps, learning rate, draws per step.
+    """
+    from . import q0
+    from .optimize import find_map
+
+    backend = problem.backend
+    begin = time.perf_counter()
+    try:
+        z = np.asarray(backend.to_numpy(find_map(problem, key, map_iterations)), np.float64)
+    except PPLError:
+        raise
+    except Exception as err:  # Pyro's validation raises where NumPyro returns NaN
+        raise q0.failure("MAP search of the warm start (warm_start=False skips it)", err) from err
+    finite = np.isfinite(z).all() and np.isfinite(float(problem.potential(backend.asarray(z))))
+    factor, reason = _laplace(problem, z, max_dense_dim) if finite else (None, 1)
+    if factor is None:
+        loc, log_scale = q0.initial(
+            problem,
+            backend.split(key)[1],
+            "vi",
+            vi_steps=fallback_steps,
+            vi_lr=fallback_lr,
+            batch_size=batch_size,
+        )
+        z = np.asarray(backend.to_numpy(loc), np.float64)
+        scale = np.exp(np.asarray(backend.to_numpy(log_scale), np.float64))
+        factor = np.diag(scale) if problem.dim <= max_dense_dim else scale
+    if factor.ndim == 2:
+        inverse = np.linalg.inv(factor)
+        log_det = np.log(np.diag(factor)).sum()
+    else:
+        inverse, log_det = 1.0 / factor, np.log(factor).sum()
+    return WarmStart(
+        backend.asarray(z),
+        backend.asarray(factor),
+        backend.asarray(inverse),
+        backend.asarray(log_det),
+        backend.asarray(time.perf_counter() - begin),
+        backend.asarray(np.asarray(reason, dtype=np.int32)),
+    )
+
+
+def describe(start: WarmStart) -> str:
+    """The start in words: Laplace (dense or diagonal), or the fallback and its reason."""
+    reason = int(start.fallback)
+    if reason:
+        return f"fallback to mean-field VI from the prior's median: {REASONS[reason]}"
+    kind = "dense" if len(start.factor.shape) == 2 else "diagonal"
+    return f"Laplace approximation at the MAP point ({kind} factor)"

@@ -1,0 +1,135 @@
+"""The shared warm start (``ppl.inference.warm_start``): the diffusions and flows recover a
+badly scaled posterior with their default start, the degenerate-start safeguard, and
+``warm_start=False``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ppl
+from ppl import dist, models, ops
+from ppl.inference.warm_start import describe, laplace_start
+
+# a linear regression whose coefficients' posterior sds run from ~0.2 to ~200 (the columns of
+# X are scaled by 1, 10^-1.5 and 10^-3), with its mean ~500 from the origin: known noise sd and
+# a normal prior, so the posterior is the conjugate normal below
+NOISE, PRIOR = 1.0, 1e4
+_rng = np.random.default_rng(1)
+X = _rng.normal(size=(20, 3)) * np.array([1.0, 10**-1.5, 1e-3])
+Y = X @ np.array([1.0, -30.0, 500.0]) + NOISE * _rng.normal(size=20)
+PRECISION = X.T @ X / NOISE**2 + np.eye(3) / PRIOR**2
+COVARIANCE = np.linalg.inv(PRECISION)
+MEAN = COVARIANCE @ X.T @ Y / NOISE**2
+SD = np.sqrt(np.diag(COVARIANCE))
+
+
+def regression(X, y):
+    beta = ppl.sample("beta", dist.Normal(0.0, PRIOR).expand([3]).to_event(1))
+    ppl.sample("y", dist.Normal(ops.matmul(X, beta), NOISE).to_event(1), obs=y)
+
+
+EIGHT_SCHOOLS = models.get("eight_schools_centered")
+
+
+def _weighted_moments(post):
+    """Self-normalised importance-weighted mean and sd of ``beta``, and the weights' ESS."""
+    w = np.asarray(post.diagnostics["log_weights"], dtype=np.float64)
+    w = np.exp(w - w.max())
+    w /= w.sum()
+    beta = post.samples["beta"][0].astype(np.float64)
+    mean = w @ beta
+    sd = np.sqrt(w @ (beta - mean) ** 2)
+    return mean, sd, 1.0 / np.sum(w**2)
+
+
+# small budgets; every other option is the default (warm_start=True)
+BUDGETS = {
+    "cmcd": {"K": 8, "num_steps": 30, "num_samples": 400},
+    "realnvp": {"num_steps": 50, "num_samples": 400},
+}
+
+
+@pytest.mark.parametrize("method", ["cmcd", "realnvp"])
+def test_defaults_recover_a_badly_scaled_regression(backend, method):
+    post = ppl.infer(
+        regression, method, args=(X, Y), backend=backend.name, seed=0, progress=False,
+        **BUDGETS[method],
+    )  # fmt: skip
+    mean, sd, ess = _weighted_moments(post)
+    # Tolerance from Monte Carlo error: with ESS effective draws the weighted mean's error is
+    # ~sd / sqrt(ESS) per coordinate and the sd's relative error ~1 / sqrt(2 ESS); 4 of those
+    # (3 coordinates, both backends: a false alarm below 1e-3). The posterior is Gaussian, so
+    # the Laplace start is exact and the weights nearly equal: ESS at least a quarter of the
+    # draws (from the prior, as before the warm start, the means are off by 20 to 1,700 sd and
+    # the ESS is ~1).
+    assert ess > 0.25 * len(post.diagnostics["log_weights"])
+    np.testing.assert_array_less(np.abs(mean - MEAN) / SD, 4.0 / np.sqrt(ess))
+    np.testing.assert_array_less(np.abs(sd / SD - 1.0), 4.0 / np.sqrt(2.0 * ess))
+    assert post.timings["warm_start_seconds"] > 0
+    assert post.diagnostics["warm_start"].startswith("Laplace")
+
+
+def test_the_safeguard_falls_back_on_centred_eight_schools(backend):
+    """The MAP search runs down the funnel's neck (tau -> 0), where the Hessian's curvature
+    spans more than the precision resolves or vanishes: the start falls back, and says so."""
+    problem = backend.problem(EIGHT_SCHOOLS.model, EIGHT_SCHOOLS.args, dict(EIGHT_SCHOOLS.kwargs))
+    start = laplace_start(problem, backend.key(0), fallback_steps=100)
+    assert int(start.fallback) > 0
+    assert describe(start).startswith("fallback to mean-field VI")
+    assert np.isfinite(backend.to_numpy(start.factor)).all()
+    # the fallback's scales are the VI fit's, not the neck's: tau's log-scale sd is O(1)
+    assert 0.05 < float(backend.to_numpy(start.factor)[1, 1]) < 5.0
+
+
+@pytest.mark.slow  # a second MAP search down the neck; the safeguard itself is tested above
+def test_the_fallback_is_reported_by_the_algorithm():
+    post = ppl.infer(
+        EIGHT_SCHOOLS.model, "ais", args=EIGHT_SCHOOLS.args, kwargs=dict(EIGHT_SCHOOLS.kwargs),
+        K=4, num_samples=50, seed=0,
+        progress=False, backend="numpyro",
+    )  # fmt: skip
+    assert post.diagnostics["warm_start"].startswith("fallback")
+    assert post.timings["warm_start_seconds"] > 0
+
+
+def test_the_diagonal_factor_above_the_dense_limit(float64):
+    """Above ``max_dense_dim`` the factor is ``H_ii^-1/2``, by central differences; the
+    regression's Hessian is known exactly, so they agree to rounding."""
+    backend = ppl.get_backend("numpyro")
+    problem = backend.problem(regression, (X, Y))
+    start = laplace_start(problem, backend.key(0), max_dense_dim=2)
+    factor = backend.to_numpy(start.factor)
+    assert factor.shape == (3,)
+    np.testing.assert_allclose(factor, 1.0 / np.sqrt(np.diag(PRECISION)), rtol=1e-4)
+    np.testing.assert_allclose(backend.to_numpy(start.shift), MEAN, rtol=1e-4)
+    dense = laplace_start(problem, backend.key(0))
+    np.testing.assert_allclose(
+        backend.to_numpy(dense.factor) @ backend.to_numpy(dense.factor).T, COVARIANCE, rtol=1e-4
+    )
+
+
+def shifted_normal():
+    x = ppl.sample("x", dist.Normal(0.0, 3.0))
+    ppl.factor("target", -0.5 * (x - 1.0) ** 2 - dist.Normal(0.0, 3.0).log_prob(x))
+
+
+#: a shorter VI fit of q0 (Pyro runs it eagerly: 200 steps take minutes)
+COLD = {"cmcd": {"vi_steps": 30}, "realnvp": {}}
+
+
+@pytest.mark.parametrize("method", ["cmcd", "realnvp"])
+def test_warm_start_false_is_the_start_from_the_prior(backend, method):
+    """Without the warm start nothing of it is run or reported, and a well-scaled target (the
+    posterior N(1, 1)) is still right: weighted mean within 4 / sqrt(ESS) sd, as above."""
+    post = ppl.infer(
+        shifted_normal, method, backend=backend.name, seed=0, progress=False,
+        warm_start=False, **{**BUDGETS[method], **COLD[method]},
+    )  # fmt: skip
+    assert "warm_start_seconds" not in post.timings
+    assert "warm_start" not in post.diagnostics
+    w = np.asarray(post.diagnostics["log_weights"], dtype=np.float64)
+    w = np.exp(w - w.max())
+    w /= w.sum()
+    mean = float(w @ post.samples["x"][0])
+    assert abs(mean - 1.0) < 4.0 / np.sqrt(1.0 / np.sum(w**2))
