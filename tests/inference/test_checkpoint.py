@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import ppl
+from ppl import dist
 from ppl.errors import OptionError
 from ppl.inference import driver
 from tests.inference.test_contract import Y, normal_normal
@@ -144,3 +145,25 @@ def test_sigkill_mid_run_leaves_a_readable_resumable_checkpoint(tmp_path, monkey
     )
     assert resumed.partial
     assert resumed.samples["mu"].shape == (1, done + 5 - 20)
+
+
+def one_normal(y):
+    mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
+    ppl.sample("y", dist.Normal(mu, 1.0), obs=y)
+
+
+@pytest.mark.parametrize("backend_name", ["pyro", "numpyro"])
+def test_svi_resumed_from_a_checkpoint_continues_the_fit(backend_name, tmp_path, monkeypatch):
+    # the reported case: Pyro's SVI state held only the step count, so a resumed run restarted
+    # the guide from scratch (full run mean 2.02, resumed -0.36)
+    common = dict(
+        args=(np.array(4.0),), backend=backend_name, seed=1, num_steps=300, num_samples=200, tol=0
+    )
+    common.update(progress=False, checkpoint_every=100)
+    whole = ppl.infer(one_normal, "svi", checkpoint_path=str(tmp_path / "w"), **common)
+    path = str(tmp_path / "p")
+    monkeypatch.setattr(driver, "after_chunk", Interrupt(at=200))
+    assert ppl.infer(one_normal, "svi", checkpoint_path=path, **common).partial
+    monkeypatch.undo()
+    resumed = ppl.infer(one_normal, "svi", checkpoint_path=path, resume_from=path, **common)
+    np.testing.assert_array_equal(resumed.samples["mu"], whole.samples["mu"])
