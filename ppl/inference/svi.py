@@ -61,6 +61,7 @@ import dataclasses
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -271,9 +272,26 @@ def laplace_factor(problem, z) -> np.ndarray:
     return np.linalg.cholesky(0.5 * (covariance + covariance.T))
 
 
+class Whitening(NamedTuple):
+    """The affine map ``z = shift + factor @ u`` of the whitened fit and ``log |det factor|``."""
+
+    shift: Any
+    factor: Any
+    log_det: Any
+
+
+class SVIState(NamedTuple):
+    """runner: the backend's SVI state; whitening: the ``Whitening`` that ``init`` found, or
+    ``()`` when the guide is fitted to the model itself (then the model's own arguments)."""
+
+    runner: Any
+    whitening: Any = ()
+
+
 class _Plan:
-    """One SVI configuration on one problem: the backend's runner and, when whitened, the
-    affine map ``z = shift + factor @ u`` (filled in by ``init``)."""
+    """One SVI configuration on one problem: whether it whitens, and the backend's runner on
+    the model it fits (the whitened model takes its ``Whitening`` as its argument, from the
+    state). Holds no value that ``init`` finds: those are in ``SVIState``."""
 
     def __init__(self, problem, options):
         self.problem = problem
@@ -284,7 +302,6 @@ class _Plan:
             and options.guide in WHITENED_GUIDES
             and problem.dim <= MAX_WHITEN_DIM
         )
-        self.shift = self.factor = self.log_det = None
         backend = problem.backend
         if self.whiten:
             model, args, kwargs = bind(self._whitened_model, backend.name), (), {}
@@ -295,7 +312,11 @@ class _Plan:
             options = dataclasses.replace(options, guide=_estimated_guide(problem, options))
         self.runner = backend.svi(model, args, kwargs, options, init_scale)
 
-    def _whitened_model(self):
+    def args(self, state):
+        """The model arguments of ``state``'s fit (``None``: the problem's own)."""
+        return (state.whitening,) if self.whiten else None
+
+    def _whitened_model(self, whitening):
         import math
 
         from .. import dist, primitives
@@ -303,9 +324,10 @@ class _Plan:
         backend = self.problem.backend
         xp, dim = backend.xp, self.problem.dim
         u = primitives.sample("u", dist.Normal(0.0, 1.0).expand([dim]).to_event(1))
-        z = self.shift + xp.matmul(self.factor, u)
+        z = whitening.shift + xp.matmul(whitening.factor, u)
         log_normal = -0.5 * xp.sum(u**2) - 0.5 * dim * math.log(2 * math.pi)
-        primitives.factor("target", -self.problem.potential(z) + self.log_det - log_normal)
+        target = -self.problem.potential(z) + whitening.log_det - log_normal
+        primitives.factor("target", target)
 
 
 def _plan(problem, options) -> _Plan:
@@ -325,20 +347,20 @@ def init(problem, key, options):
                 UserWarning,
                 stacklevel=2,
             )
-        return plan.runner.init(svi_key, None)
+        return SVIState(plan.runner.init(svi_key, None))
     # init="median": the backend's own start, except at the sites given ``init_values``
     start = {k: v for k, v in problem.init_values.items() if k in problem.layout.names} or None
     if options.init == "map":
         z = find_map(problem, map_key, options.map_iterations)
         if plan.whiten:
             factor = laplace_factor(problem, z)
-            plan.shift, plan.factor = z, backend.asarray(factor)
-            plan.log_det = float(np.log(np.diag(factor)).sum())
+            log_det = np.asarray(np.log(np.diag(factor)).sum())
+            whitening = Whitening(z, backend.asarray(factor), backend.asarray(log_det))
             start = {"u": backend.asarray(np.zeros(problem.dim))}  # the Laplace point itself
-        else:
-            values = problem.constrain(z)
-            start = {k: v for k, v in values.items() if k in problem.layout.names}
-    return plan.runner.init(svi_key, start)
+            return SVIState(plan.runner.init(svi_key, start, (whitening,)), whitening)
+        values = problem.constrain(z)
+        start = {k: v for k, v in values.items() if k in problem.layout.names}
+    return SVIState(plan.runner.init(svi_key, start))
 
 
 CONVERGENCE_RULE = "the relative change of the windowed mean ELBO below tol"
@@ -359,19 +381,23 @@ def converged(losses, options) -> bool:
 
 
 def step(state, key, problem, options):
-    return _plan(problem, options).runner.step(state, key)
+    plan = _plan(problem, options)
+    runner, info = plan.runner.step(state.runner, key, plan.args(state))
+    return state._replace(runner=runner), info
 
 
 def sample(state, key, problem, options, num_samples):
     plan = _plan(problem, options)
     log_weights = None
     if options.objective == "chi2":  # an importance proposal: its draws come with weights
-        draws, log_weights = plan.runner.weighted_sample(state, key, num_samples)
+        draws, log_weights = plan.runner.weighted_sample(
+            state.runner, key, num_samples, plan.args(state)
+        )
     else:
-        draws = plan.runner.sample(state, key, num_samples)
+        draws = plan.runner.sample(state.runner, key, num_samples, plan.args(state))
     if plan.whiten:
-        xp = problem.backend.xp
-        z = plan.shift + xp.matmul(draws["u"], xp.matrix_transpose(plan.factor))
+        xp, whitening = problem.backend.xp, state.whitening
+        z = whitening.shift + xp.matmul(draws["u"], xp.matrix_transpose(whitening.factor))
         return Draws(z, log_weights)
     values = {name: draws[name] for name in problem.layout.names}
     return Draws(problem.unconstrain(values, batch_ndim=1), log_weights)
