@@ -41,7 +41,10 @@ class Checkpoint:
     def save(self, backend, groups, positions, infos, done, spec, options) -> None:
         if self.path is None:
             return
-        leaves = [[backend.to_numpy(v) for v in backend.tree_leaves(g)] for g in groups]
+        leaves = [
+            [None if v is None else backend.to_numpy(v) for v in backend.tree_leaves(g)]
+            for g in groups
+        ]
         payload = {
             "format": FORMAT,
             "method": spec.name,
@@ -65,7 +68,10 @@ class Checkpoint:
         for group, leaves in zip(groups, payload["leaves"], strict=True):
             fresh, treedef = backend.tree_flatten(group)
             # each leaf keeps the dtype a fresh ``init`` gives it (float64 counters stay float64)
-            values = [backend.asarray(v, dtype=f.dtype) for v, f in zip(leaves, fresh, strict=True)]
+            values = [
+                None if f is None else backend.asarray(v, dtype=f.dtype)
+                for v, f in zip(leaves, fresh, strict=True)
+            ]
             restored.append(backend.tree_unflatten(treedef, values))
         return restored, payload["positions"], payload["infos"], payload["done"]
 
