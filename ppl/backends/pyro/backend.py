@@ -18,6 +18,7 @@ from .optim import OPTIMIZERS, functional_optimizer
 
 __all__ = ["PyroBackend"]
 
+
 def _param(name, init_value=None, **kwargs):
     if init_value is not None and not callable(init_value) and not torch.is_tensor(init_value):
         init_value = torch.as_tensor(init_value, dtype=torch.get_default_dtype())
