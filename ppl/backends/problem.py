@@ -178,8 +178,9 @@ class Problem:
             object.__setattr__(self, "value_and_grad", self.backend.value_and_grad(self.potential))
 
     def cached(self, key, build: Callable):
-        """``build()``, once per ``key`` for this problem (kernels that keep closures between an
-        algorithm's ``init`` and ``step`` live here)."""
+        """``build()``, once per ``key`` for this problem: closures (and the backend kernels'
+        workspaces) that are functions of the problem and the options alone. Any value an
+        algorithm's ``init`` finds or a ``step`` changes belongs in its state, not here."""
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]

@@ -41,13 +41,10 @@ class Checkpoint:
     def save(self, backend, groups, positions, infos, done, spec, options) -> None:
         if self.path is None:
             return
-        leaves = [[backend.to_numpy(v) for v in backend.tree_leaves(g)] for g in groups]
-        if any(leaf.dtype.kind not in "biufc" for group in leaves for leaf in group):
-            raise OptionError(
-                f"{spec.name!r} on the {backend.name!r} backend keeps state that is not arrays "
-                "(the backend's own kernel object) and cannot be checkpointed; run it without "
-                "checkpoint_every, or use the numpyro backend."
-            )
+        leaves = [
+            [None if v is None else backend.to_numpy(v) for v in backend.tree_leaves(g)]
+            for g in groups
+        ]
         payload = {
             "format": FORMAT,
             "method": spec.name,
@@ -66,16 +63,41 @@ class Checkpoint:
     def load(self, backend, groups, spec, options):
         with open(self.resume_from, "rb") as f:
             payload = pickle.load(f)
-        expected = (spec.name, backend.name, dataclasses.asdict(options))
-        found = (payload["method"], payload["backend"], payload["options"])
-        if payload.get("format") != FORMAT or expected != found:
-            raise OptionError(
-                f"The checkpoint {self.resume_from!r} was written by {found[0]!r} on "
-                f"{found[1]!r} with other options; resume with the same method, backend and "
-                "options (and seed) that wrote it."
-            )
+        _check_identity(self.resume_from, payload, spec.name, backend.name, options)
         restored = []
         for group, leaves in zip(groups, payload["leaves"], strict=True):
-            treedef = backend.tree_flatten(group)[1]
-            restored.append(backend.tree_unflatten(treedef, [backend.asarray(v) for v in leaves]))
+            fresh, treedef = backend.tree_flatten(group)
+            # each leaf keeps the dtype a fresh ``init`` gives it (float64 counters stay float64)
+            values = [
+                None if f is None else backend.asarray(v, dtype=f.dtype)
+                for v, f in zip(leaves, fresh, strict=True)
+            ]
+            restored.append(backend.tree_unflatten(treedef, values))
         return restored, payload["positions"], payload["infos"], payload["done"]
+
+
+def _check_identity(path, payload, method, backend, options) -> None:
+    """An ``OptionError`` naming what differs when the checkpoint at ``path`` was written by
+    another format version, method, backend or option set than this run's."""
+    written = payload.get("format")
+    if written != FORMAT:
+        raise OptionError(
+            f"The checkpoint {path!r} has format version {written!r}; this version of ppl reads "
+            f"version {FORMAT}. Rerun from the start (without resume_from)."
+        )
+    if (payload["method"], payload["backend"]) != (method, backend):
+        raise OptionError(
+            f"The checkpoint {path!r} was written by {payload['method']!r} on the "
+            f"{payload['backend']!r} backend, not by {method!r} on {backend!r}; resume with the "
+            "same method, backend and options (and seed) that wrote it."
+        )
+    ours = dataclasses.asdict(options)
+    differ = sorted(
+        k for k in set(ours) | set(payload["options"]) if ours.get(k) != payload["options"].get(k)
+    )
+    if differ:
+        found = ", ".join(f"{k}={payload['options'].get(k)!r}" for k in differ)
+        raise OptionError(
+            f"The checkpoint {path!r} was written with other options ({found}); resume with the "
+            "same method, backend and options (and seed) that wrote it."
+        )

@@ -61,6 +61,7 @@ import dataclasses
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -87,11 +88,9 @@ __all__ = [
 KIND = "fit"
 
 
-def SHARES_COMPILED_STEPS(options) -> bool:  # noqa: N802 - the driver's declared capability
-    """Whether the step depends on the problem, the options and the state alone (so the driver
-    compiles it once per model and data shapes): not when the fit is whitened, whose affine map
-    ``init`` computes and the step reads from the plan."""
-    return not _whitens(options)
+#: the step depends on the problem, the options and the state alone (the whitening travels in
+#: the state), so the driver compiles it once per model and data shapes
+SHARES_COMPILED_STEPS = True
 
 
 GUIDES = ("normal", "mvn", "lowrank", "delta", "laplace", "iaf", "bnaf")
@@ -248,14 +247,30 @@ def _whitens(options) -> bool:
     )
 
 
+class Whitening(NamedTuple):
+    """The affine map ``z = shift + factor @ u`` of the whitened fit and ``log |det factor|``."""
+
+    shift: Any
+    factor: Any
+    log_det: Any
+
+
+class SVIState(NamedTuple):
+    """runner: the backend's SVI state; whitening: the ``Whitening`` that ``init`` found, or
+    ``()`` when the guide is fitted to the model itself (then the model's own arguments)."""
+
+    runner: Any
+    whitening: Any = ()
+
+
 class _Plan:
-    """One SVI configuration on one problem: the backend's runner and, when whitened, the
-    affine map ``z = shift + factor @ u`` (filled in by ``init``)."""
+    """One SVI configuration on one problem: whether it whitens, and the backend's runner on
+    the model it fits (the whitened model takes its ``Whitening`` as its argument, from the
+    state). Holds no value that ``init`` finds: those are in ``SVIState``."""
 
     def __init__(self, problem, options):
         self.problem = problem
         self.whiten = _whitens(options) and problem.dim <= MAX_WHITEN_DIM
-        self.shift = self.factor = self.log_det = None
         backend = problem.backend
         if self.whiten:
             model, args, kwargs = bind(self._whitened_model, backend.name), (), {}
@@ -266,7 +281,11 @@ class _Plan:
             options = dataclasses.replace(options, guide=_estimated_guide(problem, options))
         self.runner = backend.svi(model, args, kwargs, options, init_scale)
 
-    def _whitened_model(self):
+    def args(self, state):
+        """The model arguments of ``state``'s fit (``None``: the problem's own)."""
+        return (state.whitening,) if self.whiten else None
+
+    def _whitened_model(self, whitening):
         import math
 
         from .. import dist, primitives
@@ -274,9 +293,10 @@ class _Plan:
         backend = self.problem.backend
         xp, dim = backend.xp, self.problem.dim
         u = primitives.sample("u", dist.Normal(0.0, 1.0).expand([dim]).to_event(1))
-        z = self.shift + xp.matmul(self.factor, u)
+        z = whitening.shift + xp.matmul(whitening.factor, u)
         log_normal = -0.5 * xp.sum(u**2) - 0.5 * dim * math.log(2 * math.pi)
-        primitives.factor("target", -self.problem.potential(z) + self.log_det - log_normal)
+        target = -self.problem.potential(z) + whitening.log_det - log_normal
+        primitives.factor("target", target)
 
 
 def _plan(problem, options) -> _Plan:
@@ -288,20 +308,22 @@ def init(problem, key, options):
     backend = problem.backend
     map_key, svi_key = backend.split(key)
     if callable(options.guide):  # a guide function starts at its own ppl.param values
-        return _runner_init(problem, options, plan, svi_key, _guide_param_start(problem, options))
+        start = _guide_param_start(problem, options)
+        return SVIState(_runner_init(problem, options, plan, svi_key, start))
     # init="median": the backend's own start, except at the sites given ``init_values``
     start = {k: v for k, v in problem.init_values.items() if k in problem.layout.names} or None
     if options.init == "map":
         z = find_map(problem, map_key, options.map_iterations)
         if plan.whiten:
             factor = laplace_factor(problem, z)
-            plan.shift, plan.factor = z, backend.asarray(factor)
-            plan.log_det = float(np.log(np.diag(factor)).sum())
+            log_det = np.asarray(np.log(np.diag(factor)).sum())
+            whitening = Whitening(z, backend.asarray(factor), backend.asarray(log_det))
             start = {"u": backend.asarray(np.zeros(problem.dim))}  # the Laplace point itself
-        else:
-            values = problem.constrain(z)
-            start = {k: v for k, v in values.items() if k in problem.layout.names}
-    return _runner_init(problem, options, plan, svi_key, start)
+            state = _runner_init(problem, options, plan, svi_key, start, (whitening,))
+            return SVIState(state, whitening)
+        values = problem.constrain(z)
+        start = {k: v for k, v in values.items() if k in problem.layout.names}
+    return SVIState(_runner_init(problem, options, plan, svi_key, start))
 
 
 def _guide_param_start(problem, options) -> dict | None:
@@ -327,17 +349,16 @@ def _guide_param_start(problem, options) -> dict | None:
     return {k: v for k, v in problem.init_values.items() if k in params} or None
 
 
-def _runner_init(problem, options, plan, key, start):
-    """The backend runner's ``init`` from ``start``; where the fit shares compiled steps,
-    compiled once per model and data shapes, with the start as an input."""
-    if not SHARES_COMPILED_STEPS(options):
-        return plan.runner.init(key, start)
+def _runner_init(problem, options, plan, key, start, args=None):
+    """The backend runner's ``init`` from ``start`` (with the whitened model's ``args``),
+    compiled once per model and data shapes with the start as an input."""
     static = compiled.model_token(options)
 
     def build(bound):
         return _plan(bound, options).runner.init
 
-    return compiled.compiled(problem, "svi-init", build, static, static is not None)(key, start)
+    init = compiled.compiled(problem, "svi-init", build, static, static is not None)
+    return init(key, start, args)
 
 
 CONVERGENCE_RULE = "the relative change of the windowed mean ELBO below tol"
@@ -358,19 +379,23 @@ def converged(losses, options) -> bool:
 
 
 def step(state, key, problem, options):
-    return _plan(problem, options).runner.step(state, key)
+    plan = _plan(problem, options)
+    runner, info = plan.runner.step(state.runner, key, plan.args(state))
+    return state._replace(runner=runner), info
 
 
 def sample(state, key, problem, options, num_samples):
     plan = _plan(problem, options)
     log_weights = None
     if options.objective == "chi2":  # an importance proposal: its draws come with weights
-        draws, log_weights = plan.runner.weighted_sample(state, key, num_samples)
+        draws, log_weights = plan.runner.weighted_sample(
+            state.runner, key, num_samples, plan.args(state)
+        )
     else:
-        draws = plan.runner.sample(state, key, num_samples)
+        draws = plan.runner.sample(state.runner, key, num_samples, plan.args(state))
     if plan.whiten:
-        xp = problem.backend.xp
-        z = plan.shift + xp.matmul(draws["u"], xp.matrix_transpose(plan.factor))
+        xp, whitening = problem.backend.xp, state.whitening
+        z = whitening.shift + xp.matmul(draws["u"], xp.matrix_transpose(whitening.factor))
         return Draws(z, log_weights)
     values = {name: draws[name] for name in problem.layout.names}
     return Draws(problem.unconstrain(values, batch_ndim=1), log_weights)

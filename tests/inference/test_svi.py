@@ -265,3 +265,21 @@ def test_init_values_of_a_guide_function_name_its_params_else_warn(backend, monk
         warnings.simplefilter("always")
         ppl.infer(location_scale, "svi", args=(y,), **options)
     assert not [w for w in caught if "init_values" in str(w.message)]
+
+
+def test_the_whitening_travels_in_the_state_not_in_the_problem(backend):
+    # init's whitening (the MAP point and Laplace factor) is part of the state: a state whose
+    # shift is moved by 1 gives draws moved by 1 (on another problem, whose own init, which
+    # builds the guide, a resumed run also calls)
+    from ppl.inference import svi
+    from tests.inference.test_contract import Y, normal_normal
+
+    options = svi.Options(num_steps=5, map_iterations=50)
+    state = svi.init(backend.problem(normal_normal, (Y,)), backend.key(0), options)
+    assert state.whitening, "the whitened fit carries its whitening"
+    fresh = backend.problem(normal_normal, (Y,))
+    svi.init(fresh, backend.key(2), options)
+    moved = state._replace(whitening=state.whitening._replace(shift=state.whitening.shift + 1))
+    draws = svi.sample(state, backend.key(1), fresh, options, 50).z
+    draws_moved = svi.sample(moved, backend.key(1), fresh, options, 50).z
+    np.testing.assert_allclose(backend.to_numpy(draws_moved - draws), 1.0, rtol=1e-5)

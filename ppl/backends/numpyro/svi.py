@@ -29,7 +29,8 @@ def objective(options):
 
 
 class Runner:
-    """``init``/``step``/``sample`` of native SVI on ``model(*args, **kwargs)``."""
+    """``init``/``step``/``sample`` of native SVI on ``model(*args, **kwargs)``; ``args`` given
+    to a method replace the model's arguments for that call."""
 
     def __init__(self, model, args, kwargs, options, init_scale):
         self.args, self.kwargs, self.start = args, kwargs, {}
@@ -49,60 +50,65 @@ class Runner:
         self.svi = SVI(model, self.guide, optim, objective(options))
         self._configured = False
 
-    def init(self, key, start):
+    def init(self, key, start, args=None):
         """The SVI state from ``start``: the values of an autoguide's sites, or of a guide
         function's ``param`` sites (constrained)."""
+        args = self.args if args is None else args
         self._configured = True
         if self._guide_function:
-            return self.svi.init(key, *self.args, init_params=start, **self.kwargs)
+            return self.svi.init(key, *args, init_params=start, **self.kwargs)
         self.start.clear()
         if start:
             self.start.update(start)
         elif not callable(self.guide) and hasattr(self.guide, "init_loc_fn"):
             self.guide.init_loc_fn = init_to_median
-        return self.svi.init(key, *self.args, **self.kwargs)
+        return self.svi.init(key, *args, **self.kwargs)
 
-    def _configure(self, key):
+    def _configure(self, key, args):
         """NumPyro's ``update`` and its guides' ``sample_posterior`` read what ``init`` set
         (``constrain_fn``, the guide's prototype): a runner built inside a compiled function,
         for a state made elsewhere, runs ``init`` there (traced with it; its result is unused,
         so compiled away)."""
         if not self._configured:
-            self.svi.init(key, *self.args, **self.kwargs)
+            self.svi.init(key, *args, **self.kwargs)
             self._configured = True
 
-    def step(self, state, key):
-        self._configure(key)
-        state, loss = self.svi.update(state, *self.args, **self.kwargs)
+    def step(self, state, key, args=None):
+        args = self.args if args is None else args
+        self._configure(key, args)
+        state, loss = self.svi.update(state, *args, **self.kwargs)
         return state, SVIInfo(loss)
 
-    def loss_and_grads(self, state, key):
+    def loss_and_grads(self, state, key, args=None):
         """The loss (negative ELBO estimate) at ``state`` with the noise of ``key``, and its
         gradient in each unconstrained parameter (what the optimizer is given)."""
+        args = self.args if args is None else args
         unconstrained = self.svi.optim.get_params(state.optim_state)
 
         def loss(params):
             constrained = self.svi.constrain_fn(params)
             return self.svi.loss.loss(
-                key, constrained, self.svi.model, self.svi.guide, *self.args, **self.kwargs
+                key, constrained, self.svi.model, self.svi.guide, *args, **self.kwargs
             )
 
         return jax.value_and_grad(loss)(unconstrained)
 
-    def sample(self, state, key, num_samples):
-        self._configure(key)
+    def sample(self, state, key, num_samples, args=None):
+        args = self.args if args is None else args
+        self._configure(key, args)
         params = self.svi.get_params(state)
         if isinstance(self.guide, autoguide.AutoGuide):  # vectorised, nothing to compile
             return self.guide.sample_posterior(
-                key, params, *self.args, sample_shape=(num_samples,), **self.kwargs
+                key, params, *args, sample_shape=(num_samples,), **self.kwargs
             )
         predictive = Predictive(self.guide, params=params, num_samples=num_samples)
-        return predictive(key, *self.args, **self.kwargs)
+        return predictive(key, *args, **self.kwargs)
 
-    def weighted_sample(self, state, key, num_samples):
+    def weighted_sample(self, state, key, num_samples, args=None):
         """Guide draws ``{site: (num_samples, ...)}`` and their importance log-weights."""
-        self._configure(key)
         params = self.svi.get_params(state)
-        model, guide, args, kwargs = self.svi.model, self.guide, self.args, self.kwargs
+        args = self.args if args is None else args
+        self._configure(key, args)
+        model, guide, kwargs = self.svi.model, self.guide, self.kwargs
         lw, values, _ = objectives.log_weights(key, params, model, guide, args, kwargs, num_samples)
         return values, lw

@@ -12,17 +12,11 @@ import torch
 import torch.utils._pytree as pytree
 
 from ...errors import BackendError, OptionError, did_you_mean
-from ..base import Backend, Optimizer, to_numpy_any
+from ..base import Backend, to_numpy_any
 from . import keys
+from .optim import OPTIMIZERS, functional_optimizer
 
 __all__ = ["PyroBackend"]
-
-OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-    "adagrad": torch.optim.Adagrad,
-}
 
 
 def _param(name, init_value=None, **kwargs):
@@ -36,30 +30,6 @@ def _stack(trees):
         return None if leaves[0] is None else torch.stack([torch.as_tensor(v) for v in leaves])
 
     return pytree.tree_map(stack, *trees, is_leaf=lambda v: v is None)
-
-
-def _torch_optimizer(cls, lr, kwargs) -> Optimizer:
-    """``(init, update)`` over ``torch.optim``: the optimizer object lives in the state and
-    updates the parameter tensors in place, which ``update`` returns."""
-    schedule = lr if callable(lr) else None
-
-    def init(params):
-        leaves, spec = pytree.tree_flatten(params)
-        leaves = [leaf.detach().clone() for leaf in leaves]
-        opt = cls(leaves, lr=float(schedule(0)) if schedule else lr, **kwargs)
-        return {"optimizer": opt, "leaves": leaves, "spec": spec, "step": 0}
-
-    def update(grads, state, params):
-        for leaf, grad in zip(state["leaves"], pytree.tree_leaves(grads)):
-            leaf.grad = grad
-        if schedule:
-            for group in state["optimizer"].param_groups:
-                group["lr"] = float(schedule(state["step"]))
-        state["optimizer"].step()
-        state = {**state, "step": state["step"] + 1}
-        return pytree.tree_unflatten(state["leaves"], state["spec"]), state
-
-    return Optimizer(init, update)
 
 
 class PyroBackend(Backend):
@@ -199,7 +169,11 @@ class PyroBackend(Backend):
                 f"Unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}."
                 + did_you_mean(name, OPTIMIZERS)
             )
-        return _torch_optimizer(OPTIMIZERS[name], lr, kwargs)
+        if kwargs:
+            raise OptionError(
+                f"The pyro backend's optimizers take only a learning rate, not {sorted(kwargs)}."
+            )
+        return functional_optimizer(name, lr)
 
     def resolve_device(self, device):
         if device is None:
@@ -237,7 +211,9 @@ class PyroBackend(Backend):
     def hmc_kernel(self, problem, algo, options):
         from .mcmc import hmc_kernel
 
-        return hmc_kernel(problem, algo, options)
+        # built once per problem: the closures and the kernel workspace they share (which holds
+        # nothing between steps that is not in the state)
+        return problem.cached(("hmc", algo, options), lambda: hmc_kernel(problem, algo, options))
 
     def svi(self, model, args, kwargs, options, init_scale=0.1):
         from .svi import Runner

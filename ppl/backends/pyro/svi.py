@@ -7,21 +7,19 @@ from typing import Any, NamedTuple
 
 import pyro
 import pyro.infer
-import pyro.optim
 import torch
+from pyro import poutine
 from pyro.distributions.transforms import block_autoregressive, iterated
-from pyro.infer import SVI, Predictive, autoguide
+from pyro.infer import Predictive, autoguide
 from pyro.infer.autoguide.initialization import init_to_median, init_to_value
 
 from ...core import GUIDE_CLASSES, SCALED_GUIDES, loss_function, objective_spec
+from ...errors import ModelError
 from . import keys, objectives
+from .optim import functional_optimizer
 
-OPTIMIZERS = {
-    "adam": pyro.optim.Adam,
-    "sgd": pyro.optim.SGD,
-    "rmsprop": pyro.optim.RMSprop,
-    "adagrad": pyro.optim.Adagrad,
-}
+#: ``pyro.optim.ClippedAdam``'s default gradient clamp
+CLIP_NORM = 10.0
 
 
 class SVIInfo(NamedTuple):
@@ -29,7 +27,12 @@ class SVIInfo(NamedTuple):
 
 
 class SVIState(NamedTuple):
-    step: int
+    """step: updates done (a tensor); params: ``{name: unconstrained tensor}``, every parameter
+    of the guide and the model; optim_state: the functional optimizer's moments and count."""
+
+    step: Any
+    params: Any
+    optim_state: Any
 
 
 def objective(options):
@@ -48,21 +51,29 @@ def _guide(name, model, init_loc, init_scale):
 
 
 def _optimizer(options):
+    """Adam whose rate decays over the run is Pyro's ``ClippedAdam`` (gradients clamped to
+    ``[-10, 10]``, its default); otherwise the named optimizer with ``lr``."""
     if options.optimizer == "adam" and options.lr_decay < 1:
         decay = options.lr_decay ** (1.0 / max(options.num_steps, 1))
-        return pyro.optim.ClippedAdam({"lr": options.lr, "lrd": decay})
-    return OPTIMIZERS[options.optimizer]({"lr": options.lr})
+        return functional_optimizer("adam", options.lr, clip=CLIP_NORM, decay=decay)
+    return functional_optimizer(options.optimizer, options.lr)
 
 
 class Runner:
-    """``init``/``step``/``sample`` of native SVI on ``model(*args, **kwargs)``. Pyro keeps
-    parameters in its global param store, which ``init`` clears, as Pyro scripts do."""
+    """``init``/``step``/``sample`` of native SVI on ``model(*args, **kwargs)``, pure in the
+    state: the parameters and the optimizer's state are tensors in ``SVIState``. Pyro's guides
+    read their parameters from Pyro's global param store, so every call first copies the state's
+    parameters into it (``init`` clears it, as Pyro scripts do), and nothing is read from it
+    between calls. ``args`` given to a method replace the model's arguments for that call."""
 
     def __init__(self, model, args, kwargs, options, init_scale):
         self.model, self.args, self.kwargs = model, args, kwargs
         self.options, self.init_scale = options, init_scale
+        self.loss_class = objective(options)
+        self.optimizer = _optimizer(options)
 
-    def init(self, key, start):
+    def init(self, key, start, args=None):
+        args = self.args if args is None else args
         pyro.clear_param_store()
         options = self.options
         if callable(options.guide):
@@ -70,42 +81,73 @@ class Runner:
         else:
             init_loc = init_to_value(values=dict(start or {}), fallback=init_to_median)
             self.guide = _guide(options.guide, self.model, init_loc, self.init_scale)
-        self.loss_class = objective(options)
-        self.svi = SVI(self.model, self.guide, _optimizer(options), self.loss_class)
-        with keys.global_seed(key):
-            self.guide(*self.args, **self.kwargs)  # creates the parameters
-        return SVIState(0)
+        with keys.global_seed(key), torch.no_grad():  # creates the guide's and model's params
+            guide_trace = poutine.trace(self.guide).get_trace(*args, **self.kwargs)
+            poutine.replay(self.model, trace=guide_trace)(*args, **self.kwargs)
+        if callable(options.guide) and start:  # a guide function's params named by the start
+            store = pyro.get_param_store()
+            for name, value in start.items():
+                store[name] = torch.as_tensor(value).to(store[name])
+        params = {
+            name: leaf.detach().clone() for name, leaf in pyro.get_param_store().named_parameters()
+        }
+        return SVIState(torch.zeros((), dtype=torch.int64), params, self.optimizer.init(params))
 
-    def step(self, state, key):
-        with keys.global_seed(key):
-            loss = self.svi.step(*self.args, **self.kwargs)
-        return SVIState(state.step + 1), SVIInfo(torch.tensor(loss))
+    def step(self, state, key, args=None):
+        loss, grads = self.loss_and_grads(state, key, args)
+        params, optim_state = self.optimizer.update(grads, state.optim_state, state.params)
+        return SVIState(state.step + 1, params, optim_state), SVIInfo(loss)
 
-    def loss_and_grads(self, state, key):
+    def _load(self, state) -> dict:
+        """Copy the state's parameters into the param store's tensors (the ones the guide's
+        modules hold), with no gradient; return those tensors by name."""
+        live = dict(pyro.get_param_store().named_parameters())
+        with torch.no_grad():
+            for name, value in state.params.items():
+                live[name].copy_(value)
+                live[name].grad = None
+        return {name: live[name] for name in state.params}
+
+    def loss_and_grads(self, state, key, args=None):
         """The loss (negative ELBO estimate) at ``state`` with the noise of ``key``, and its
         gradient in each unconstrained parameter (what the optimizer is given)."""
-        unconstrained = dict(pyro.get_param_store().named_parameters())
-        for leaf in unconstrained.values():
-            leaf.grad = None
+        args = self.args if args is None else args
+        leaves = self._load(state)
         with keys.global_seed(key), torch.enable_grad():
-            # every Pyro ELBO has loss_and_grads (TraceGraph_ELBO has no differentiable_loss)
-            loss = self.loss_class.loss_and_grads(self.model, self.guide, *self.args, **self.kwargs)
+            if hasattr(self.loss_class, "loss_and_grads"):  # every Pyro ELBO
+                loss = self.loss_class.loss_and_grads(self.model, self.guide, *args, **self.kwargs)
+            else:  # a differentiable loss (the log-weight objectives)
+                loss = self.loss_class(self.model, self.guide, *args, **self.kwargs)
+                if getattr(loss, "requires_grad", False):
+                    loss.backward()
+                loss = float(loss)
+        created = set(pyro.get_param_store().keys()) - set(leaves)
+        if created:
+            raise ModelError(
+                f"svi: the parameters {sorted(created)} were created during a step, not when the "
+                "guide and model were first run; create every ppl.param on every call (give "
+                "each an initial value that does not depend on a random draw)."
+            )
         grads = {
             name: torch.zeros_like(leaf) if leaf.grad is None else leaf.grad.detach().clone()
-            for name, leaf in unconstrained.items()
+            for name, leaf in leaves.items()
         }
-        for leaf in unconstrained.values():
+        for leaf in leaves.values():
             leaf.grad = None
         return torch.tensor(loss), grads
 
-    def sample(self, state, key, num_samples):
+    def sample(self, state, key, num_samples, args=None):
+        args = self.args if args is None else args
+        self._load(state)
         with keys.global_seed(key), torch.no_grad():
-            return Predictive(self.guide, num_samples=num_samples)(*self.args, **self.kwargs)
+            return Predictive(self.guide, num_samples=num_samples)(*args, **self.kwargs)
 
-    def weighted_sample(self, state, key, num_samples):
+    def weighted_sample(self, state, key, num_samples, args=None):
         """Guide draws ``{site: (num_samples, ...)}`` and their importance log-weights."""
+        args = self.args if args is None else args
+        self._load(state)
         with keys.global_seed(key), torch.no_grad():
             lw, values, _ = objectives.log_weights(
-                self.model, self.guide, self.args, self.kwargs, num_samples
+                self.model, self.guide, args, self.kwargs, num_samples
             )
         return values, lw
