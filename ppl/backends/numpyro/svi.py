@@ -106,9 +106,9 @@ class Runner:
 
     def weighted_sample(self, state, key, num_samples, args=None):
         """Guide draws ``{site: (num_samples, ...)}`` and their importance log-weights."""
-        params = self.svi.get_params(state)
         args = self.args if args is None else args
         self._configure(key, args)
+        params = self.svi.get_params(state)
         model, guide, kwargs = self.svi.model, self.guide, self.kwargs
         lw, values, _ = objectives.log_weights(key, params, model, guide, args, kwargs, num_samples)
         return values, lw
