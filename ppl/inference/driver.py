@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import DivergenceError
+from . import checks
 from .checkpoint import Checkpoint
 from .posterior import LogZ, Posterior
 
@@ -264,7 +265,7 @@ def run(spec, problem, options, key, progress=None, observed=None, checkpoint=No
         spec, module, problem, options, loop_key, progress, checkpoint or Checkpoint()
     )
     diagnostics: dict[str, Any] = {"partial": interrupted}
-    log_z = None
+    log_z = log_weights = None
     if module.KIND == "fit":
         t0 = time.perf_counter()
         draws = module.sample(states[0], sample_key, problem, options, options.num_samples)
@@ -272,12 +273,12 @@ def run(spec, problem, options, key, progress=None, observed=None, checkpoint=No
         positions = backend.to_numpy(draws.z)[None]
         if draws.log_weights is not None:
             log_weights = backend.to_numpy(draws.log_weights)
-            diagnostics["log_weights"] = log_weights
-            diagnostics["ess"] = float(
-                np.exp(2 * np.logaddexp.reduce(log_weights) - np.logaddexp.reduce(2 * log_weights))
-            )
-            log_z = _log_z(log_weights)
         diagnostics.update({f"final_{k}": v[:, -1] for k, v in info.items() if v.size})
+    checks.check_result(spec.name, module.KIND, problem, positions, log_weights, info)
+    if log_weights is not None:
+        diagnostics["log_weights"] = log_weights
+        diagnostics["ess"] = checks.importance_ess(log_weights)
+        log_z = _log_z(log_weights)
     if positions is None or positions.shape[1] == 0:
         samples = {}
     else:
