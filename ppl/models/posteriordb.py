@@ -90,8 +90,8 @@ def eight_schools_noncentered(sigma, y=None):
     mu = ppl.sample("mu", dist.Normal(0.0, 5.0))
     tau = ppl.sample("tau", dist.HalfCauchy(5.0))
     theta = ppl.deterministic("theta", theta_trans * tau + mu)
-    with ppl.plate("schools", J):
-        ppl.sample("y", dist.Normal(theta, sigma), obs=y)
+    with ppl.plate("schools", J) as i:  # indexed: SG-MCMC's batch_size subsamples it
+        ppl.sample("y", dist.Normal(theta[i], sigma[i]), obs=_at(y, i))
 
 
 def kidscore_momiq(mom_iq, kid_score=None):

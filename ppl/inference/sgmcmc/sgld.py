@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, SGOptions, make_sampler, problem_overrides
+from .base import KIND, SGOptions, check_info, make_sampler, problem_overrides
 
-__all__ = ["KIND", "Options", "init", "problem_overrides", "step"]
+__all__ = ["KIND", "Options", "check_info", "init", "problem_overrides", "step"]
 
 
 @dataclass(frozen=True)
