@@ -5,8 +5,10 @@ a ``Posterior``:
 
 - NaN or inf draws, NaN or +inf importance log-weights, or weights that are all zero raise
   ``DivergenceError`` naming the algorithm, the stage and the fix;
-- an importance-weight ESS below ``ESS_FRACTION`` of the draws and a split R-hat above
-  ``RHAT_LIMIT`` over several chains warn with ``UntrustedResultWarning``.
+- an importance-weight ESS below ``ESS_FRACTION`` of the draws, a split R-hat above
+  ``RHAT_LIMIT`` over several chains, and chains whose draws have an effective sample size
+  below ``MIN_ESS`` (or below ``ESS_FRACTION_CHAINS`` of the draws when there are fewer than
+  ``MIN_ESS / ESS_FRACTION_CHAINS``) warn with ``UntrustedResultWarning``.
 
 :func:`check_runaway` is an algorithm's ``check_info`` (the SG-MCMC family's): after every chunk
 of steps, warmup included, a chain whose potential ran away by orders of magnitude while staying
@@ -18,6 +20,8 @@ finite raises ``DivergenceError`` naming the step.
 True
 >>> round(importance_ess(np.zeros(100)), 6)
 100.0
+>>> 800 < float(chain_ess(rng.normal(size=(2, 500, 1)))[0]) < 1200
+True
 """
 
 from __future__ import annotations
@@ -30,10 +34,13 @@ from ..errors import DivergenceError, UntrustedResultWarning
 
 __all__ = [
     "ESS_FRACTION",
+    "ESS_FRACTION_CHAINS",
+    "MIN_ESS",
     "RHAT_LIMIT",
     "RUNAWAY_FACTOR",
     "check_result",
     "check_runaway",
+    "chain_ess",
     "importance_ess",
     "runaway_chain",
     "split_rhat",
@@ -41,6 +48,11 @@ __all__ = [
 
 #: an importance-weight ESS below this fraction of the draws warns
 ESS_FRACTION = 0.01
+#: chains whose draws have an ESS below ``min(MIN_ESS, ESS_FRACTION_CHAINS * draws)`` in some
+#: coordinate warn: a mean's Monte Carlo error is then above 0.1 sd (Vehtari et al. 2021 ask for
+#: 100 per chain before trusting R-hat)
+MIN_ESS = 100
+ESS_FRACTION_CHAINS = 0.1
 #: a split R-hat above this, over two or more chains, warns
 RHAT_LIMIT = 1.05
 #: a chain whose potentials sit this many times the spread of a stationary chain above the
@@ -69,6 +81,31 @@ def split_rhat(positions: np.ndarray) -> np.ndarray:
     between_over_n = halves.mean(axis=1).var(axis=0, ddof=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.sqrt(((n - 1) / n * within + between_over_n) / within)
+
+
+def chain_ess(positions: np.ndarray) -> np.ndarray:
+    """Effective sample size per coordinate of ``(chain, draw, dim)`` draws: Geyer's initial
+    monotone sequence on the autocorrelations of the split chains (Stan's ``ess`` without
+    ranks; ArviZ's ``ess(method="mean")``).
+    A coordinate that does not vary gives NaN."""
+    x = np.asarray(positions, dtype=np.float64)
+    half = x.shape[1] // 2  # split chains, as split R-hat: a drift shows as disagreeing halves
+    x = np.concatenate([x[:, :half], x[:, x.shape[1] - half :]], axis=0)
+    m, n, dim = x.shape
+    centred = x - x.mean(axis=1, keepdims=True)
+    spectrum = np.fft.rfft(centred, n=2 * n, axis=1)
+    acov = np.fft.irfft(spectrum * np.conj(spectrum), axis=1)[:, :n] / n  # (chain, lag, dim)
+    within = acov[:, 0].mean(axis=0) * n / max(n - 1, 1)
+    between = x.mean(axis=1).var(axis=0, ddof=1) if m > 1 else 0.0
+    var_plus = within * (n - 1) / n + between
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = 1.0 - (within - acov.mean(axis=0)) / var_plus
+    rho[0] = 1.0
+    pairs = rho[: n - n % 2].reshape(-1, 2, dim).sum(axis=1)  # Geyer's P_k = rho_2k + rho_2k+1
+    keep = np.cumprod(pairs > 0, axis=0).astype(bool)  # up to the first non-positive pair
+    pairs = np.minimum.accumulate(np.where(keep, pairs, 0.0), axis=0)  # made monotone
+    tau = np.maximum(-1.0 + 2.0 * pairs.sum(axis=0), 1.0 / np.log10(max(m * n, 10)))
+    return np.where(var_plus > 0, m * n / tau, np.nan)
 
 
 def runaway_chain(potential: np.ndarray, dim: int) -> tuple[int, float] | None:
@@ -141,6 +178,8 @@ def check_result(method, kind, problem, positions, log_weights, info) -> None:
         _check_weights(method, np.asarray(log_weights), info)
     if positions.shape[0] >= 2 and positions.shape[1] >= 4:
         _check_rhat(method, problem, positions)
+    if kind == "mcmc" and positions.shape[1] >= 4:
+        _check_ess(method, problem, positions)
 
 
 def _site(problem, index: int) -> str:
@@ -211,6 +250,21 @@ def _check_rhat(method, problem, positions) -> None:
         f"{method}: split R-hat over the {positions.shape[0]} chains is {rhat[worst]:.3g} in "
         f"site {_site(problem, worst)!r} (above {RHAT_LIMIT}), so the chains disagree and have "
         "not mixed. Raise num_warmup and num_samples, or check the posterior for several modes."
+    )
+
+
+def _check_ess(method, problem, positions) -> None:
+    ess = chain_ess(positions)
+    draws = positions.shape[0] * positions.shape[1]
+    floor = min(MIN_ESS, ESS_FRACTION_CHAINS * draws)
+    if not np.any(ess < floor):
+        return
+    worst = int(np.nanargmin(ess))
+    _warn(
+        f"{method}: the {draws} draws have an effective sample size of {ess[worst]:.1f} in site "
+        f"{_site(problem, worst)!r} (below {floor:g}), so its mean carries a Monte Carlo error "
+        f"of about {1 / np.sqrt(max(ess[worst], 1e-12)):.2g} posterior sd. Raise num_samples (and "
+        "num_warmup), or use a sampler that mixes better here (e.g. 'nuts')."
     )
 
 

@@ -125,6 +125,24 @@ def test_split_rhat_flags_chains_that_disagree(problem, rng):
         checks.check_result("nuts", "mcmc", problem, mixed, None, {})
 
 
+def test_chain_ess_matches_an_ar1_chain_and_a_sticky_chain_warns(problem, rng):
+    # the same estimator as ArviZ's ess(method="mean") (Geyer's initial monotone sequence), so
+    # the two agree to 0.1%; AR(1) with phi = 0.9 has ESS ~ n (1 - phi) / (1 + phi) ~ 105
+    def ar1(phi):
+        x = np.zeros((2, 1000, 3))
+        for t in range(1, 1000):
+            x[:, t] = phi * x[:, t - 1] + rng.normal(size=(2, 3))
+        return x
+
+    import arviz
+
+    x = ar1(0.9)
+    expected = [float(arviz.ess(x[..., i], method="mean")) for i in range(3)]
+    np.testing.assert_allclose(checks.chain_ess(x), expected, rtol=1e-3)  # ArviZ adds a tail term
+    with pytest.warns(UntrustedResultWarning, match=r"effective sample size of .* Monte Carlo"):
+        checks.check_result("sgld", "mcmc", problem, ar1(0.995), None, {})
+
+
 def test_a_chain_that_ran_away_is_found_and_a_settling_one_is_not(rng):
     still = 40.0 + 3.0 * rng.normal(size=(1000, 2))  # (step, chain) at stationarity, dim 10
     assert checks.runaway_chain(still, 10) is None
