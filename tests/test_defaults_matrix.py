@@ -12,15 +12,22 @@ import pytest
 
 from benchmarks.defaults_matrix import MEAN_TOL, SD_TOL, batch_size, run_cell, score
 
+ES = "eight_schools-eight_schools_noncentered"
 CELLS = [
+    ("nuts", ES, {"num_warmup": 300, "num_samples": 500}),
+    # hmc's defaults on eight schools were 0.35 sd off in theta with no word (an ESS of 12 in
+    # 1,000 draws); its draws' ESS now says so
+    ("hmc", ES, {"num_warmup": 300, "num_samples": 500}),
     # the 5-coefficient regression where cmcd's defaults returned a posterior 1,158-1,714 sd
-    # off with an importance ESS of 1 and no warning; its weights now say so
-    ("cmcd", "sblrc-blr", {"num_steps": 50, "num_samples": 200}),
-    ("nuts", "eight_schools-eight_schools_noncentered", {"num_warmup": 300, "num_samples": 500}),
+    # off with an importance ESS of 1 and no warning; its weights now say so. Slow: its start
+    # (a mean-field fit from the prior) took most of 200 s on the loaded 2-core machine
+    pytest.param(
+        "cmcd", "sblrc-blr", {"num_steps": 50, "num_samples": 200}, marks=pytest.mark.slow
+    ),
 ]
 
 
-@pytest.mark.parametrize("algorithm, model, budget", CELLS, ids=[c[0] for c in CELLS])
+@pytest.mark.parametrize("algorithm, model, budget", CELLS, ids=["nuts", "hmc", "cmcd"])
 def test_no_cell_fails_silently(algorithm, model, budget):
     cell = run_cell("numpyro", algorithm, model, **budget)
     assert cell.outcome in ("pass", "warned", "refused"), cell
