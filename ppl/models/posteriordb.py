@@ -133,8 +133,8 @@ def ar_k(lags, y=None):
     alpha = ppl.sample("alpha", dist.Normal(0.0, 10.0))
     beta = ppl.sample("beta", dist.Normal(0.0, 10.0).expand([lags.shape[1]]).to_event(1))
     sigma = ppl.sample("sigma", dist.HalfCauchy(2.5))
-    with ppl.plate("time", lags.shape[0]):
-        ppl.sample("y", dist.Normal(alpha + ops.matmul(lags, beta), sigma), obs=y)
+    with ppl.plate("time", lags.shape[0]) as i:  # indexed: SG-MCMC's batch_size subsamples it
+        ppl.sample("y", dist.Normal(alpha + ops.matmul(lags[i], beta), sigma), obs=_at(y, i))
 
 
 def low_dim_gauss_mix(y):
