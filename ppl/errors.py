@@ -21,6 +21,7 @@ __all__ = [
     "DivergenceError",
     "HandlerError",
     "UnknownSiteWarning",
+    "UntrustedResultWarning",
     "UnknownDistributionError",
     "did_you_mean",
 ]
@@ -62,6 +63,12 @@ class HandlerError(PPLError, ValueError):
 class UnknownSiteWarning(UserWarning):
     """A handler was given a site name that the model never reached (a typo, or a site hidden
     by ``block``)."""
+
+
+class UntrustedResultWarning(UserWarning):
+    """A run finished with a result its own diagnostics say not to trust (an importance-weight
+    ESS below 1% of the draws, an R-hat above 1.05 over chains); the message names the number
+    and the fix."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..core import Draws
 from ..errors import DivergenceError
-from . import compiled, warm_start
+from . import checks, compiled, warm_start
 from .checkpoint import Checkpoint
 from .posterior import LogZ, Posterior
 
@@ -288,7 +288,7 @@ def run(spec, problem, options, key, progress=None, observed=None, checkpoint=No
     if start is not None:
         timings["warm_start_seconds"] = float(start.seconds)
         diagnostics["warm_start"] = warm_start.describe(start)
-    log_z = None
+    log_z = log_weights = None
     if module.KIND == "fit":
         t0 = time.perf_counter()
         sampler = _sampler(spec, module, problem, options)
@@ -296,20 +296,14 @@ def run(spec, problem, options, key, progress=None, observed=None, checkpoint=No
         timings["compile_seconds"] += sampler.compile_seconds
         timings["sample_seconds"] = time.perf_counter() - t0 - sampler.compile_seconds
         positions = backend.to_numpy(draws.z)[None]
-        if not np.isfinite(positions).all():
-            raise DivergenceError(
-                f"{spec.name}: {int((~np.isfinite(positions)).any(-1).sum())} of the "
-                f"{positions.shape[1]} final draws are NaN or inf. Lower the learning rate or "
-                "step size, or check the model's potential for regions where it is not finite."
-            )
         if draws.log_weights is not None:
             log_weights = backend.to_numpy(draws.log_weights)
-            diagnostics["log_weights"] = log_weights
-            diagnostics["ess"] = float(
-                np.exp(2 * np.logaddexp.reduce(log_weights) - np.logaddexp.reduce(2 * log_weights))
-            )
-            log_z = _log_z(log_weights)
         diagnostics.update({f"final_{k}": v[:, -1] for k, v in info.items() if v.size})
+    checks.check_result(spec.name, module.KIND, problem, positions, log_weights, info)
+    if log_weights is not None:
+        diagnostics["log_weights"] = log_weights
+        diagnostics["ess"] = checks.importance_ess(log_weights)
+        log_z = _log_z(log_weights)
     if positions is None or positions.shape[1] == 0:
         samples = {}
     else:

@@ -90,8 +90,8 @@ def eight_schools_noncentered(sigma, y=None):
     mu = ppl.sample("mu", dist.Normal(0.0, 5.0))
     tau = ppl.sample("tau", dist.HalfCauchy(5.0))
     theta = ppl.deterministic("theta", theta_trans * tau + mu)
-    with ppl.plate("schools", J):
-        ppl.sample("y", dist.Normal(theta, sigma), obs=y)
+    with ppl.plate("schools", J) as i:  # indexed: SG-MCMC's batch_size subsamples it
+        ppl.sample("y", dist.Normal(theta[i], sigma[i]), obs=_at(y, i))
 
 
 def kidscore_momiq(mom_iq, kid_score=None):
@@ -133,8 +133,8 @@ def ar_k(lags, y=None):
     alpha = ppl.sample("alpha", dist.Normal(0.0, 10.0))
     beta = ppl.sample("beta", dist.Normal(0.0, 10.0).expand([lags.shape[1]]).to_event(1))
     sigma = ppl.sample("sigma", dist.HalfCauchy(2.5))
-    with ppl.plate("time", lags.shape[0]):
-        ppl.sample("y", dist.Normal(alpha + ops.matmul(lags, beta), sigma), obs=y)
+    with ppl.plate("time", lags.shape[0]) as i:  # indexed: SG-MCMC's batch_size subsamples it
+        ppl.sample("y", dist.Normal(alpha + ops.matmul(lags[i], beta), sigma), obs=_at(y, i))
 
 
 def low_dim_gauss_mix(y):

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ...errors import OptionError, did_you_mean
+from ..checks import check_runaway as check_info
 from ..option_types import check_field_types
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "SGOptions",
     "SGState",
     "Update",
+    "check_info",
     "make_sampler",
     "minibatch_gradient",
     "problem_overrides",
@@ -230,7 +232,8 @@ def minibatch_gradient(problem) -> Callable:
 
 # ---- update rules ------------------------------------------------------------------------
 class Update(NamedTuple):
-    """An update rule: ``init(position, backend, options) -> aux`` and
+    """An update rule: ``init(position, backend, options, frame) -> aux`` (``frame``: the
+    whitened coordinates the rule moves in, or ``None``) and
     ``apply(position, aux, grad, eps, key, backend, options) -> (position, aux)`` where
     ``grad`` estimates the gradient of the potential (``-grad log p``)."""
 
@@ -246,8 +249,13 @@ def _sgld_apply(z, aux, grad, eps, key, backend, options):
     return z - 0.5 * eps * grad + backend.xp.sqrt(eps) * _noise(backend, key, z), aux
 
 
-def _psgld_init(z, backend, options):
-    return (backend.xp.zeros_like(z),)
+def _psgld_init(z, backend, options, frame):
+    # The squared-gradient average starts at its stationary value: ~1 per coordinate in the
+    # whitened frame (unit posterior scale), where starting at 0 from the MAP point (gradient
+    # ~0) makes ``G`` ~1/rms_eps and the first steps' noise throws the chain orders of
+    # magnitude away. Without a frame the scale is unknown: 0, as in the paper.
+    xp = backend.xp
+    return (xp.zeros_like(z) if frame is None else xp.ones_like(z),)
 
 
 def _psgld_apply(z, aux, grad, eps, key, backend, options):
@@ -258,7 +266,7 @@ def _psgld_apply(z, aux, grad, eps, key, backend, options):
     return z - 0.5 * eps * g * grad + xp.sqrt(eps * g) * _noise(backend, key, z), (v,)
 
 
-def _momentum_init(z, backend, options):
+def _momentum_init(z, backend, options, frame):
     return (backend.xp.zeros_like(z),)
 
 
@@ -270,7 +278,7 @@ def _sghmc_apply(z, aux, grad, eps, key, backend, options):
     return z + v, (v,)
 
 
-def _sgnht_init(z, backend, options):
+def _sgnht_init(z, backend, options, frame):
     xp = backend.xp
     return (xp.zeros_like(z), xp.zeros_like(z[0]) + options.friction)
 
@@ -285,7 +293,7 @@ def _sgnht_apply(z, aux, grad, eps, key, backend, options):
     return z, (p, xi)
 
 
-def _no_aux(z, backend, options):
+def _no_aux(z, backend, options, frame):
     return ()
 
 
@@ -398,7 +406,7 @@ def make_sampler(rule: str, auto_rule: str | None = None):
 
     def init(problem, key, options):
         z, frame = start(problem, key, options, auto_rule)
-        aux = update.init(z, problem.backend, options)
+        aux = update.init(z, problem.backend, options, frame)
         return SGState(z, step_counter(problem.backend), aux, frame)
 
     def step(state, key, problem, options):

@@ -15,9 +15,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, SHARES_COMPILED_STEPS, SGOptions, make_sampler, problem_overrides
+from .base import (
+    KIND,
+    SHARES_COMPILED_STEPS,
+    SGOptions,
+    check_info,
+    make_sampler,
+    problem_overrides,
+)
 
-__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "problem_overrides", "step"]
+__all__ = [
+    "KIND",
+    "SHARES_COMPILED_STEPS",
+    "Options",
+    "check_info",
+    "init",
+    "problem_overrides",
+    "step",
+]
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,20 @@ from .base import (
     SHARES_COMPILED_STEPS,
     FrictionOptions,
     SGOptions,
+    check_info,
     make_sampler,
     problem_overrides,
 )
 
-__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "problem_overrides", "step"]
+__all__ = [
+    "KIND",
+    "SHARES_COMPILED_STEPS",
+    "Options",
+    "check_info",
+    "init",
+    "problem_overrides",
+    "step",
+]
 
 
 @dataclass(frozen=True)

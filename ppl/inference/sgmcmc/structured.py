@@ -41,6 +41,7 @@ from .base import (
     SGInfo,
     SGOptions,
     _check_choice,
+    check_info,
     frame_step_size,
     minibatch_gradient,
     move,
@@ -56,6 +57,7 @@ __all__ = [
     "SHARES_COMPILED_STEPS",
     "Options",
     "StructuredState",
+    "check_info",
     "group_masks",
     "init",
     "problem_overrides",
@@ -160,7 +162,7 @@ def init(problem, key, options):
     masks = backend.asarray(blocks)
     z, frame = start(problem, key, options, options.base, blocks)
     buffer = xp.zeros((options.buffer_size, problem.dim), dtype=z.dtype) + z
-    aux = UPDATES[options.base].init(z, backend, options)
+    aux = UPDATES[options.base].init(z, backend, options, frame)
     masks = xp.astype(masks, z.dtype)
     return StructuredState(z, step_counter(backend), aux, buffer, masks, frame)
 
