@@ -296,3 +296,32 @@ def test_a_reward_model_without_an_observed_site_is_named(backend):
     )
     with pytest.raises(ModelError, match=r"no observed site.*\['p', 'reward'\].*obs=rewards"):
         ts.act()
+
+
+def test_padded_history_leaves_the_likelihood_unchanged(backend):
+    # the padding's rounds are masked out: the potential of the padded, masked model equals
+    # the unpadded one's at any point (here at three points of p)
+    from ppl.decide.thompson import padded_history
+
+    rm = bernoulli_reward_model(3)
+    arms, rewards = np.array([0, 2, 2, 1, 0]), np.array([1.0, 0.0, 1.0, 1.0, 0.0])
+    contexts, padded_arms, kwargs = padded_history(None, arms, rewards)
+    assert padded_arms.shape == (16,) and kwargs["valid"].sum() == 5
+    plain = backend.problem(rm, (None, arms), {"rewards": rewards})
+    padded = backend.problem(rm, (contexts, padded_arms), kwargs)
+    for z in np.linspace(-2.0, 2.0, 9).reshape(3, 3):
+        z = backend.asarray(z)
+        assert abs(float(plain.potential(z)) - float(padded.potential(z))) < 1e-4
+
+
+def test_thompson_updates_reuse_compiled_programs_within_a_capacity():
+    # rounds 1..16 share the capacity 16: past the first two updates (no warm start, then the
+    # first warm start: two input structures) no update compiles anything
+    quick = {"num_steps": 20, "init": "median", "whiten": False, "tol": 0, "num_samples": 20}
+    ts = ThompsonSampling(bernoulli_reward_model(4), "svi", quick, backend="numpyro", seed=3)
+    compile_seconds = []
+    for _ in range(8):
+        arm = ts.act()
+        ts.update(None, arm, float(arm == 1))
+        compile_seconds.append(ts.posterior.timings["compile_seconds"])
+    assert all(seconds == 0.0 for seconds in compile_seconds[2:]), compile_seconds
