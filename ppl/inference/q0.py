@@ -28,11 +28,13 @@ as the prior: a start that covers modes the Laplace approximation at one of them
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from ..errors import ModelError, PPLError
+from . import compiled
 from . import whitened as warm_start
 from .whitened import batched_potential_and_grad as potential_and_grad
 
@@ -165,6 +167,21 @@ def _prior_moments(problem, key, start=None):
 
 
 def _fit_vi(problem, key, loc, log_scale, steps, lr, batch_size, start=None):
+    """Mean-field VI of ``(loc, log_scale)`` for ``steps`` Adam steps, in the coordinates of
+    ``start``; compiled once per model and data shapes (``ppl.inference.compiled``), with the
+    start, the initial values and the keys as inputs."""
+    backend = problem.backend
+
+    def build(bound):
+        return functools.partial(_vi_run, bound, lr, batch_size)
+
+    run = compiled.compiled(problem, "q0-vi", build, (lr, batch_size))
+    params = {"loc": loc, "log_scale": log_scale}
+    params = run(params, start, backend.split(key, steps))
+    return params["loc"], params["log_scale"]
+
+
+def _vi_run(problem, lr, batch_size, params, start, keys):
     backend = problem.backend
     xp = backend.xp
     potential = warm_start.potential(problem)
@@ -186,10 +203,8 @@ def _fit_vi(problem, key, loc, log_scale, steps, lr, batch_size, start=None):
         params, opt_state = optimizer.update(grads, opt_state, params)
         return (params, opt_state), value
 
-    params = {"loc": loc, "log_scale": log_scale}
-    run = backend.jit(lambda carry, keys: backend.scan(body, carry, keys))
-    (params, _), _ = run((params, optimizer.init(params)), backend.split(key, steps))
-    return params["loc"], params["log_scale"]
+    (params, _), _ = backend.scan(body, (params, optimizer.init(params)), keys)
+    return params
 
 
 def initial(

@@ -43,6 +43,7 @@ import time
 import numpy as np
 
 from ..errors import PPLError
+from .compiled import compiled
 from .whitened import (
     WarmStart,
     batched_potential_and_grad,
@@ -99,7 +100,9 @@ def laplace_factor(problem, z) -> np.ndarray:
 
 def _eigh(problem, z):
     backend = problem.backend
-    hessian = np.asarray(backend.to_numpy(backend.hessian(problem.potential)(z)), np.float64)
+    # compiled with the data as arguments: a second start on data of the same shapes is free
+    hessian = compiled(problem, "hessian", lambda p: p.backend.hessian(p.potential))(z)
+    hessian = np.asarray(backend.to_numpy(hessian), np.float64)
     hessian = 0.5 * (hessian + hessian.T)
     if not np.isfinite(hessian).all():
         return np.full(len(hessian), np.nan), np.eye(len(hessian))

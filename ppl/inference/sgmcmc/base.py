@@ -22,6 +22,7 @@ import numpy as np
 
 from ...errors import OptionError, did_you_mean
 from ..checks import check_runaway as check_info
+from ..compiled import compiled
 from ..option_types import check_field_types
 
 __all__ = [
@@ -348,7 +349,7 @@ def auto_frame(problem, key, options, rule: str, blocks=None) -> Frame:
             factor = np.linalg.cholesky((factor @ factor.T) * same_group)
         factor = backend.asarray(factor)
         inverse = xp.linalg.inv(factor)
-        value_and_grad = backend.jit(problem.value_and_grad)
+        value_and_grad = compiled(problem, "value_and_grad", lambda p: p.value_and_grad)
         grads = [
             xp.matmul(value_and_grad(shift, k)[1], factor) for k in backend.split(noise_key, 16)
         ]
