@@ -111,7 +111,7 @@ def _token(obj, keep, depth, seen):
         return ("partial", _token(func, keep, depth, seen),
                 _token(obj.args, keep, depth - 1, seen), _token(obj.keywords, keep, depth - 1,
                 seen))  # fmt: skip
-    if callable(obj) and hasattr(obj, "__dict__"):  # a callable object: its class and fields
+    if hasattr(obj, "__dict__"):  # an object (a callable one, a config): its class and fields
         return ("object", _token(type(obj), keep, depth, seen),
                 _token(vars(obj), keep, depth - 1, seen))  # fmt: skip
     try:

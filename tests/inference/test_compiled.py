@@ -89,3 +89,13 @@ def test_model_token_follows_closures_and_array_contents():
 
     assert compiled.model_token(make(np.ones(3))) == compiled.model_token(make(np.ones(3)))
     assert compiled.model_token(make(np.ones(3))) != compiled.model_token(make(np.zeros(3)))
+
+    class Config:  # an object the model reads, changed in place between two calls
+        scale = None
+
+    config = Config()
+    config.scale = 1.0
+    model = make(config)
+    before = compiled.model_token(model)
+    config.scale = 2.0
+    assert compiled.model_token(model) != before
