@@ -82,6 +82,31 @@ def test_the_safeguard_falls_back_on_centred_eight_schools(backend):
     assert 0.05 < float(backend.to_numpy(start.factor)[1, 1]) < 5.0
 
 
+NONCENTRED = models.get("eight_schools-eight_schools_noncentered")
+
+
+def test_a_laplace_start_far_from_the_bulk_is_replaced(backend):
+    """Non-centred eight schools: the joint MAP has tau ~ 29 (log tau 3.4, the Laplace sd 0.9
+    there), the posterior's tau has mean 3.6 and sd 3.2. The Laplace draws' importance ESS is
+    a few percent, and mean-field VI from the prior has the higher ELBO: it is kept, and said."""
+    problem = backend.problem(NONCENTRED.model, NONCENTRED.args, dict(NONCENTRED.kwargs))
+    start = laplace_start(problem, backend.key(0), fallback_steps=300)
+    assert "far from the posterior's bulk" in describe(start)
+    tau_index = problem.layout.names.index("tau")
+    offsets = np.cumsum((0,) + problem.layout.sizes)
+    log_tau = float(backend.to_numpy(start.shift)[offsets[tau_index]])
+    # the reference posterior's log tau: median ~1.1, 10% and 90% quantiles ~ -0.3 and 2.1;
+    # the MAP's 3.4 lies beyond them all
+    assert -0.5 < log_tau < 2.2
+
+
+def test_a_good_laplace_start_is_kept(backend):
+    """A Gaussian posterior: the Laplace approximation is exact, its ESS ~1, no fallback."""
+    problem = backend.problem(regression, (X, Y))
+    start = laplace_start(problem, backend.key(0))
+    assert int(start.fallback) == 0
+
+
 @pytest.mark.slow  # a second MAP search down the neck; the safeguard itself is tested above
 def test_the_fallback_is_reported_by_the_algorithm():
     post = ppl.infer(
