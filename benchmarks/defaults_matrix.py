@@ -58,6 +58,7 @@ class Cell:
     worst: str = ""
     message: str = ""
     seconds: float = 0.0
+    warm_start_seconds: float = float("nan")
 
 
 def algorithms() -> list[str]:
@@ -122,6 +123,7 @@ def run_cell(backend: str, algorithm: str, model: str, seed: int = 0, **options)
     if cell.outcome:
         return cell
     cell.mean_err, cell.sd_err, cell.worst = score(post, spec.reference)
+    cell.warm_start_seconds = post.timings.get("warm_start_seconds", float("nan"))
     flagged = [
         w for w in caught
         if issubclass(w.category, UntrustedResultWarning) or UNSETTLED in str(w.message)
@@ -167,11 +169,30 @@ def markdown(cells: list[Cell]) -> str:
             out.append(f"| {algo} | " + " | ".join(row) + " |")
         counts = {k: sum(c.outcome == k for c in mine) for k in dict.fromkeys(OUTCOMES)}
         out += ["", ", ".join(f"{k}: {v}" for k, v in counts.items()) + f" of {len(mine)}", ""]
+        out += _warm_start_costs(mine)
         notes = [c for c in mine if c.message]
         if notes:
             out += [f"- {c.algorithm} on {c.model}: {c.outcome}: {c.message}" for c in notes]
             out.append("")
     return "\n".join(out)
+
+
+def _warm_start_costs(cells: list[Cell]) -> list[str]:
+    """The warm start's seconds per algorithm (median and range over the models), where the
+    algorithm has one."""
+    rows = []
+    for algo in dict.fromkeys(c.algorithm for c in cells):
+        seconds = [c.warm_start_seconds for c in cells if c.algorithm == algo]
+        seconds = [s for s in seconds if s == s]  # NaN: no warm start, or no posterior
+        if seconds:
+            rows.append(
+                f"| {algo} | {np.median(seconds):.2f} | {min(seconds):.2f}-{max(seconds):.2f} "
+                f"| {len(seconds)} |"
+            )
+    if not rows:
+        return []
+    head = ["Warm start (seconds per run):", "", "| algorithm | median | range | runs |"]
+    return head + ["|---|---|---|---|"] + rows + [""]
 
 
 OUTCOMES = ("pass", "warned", "refused", "SILENT", "crash")

@@ -158,3 +158,14 @@ def test_warm_start_false_is_the_start_from_the_prior(backend, method):
     w /= w.sum()
     mean = float(w @ post.samples["x"][0])
     assert abs(mean - 1.0) < 4.0 / np.sqrt(1.0 / np.sum(w**2))
+
+
+def test_sgmcmc_reports_its_warm_start(backend):
+    """``step_size="auto"`` whitens with the shared warm start: its cost and kind are reported
+    like the diffusions' and flows'."""
+    post = ppl.infer(
+        regression, "sgld", args=(X, Y), backend=backend.name, num_warmup=5, num_samples=5,
+        progress=False,
+    )  # fmt: skip
+    assert post.timings["warm_start_seconds"] > 0
+    assert post.diagnostics["warm_start"].startswith("Laplace")

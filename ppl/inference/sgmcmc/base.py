@@ -14,6 +14,7 @@ An update rule (``Update``) moves a flat position given a gradient estimate of t
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -199,12 +200,15 @@ def schedule_numpy(options, steps) -> list[float]:
 # ---- state, info, gradients ------------------------------------------------------------
 class Frame(NamedTuple):
     """The whitened coordinates of ``step_size="auto"``: ``z = shift + factor u`` and its
-    step size in them."""
+    step size in them; ``seconds``, the cost of the warm start and the noise measurement, and
+    ``fallback``, the warm start's ``WarmStart.fallback`` (``ppl.inference.warm_start``)."""
 
     shift: Any
     factor: Any
     inverse: Any
     step_size: Any
+    seconds: Any
+    fallback: Any
 
 
 class SGState(NamedTuple):
@@ -216,6 +220,11 @@ class SGState(NamedTuple):
     step: Any
     aux: Any
     frame: Any = None
+
+    @property
+    def warm_start(self):
+        """The whitened frame of ``step_size="auto"`` (its warm start), or ``None``."""
+        return self.frame
 
 
 class SGInfo(NamedTuple):
@@ -341,6 +350,7 @@ def auto_frame(problem, key, options, rule: str, blocks=None) -> Frame:
                 f"factor, beyond {AUTO_MAX_DIM} dimensions; pass a number (step_size=1e-4, say)."
             )
         backend, xp = problem.backend, problem.backend.xp
+        begin = time.perf_counter()
         map_key, noise_key = backend.split(key)
         warm = laplace_start(problem, map_key, max_dense_dim=AUTO_MAX_DIM)
         shift, factor = warm.shift, np.asarray(backend.to_numpy(warm.factor), np.float64)
@@ -357,7 +367,10 @@ def auto_frame(problem, key, options, rule: str, blocks=None) -> Frame:
         spread = sum((g - mean) ** 2 for g in grads) / (len(grads) - 1)
         noise = float(np.max(np.asarray(backend.to_numpy(spread)))) + 1e-12
         eps = AUTO_RULES[rule](getattr(options, "friction", 0.1), noise)
-        return Frame(shift, factor, inverse, xp.asarray(eps, dtype=shift.dtype))
+        seconds = backend.asarray(time.perf_counter() - begin)
+        return Frame(
+            shift, factor, inverse, xp.asarray(eps, dtype=shift.dtype), seconds, warm.fallback
+        )
 
     grouping = None if blocks is None else np.asarray(blocks).tobytes()
     return problem.cached(

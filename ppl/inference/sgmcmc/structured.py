@@ -155,6 +155,11 @@ class StructuredState(NamedTuple):
     masks: Any
     frame: Any = None
 
+    @property
+    def warm_start(self):
+        """The whitened frame of ``step_size="auto"`` (its warm start), or ``None``."""
+        return self.frame
+
 
 def init(problem, key, options):
     backend, xp = problem.backend, problem.backend.xp
