@@ -88,8 +88,12 @@ def baselines(num_arms: int, seed: int) -> dict:
 SPIKE_SLAB = {"temperature": 0.5}
 
 
-def make_ts(name: str, d: int, update_every: int, schedule: str, seed: int) -> ThompsonSampling:
+def make_ts(
+    name: str, d: int, update_every: int, schedule: str, seed: int, svi_steps: int | None = None
+) -> ThompsonSampling:
     prior, posterior, options, backend, factor = TS_AGENTS[name]
+    if posterior == "svi" and svi_steps is not None:
+        options = {**options, "num_steps": svi_steps}
     extra = {"spike_slab": SPIKE_SLAB} if prior == "spike_slab" else {}
     model = linear_reward_model(d, prior=prior, **extra)
     return ThompsonSampling(
@@ -103,11 +107,27 @@ def make_ts(name: str, d: int, update_every: int, schedule: str, seed: int) -> T
     )
 
 
-def label(name: str, update_every: int, schedule: str) -> str:
+def label(name: str, update_every: int, schedule: str, svi_steps: int | None = None) -> str:
     prior, posterior, _, backend, factor = TS_AGENTS[name]
     when = "after {0}, {1}, {2}, ... rounds" if schedule == "doubling" else "every {0} rounds"
     n = update_every * factor
-    return f"TS {prior} ({posterior}, {backend}, update {when.format(n, 2 * n, 4 * n)})"
+    steps = f" {svi_steps} steps" if posterior == "svi" and svi_steps is not None else ""
+    return f"TS {prior} ({posterior}{steps}, {backend}, update {when.format(n, 2 * n, 4 * n)})"
+
+
+def paired_differences(results: dict, against: str = "LinUCB") -> list[str]:
+    """``agent - against`` cumulative regret, paired by replication: mean and standard error."""
+    if against not in results:
+        return []
+    base = results[against].sum(axis=1)
+    lines = []
+    for name, runs in results.items():
+        if name.startswith("TS"):
+            reps = min(len(runs), len(base))
+            diff = runs[:reps].sum(axis=1) - base[:reps]
+            err = diff.std(ddof=1) / np.sqrt(reps) if reps > 1 else float("nan")
+            lines.append(f"{name} - {against}: {diff.mean():.1f} +- {err:.1f} ({reps} reps)")
+    return lines
 
 
 def load(path):
@@ -132,6 +152,9 @@ def main() -> None:
     parser.add_argument("--plot", default=str(OUT / "thompson_regret.png"))
     parser.add_argument("--report", action="store_true", help="only redraw table and plot")
     parser.add_argument("--fresh", action="store_true", help="discard earlier results")
+    parser.add_argument(
+        "--svi-steps", type=int, help="SVI steps per warm-started update (default: 1000)"
+    )
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     store = OUT / "thompson.npz"
@@ -157,8 +180,8 @@ def main() -> None:
                     todo = baselines(args.arms, rep)
                 else:
                     todo = {
-                        label(agent, args.update_every, args.schedule): make_ts(
-                            agent, args.d, args.update_every, args.schedule, rep
+                        label(agent, args.update_every, args.schedule, args.svi_steps): make_ts(
+                            agent, args.d, args.update_every, args.schedule, rep, args.svi_steps
                         )
                     }
                 for name, policy in todo.items():
@@ -187,6 +210,7 @@ def main() -> None:
     plot_regret(results, args.plot, title=title)
     (OUT / "thompson.md").write_text(table + "\n")
     print(table)
+    print("\n".join(paired_differences(results)))
     print(f"plot: {args.plot}")
 
 
