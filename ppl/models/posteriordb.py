@@ -152,8 +152,8 @@ def low_dim_gauss_mix(y):
     sigma = ppl.sample("sigma", dist.HalfNormal(2.0).expand([2]).to_event(1))
     theta = ppl.sample("theta", dist.Beta(5.0, 5.0))
     mix = dist.Categorical(probs=ops.stack([theta, 1.0 - theta], axis=-1))
-    with ppl.plate("data", y.shape[0]):
-        ppl.sample("y", dist.MixtureSameFamily(mix, dist.Normal(mu, sigma)), obs=y)
+    with ppl.plate("data", y.shape[0]) as i:  # indexed: SG-MCMC's batch_size subsamples it
+        ppl.sample("y", dist.MixtureSameFamily(mix, dist.Normal(mu, sigma)), obs=y[i])
 
 
 def _arrays(d, *keys):
