@@ -134,3 +134,10 @@ class Backend(Runtime):
 
     def apply_precision(self, precision):
         return self.arrays.apply_precision(precision)
+
+
+# each forwarder reads as the method it forwards to (``help(backend.split)``)
+for _name, _forwarder in vars(Backend).items():
+    if callable(_forwarder) and not _name.startswith("_"):
+        _forwarder.__doc__ = getattr(ArrayBackend, _name).__doc__
+del _name, _forwarder
