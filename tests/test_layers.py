@@ -1,5 +1,6 @@
 """The import contracts of ``.importlinter`` (ARCHITECTURE.md): ppl's layers point one way, only
-``ppl.backends`` imports the array libraries, and ppl's packages form no import cycle.
+``ppl.backends`` imports the array libraries, ppl's packages form no import cycle, and a
+backend's array layer imports nothing of its probabilistic runtime.
 
 ``make test`` runs ``lint-imports`` itself; these tests check the same contracts from Python and
 show that each contract fails on the import it exists to forbid, added to the real import graph.
@@ -52,15 +53,16 @@ def _kept(contracts, graph, contract_id, extra_import=None) -> bool:
     return contract.check(graph, verbose=False).kept
 
 
-def test_the_contracts_are_the_three_the_architecture_names(contracts):
+def test_the_contracts_are_the_four_the_architecture_names(contracts):
     assert {cid: opts["type"] for cid, (_, opts, _) in contracts.items()} == {
         "layers": "layers",
         "boundary": "forbidden",
         "acyclic": "acyclic_siblings",
+        "arrays": "forbidden",
     }
 
 
-@pytest.mark.parametrize("contract_id", ["layers", "boundary", "acyclic"])
+@pytest.mark.parametrize("contract_id", ["layers", "boundary", "acyclic", "arrays"])
 def test_the_package_keeps_its_contract(contracts, graph, contract_id):
     assert _kept(contracts, graph, contract_id), f"run lint-imports: {contract_id} is broken"
 
@@ -76,6 +78,9 @@ def test_the_package_keeps_its_contract(contracts, graph, contract_id):
         ("boundary", ("ppl.handlers.standard", "jax")),
         # reparam <-> inference, the cycle that gradcheck closed
         ("acyclic", ("ppl.reparam.base", "ppl.inference.svi")),
+        # the array layer reaching for the runtime: for a Problem, or for Pyro itself
+        ("arrays", ("ppl.backends.numpyro.array", "ppl.backends.problem")),
+        ("arrays", ("ppl.backends.pyro.optim", "pyro")),
     ],
     ids=lambda value: "->".join(value) if isinstance(value, tuple) else value,
 )

@@ -1,304 +1,143 @@
-"""The Backend protocol: everything an algorithm may ask of a backend, and nothing more.
+"""``Backend``: a backend's two layers as the one object algorithms are handed.
 
-An algorithm is written once against this class. ``ppl/backends/numpyro`` and ``ppl/backends/pyro``
-implement it; they are the only modules that import jax, numpyro, torch or pyro.
+A backend has two layers (ARCHITECTURE.md, "Backends in two layers"):
 
-Random keys have one meaning on both backends: ``key(seed)`` makes a key, ``split(key, n)`` makes
-``n`` new independent keys (an array whose rows are keys), and a key is consumed once by one of
-``normal``, ``uniform``, ``categorical``, ``bernoulli``, ``permutation``, never reused.
+- the array layer, ``ArrayBackend`` (``ppl.backends.array_base``; ``<name>/array.py``): array
+  namespace, autodiff, keys, trees, loops, optimizers, devices, precision;
+- the probabilistic runtime, ``Runtime`` (``ppl.backends.runtime_base``; ``<name>/backend.py``):
+  primitives, handler glue, ``problem``, the native NUTS/SVI, predictive and log-likelihood.
+
+A ``Backend`` is a runtime that holds its array layer as ``arrays`` and forwards every method
+of ``ArrayBackend`` to it, each by one explicit method below
+(``tests/backends/test_layers_split.py`` checks that none is missing). So
+``ppl.get_backend(name)`` and ``problem.backend`` answer both kinds of question, while code that
+needs arrays alone takes ``backend.arrays`` (or ``problem.arrays``) and nothing else.
+
+>>> import ppl
+>>> backend = ppl.get_backend("numpyro")
+>>> backend.name, backend.arrays.name
+('numpyro', 'jax')
+>>> backend.arrays.to_numpy(backend.arrays.normal(backend.key(0), (2,))).shape
+(2,)
 """
 
 from __future__ import annotations
 
-import abc
-import importlib
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from .array_base import ArrayBackend, Optimizer, to_numpy_any
+from .runtime_base import Runtime
 
-import numpy as np
-
-from ..errors import ModelError, PPLError
-
-__all__ = ["Backend", "Optimizer", "to_numpy_any"]
+__all__ = ["ArrayBackend", "Backend", "Optimizer", "Runtime", "to_numpy_any"]
 
 
-class Optimizer(NamedTuple):
-    """An optimizer in the optax style.
+class Backend(Runtime):
+    """A ``Runtime`` that forwards the array layer's methods to its ``arrays``.
 
-    ``state = init(params)``, then ``params, state = update(grads, state, params)``.
+    A concrete backend subclasses it, implements the runtime's abstract methods and passes its
+    ``ArrayBackend`` to ``__init__``; it does not override the forwarders.
     """
 
-    init: Callable[[Any], Any]
-    update: Callable[[Any, Any, Any], tuple[Any, Any]]
+    @property
+    def xp(self):
+        """The array-API namespace of ``arrays``."""
+        return self.arrays.xp
 
+    # ---- arrays (forwarded) -------------------------------------------------------------
+    def is_array(self, x):
+        return self.arrays.is_array(x)
 
-def to_numpy_any(x) -> np.ndarray:
-    """A numpy array from numpy input, a list, or any backend's array (torch tensors included)."""
-    if hasattr(x, "detach") and hasattr(x, "cpu"):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
+    def float_dtype(self):
+        return self.arrays.float_dtype()
 
-
-def _is_foreign_array(x) -> bool:
-    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, (int, float, complex))
-
-
-class Backend(abc.ABC):
-    """What ``ppl`` needs from an array library and a probabilistic-programming library."""
-
-    name: str
-    #: the array-API namespace (``jax.numpy``, or array-api-compat's torch)
-    xp: Any
-    #: the distributions module (``numpyro.distributions``, ``pyro.distributions``)
-    dist: Any
-    #: the primitives by name: sample, param, plate, deterministic, factor, subsample
-    primitives: dict[str, Callable]
-    #: whether ``problem(..., compile=True)`` does anything (JAX compiles always)
-    compiles_on_request: bool = False
-
-    # ---- arrays -------------------------------------------------------------------------
-    @abc.abstractmethod
-    def is_array(self, x) -> bool:
-        """Whether ``x`` is already an array of this backend."""
-
-    @abc.abstractmethod
     def asarray(self, x, dtype=None):
-        """An array of this backend from numpy input, a list or another backend's array.
+        return self.arrays.asarray(x, dtype)
 
-        Floating input takes the active precision; integers and booleans keep their kind.
-        """
+    def to_numpy(self, x):
+        return self.arrays.to_numpy(x)
 
-    def to_numpy(self, x) -> np.ndarray:
-        """A numpy copy of an array of this backend."""
-        return to_numpy_any(x)
-
-    @abc.abstractmethod
     def logsumexp(self, x, axis=None):
-        """``log(sum(exp(x)))`` along ``axis``, computed stably."""
+        return self.arrays.logsumexp(x, axis)
 
-    @abc.abstractmethod
     def softplus(self, x):
-        """``log(1 + exp(x))``, computed stably."""
+        return self.arrays.softplus(x)
 
-    @abc.abstractmethod
     def stop_gradient(self, x):
-        """``x`` with the same value and no gradient (``lax.stop_gradient``, ``Tensor.detach``)."""
+        return self.arrays.stop_gradient(x)
 
-    # ---- differentiation, compilation, loops, trees -------------------------------------
-    @abc.abstractmethod
-    def value_and_grad(self, f: Callable, has_aux: bool = False) -> Callable:
-        """``g(x, *args) -> (f(x, *args), df/dx)``; ``x`` may be a tree of arrays."""
+    # ---- differentiation, compilation, loops, trees (forwarded) -------------------------
+    def value_and_grad(self, f, has_aux=False):
+        return self.arrays.value_and_grad(f, has_aux)
 
-    @abc.abstractmethod
-    def jit(self, f: Callable, **kwargs) -> Callable:
-        """Compile ``f`` where the backend can (``jax.jit``); plain ``f`` otherwise."""
+    def hessian(self, f):
+        return self.arrays.hessian(f)
 
-    @abc.abstractmethod
-    def scan(self, f: Callable, init, xs=None, length: int | None = None):
-        """``lax.scan``: ``carry, ys = scan(f, init, xs)`` with ``f(carry, x) -> (carry, y)``."""
+    def jit(self, f, **kwargs):
+        return self.arrays.jit(f, **kwargs)
 
-    def cond(self, pred, true_fn: Callable, false_fn: Callable, *operands):
-        """``true_fn(*operands)`` if the scalar ``pred`` holds, else ``false_fn(*operands)``;
-        both return trees of the same structure. Only the branch taken runs (``lax.cond``
-        inside ``jit`` on JAX; a Python ``if`` on eager backends, the default here)."""
-        return true_fn(*operands) if bool(pred) else false_fn(*operands)
+    def precompile(self, f, *example_args):
+        return self.arrays.precompile(f, *example_args)
 
-    @abc.abstractmethod
-    def vmap(self, f: Callable) -> Callable:
-        """Map ``f`` over the leading axis of every argument, stacking the outputs."""
+    def scan(self, f, init, xs=None, length=None):
+        return self.arrays.scan(f, init, xs, length)
 
-    @abc.abstractmethod
-    def tree_map(self, f: Callable, tree, *rest):
-        """Apply ``f`` to every leaf (and the matching leaves of ``rest``)."""
+    def cond(self, pred, true_fn, false_fn, *operands):
+        return self.arrays.cond(pred, true_fn, false_fn, *operands)
 
-    @abc.abstractmethod
-    def tree_flatten(self, tree) -> tuple[list, Any]:
-        """``leaves, treedef``."""
+    def vmap(self, f):
+        return self.arrays.vmap(f)
 
-    @abc.abstractmethod
+    def tree_map(self, f, tree, *rest):
+        return self.arrays.tree_map(f, tree, *rest)
+
+    def tree_flatten(self, tree):
+        return self.arrays.tree_flatten(tree)
+
     def tree_unflatten(self, treedef, leaves):
-        """The inverse of ``tree_flatten``."""
+        return self.arrays.tree_unflatten(treedef, leaves)
 
-    def tree_leaves(self, tree) -> list:
-        """The leaves of ``tree``, in ``tree_flatten`` order."""
-        return self.tree_flatten(tree)[0]
+    def tree_leaves(self, tree):
+        return self.arrays.tree_leaves(tree)
 
-    #: whether ``vmap`` can map over model evaluations (chains run vectorised)
-    supports_vmap_of_models: bool = False
+    # ---- random keys (forwarded) --------------------------------------------------------
+    def key(self, seed):
+        return self.arrays.key(seed)
 
-    def precompile(self, f: Callable, *example_args) -> tuple[Callable, float]:
-        """``f`` compiled for arguments like ``example_args``, and the seconds compiling took."""
-        return f, 0.0
+    def split(self, key, num=2):
+        return self.arrays.split(key, num)
 
-    # ---- random keys --------------------------------------------------------------------
-    @abc.abstractmethod
-    def key(self, seed: int):
-        """A fresh key from an integer seed."""
-
-    @abc.abstractmethod
-    def split(self, key, num: int = 2):
-        """``num`` independent keys derived from ``key`` (index the result to get one)."""
-
-    @abc.abstractmethod
     def normal(self, key, shape=()):
-        """Standard normal draws of ``shape`` in the active precision."""
+        return self.arrays.normal(key, shape)
 
-    @abc.abstractmethod
     def uniform(self, key, shape=(), low=0.0, high=1.0):
-        """Uniform draws on ``[low, high)``."""
+        return self.arrays.uniform(key, shape, low, high)
 
-    @abc.abstractmethod
     def categorical(self, key, logits, shape=()):
-        """Indices drawn with probabilities ``softmax(logits)`` along the last axis."""
+        return self.arrays.categorical(key, logits, shape)
 
-    @abc.abstractmethod
     def bernoulli(self, key, p, shape=()):
-        """Booleans that are true with probability ``p``."""
+        return self.arrays.bernoulli(key, p, shape)
 
-    @abc.abstractmethod
-    def permutation(self, key, n: int):
-        """A random permutation of ``range(n)``."""
+    def permutation(self, key, n):
+        return self.arrays.permutation(key, n)
 
-    # ---- optimizers, devices, precision -------------------------------------------------
-    @abc.abstractmethod
-    def optimizer(self, name: str, lr, **kwargs) -> Optimizer:
-        """An ``Optimizer`` by name (``adam``, ``sgd``, ``rmsprop``, ``adagrad``); ``lr`` may be a
-        schedule ``step -> learning rate``."""
+    # ---- optimizers, devices, precision (forwarded) -------------------------------------
+    def optimizer(self, name, lr, **kwargs):
+        return self.arrays.optimizer(name, lr, **kwargs)
 
-    @abc.abstractmethod
-    def resolve_device(self, device: str | None):
-        """The backend's device for ``"cpu"``, ``"cuda"``/``"gpu"`` or ``None`` (the default);
-        a ``BackendError`` naming the fix when it is absent."""
+    def resolve_device(self, device):
+        return self.arrays.resolve_device(device)
 
-    @abc.abstractmethod
     def to_device(self, tree, device):
-        """``tree`` with every array moved to ``device`` (from ``resolve_device``)."""
+        return self.arrays.to_device(tree, device)
 
-    @abc.abstractmethod
-    def apply_precision(self, precision: str) -> None:
-        """Compute in ``"float32"`` or ``"float64"`` from now on."""
-
-    @abc.abstractmethod
     def device_scope(self, device):
-        """A context manager inside which new arrays are created on ``device``."""
+        return self.arrays.device_scope(device)
 
-    # ---- native inference ---------------------------------------------------------------
-    @abc.abstractmethod
-    def hmc_kernel(self, problem, algo: str, options) -> tuple[Callable, Callable]:
-        """The backend's own HMC/NUTS kernel over ``problem.potential``: ``(init(key) -> state,
-        step(state, key) -> (state, info))`` with ``state.position`` the flat point."""
+    def apply_precision(self, precision):
+        return self.arrays.apply_precision(precision)
 
-    @abc.abstractmethod
-    def svi(self, model, args, kwargs, options, init_scale=0.1):
-        """The backend's own SVI of ``model(*args, **kwargs)``: an object with
-        ``init(key, start_values) -> state``, ``step(state, key) -> (state, info)`` and
-        ``sample(state, key, n) -> {site: draws}``."""
 
-    @abc.abstractmethod
-    def hessian(self, f: Callable) -> Callable:
-        """``x -> d²f/dx²`` for a scalar function of a vector."""
-
-    @abc.abstractmethod
-    def predictive(self, model, samples: dict, args, kwargs, seed: int) -> dict:
-        """Draws of every site given posterior ``samples`` (leading axis: draws), as numpy."""
-
-    @abc.abstractmethod
-    def log_likelihood(self, model, samples: dict, args, kwargs) -> dict:
-        """Pointwise log-likelihood of each observed site per draw, as numpy."""
-
-    # ---- effect handlers ----------------------------------------------------------------
-    @property
-    def handlers(self):
-        """The backend's effect-handler glue (the module ``handlers`` next to the backend class):
-        native messengers for ``ppl.handlers`` and the conversion of its sites to ``ppl.Site``."""
-        package = type(self).__module__.rpartition(".")[0]
-        return importlib.import_module(f"{package}.handlers")
-
-    @property
-    def reparam(self):
-        """The backend's reparameterization glue (the module ``reparam`` next to the backend
-        class): ``ScoreDelta``, the distribution through which ``ppl.reparam`` hands a
-        score-function term to the backend's own ELBO."""
-        package = type(self).__module__.rpartition(".")[0]
-        return importlib.import_module(f"{package}.reparam")
-
-    # ---- models -------------------------------------------------------------------------
-    def problem(
-        self,
-        model: Callable,
-        args=(),
-        kwargs=None,
-        init_values=None,
-        compile=False,
-        minibatch=False,
-    ):
-        """Turn a model program into a ``Problem`` (see ``ppl.backends.problem``).
-
-        The model always runs with this backend active, and an exception it raises is
-        re-raised as a ``ModelError`` carrying the backend's own message. ``compile``: compile
-        the potential's value and gradient where the backend can (torch: ``torch.compile``; JAX
-        always compiles). ``minibatch``: the algorithm will take minibatch gradients, so
-        prepare them now (torch: record the minibatch potential, timed in
-        ``compile_seconds``).
-        """
-        from . import bind
-
-        args, kwargs = self.convert_args(args, kwargs)
-        try:
-            return self._build_problem(
-                bind(model, self.name), args, kwargs, dict(init_values or {}), compile, minibatch
-            )
-        except PPLError:
-            raise
-        except Exception as err:
-            raise ModelError(
-                f"The model failed on the {self.name!r} backend while ppl built its log density "
-                f"({type(err).__name__}): {err}"
-            ) from err
-
-    @abc.abstractmethod
-    def _build_problem(
-        self,
-        model: Callable,
-        args: tuple,
-        kwargs: dict,
-        init_values: dict,
-        compile: bool,
-        minibatch: bool,
-    ):
-        """The backend's half of ``problem``: arguments are converted, ``model`` is bound."""
-
-    def convert_args(self, args=(), kwargs=None) -> tuple[tuple, dict]:
-        """The model's arguments with numpy arrays, numeric lists, floats and other backends'
-        arrays converted to this backend; ints, strings and anything else pass unchanged."""
-        args = tuple(self._convert(a, f"argument {i}") for i, a in enumerate(args))
-        kwargs = {k: self._convert(v, f"argument {k!r}") for k, v in (kwargs or {}).items()}
-        return args, kwargs
-
-    def _convert(self, x, where: str):
-        if isinstance(x, float):  # a float may be observed data: a 0-d array of the precision
-            return self.asarray(x)
-        if x is None or self.is_array(x) or isinstance(x, (bool, int, str)):
-            return x
-        if isinstance(x, tuple):
-            return tuple(self._convert(v, f"{where}[{i}]") for i, v in enumerate(x))
-        if isinstance(x, dict):
-            return {k: self._convert(v, f"{where}[{k!r}]") for k, v in x.items()}
-        if not (isinstance(x, list) or _is_foreign_array(x)):
-            return x
-        try:
-            array = to_numpy_any(x)
-        except (ValueError, TypeError) as err:
-            raise ModelError(
-                f"The model's {where} could not be converted to an array ({err}). "
-                "Pass a numpy array of numbers of one shape."
-            ) from err
-        if array.dtype.kind in "biuf":
-            return self.asarray(array)
-        if array.dtype.kind in "US" and isinstance(x, list):
-            return x
-        raise ModelError(
-            f"The model's {where} could not be converted to a numeric array: numpy made "
-            f"dtype {array.dtype} of shape {array.shape} from it (a ragged or mixed list?). "
-            "Pass a numpy array of numbers of one shape."
-        )
+# each forwarder reads as the method it forwards to (``help(backend.split)``)
+for _name, _forwarder in vars(Backend).items():
+    if callable(_forwarder) and not _name.startswith("_"):
+        _forwarder.__doc__ = getattr(ArrayBackend, _name).__doc__
+del _name, _forwarder

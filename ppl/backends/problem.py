@@ -197,6 +197,12 @@ class Problem:
         )
 
     @property
+    def arrays(self):
+        """The array layer (an ``ArrayBackend``) of ``backend``: all an algorithm written over
+        arrays needs besides this problem."""
+        return self.backend.arrays
+
+    @property
     def dim(self) -> int:
         """Length of the flat unconstrained vector."""
         return self.layout.dim

@@ -1,20 +1,15 @@
-"""The Pyro (PyTorch) implementation of the Backend protocol."""
+"""The Pyro backend: its probabilistic runtime, over the torch array layer ``TorchArrays``."""
 
 from __future__ import annotations
 
-import contextlib
-
-import array_api_compat.torch as torch_xp
 import numpy as np
 import pyro
 import pyro.distributions as pyro_dist
 import torch
-import torch.utils._pytree as pytree
 
-from ...errors import BackendError, OptionError, did_you_mean
-from ..base import Backend, to_numpy_any
+from ..base import Backend
 from . import keys
-from .optim import OPTIMIZERS, functional_optimizer
+from .array import TorchArrays
 
 __all__ = ["PyroBackend"]
 
@@ -25,17 +20,11 @@ def _param(name, init_value=None, **kwargs):
     return pyro.param(name, init_value, **kwargs)
 
 
-def _stack(trees):
-    def stack(*leaves):
-        return None if leaves[0] is None else torch.stack([torch.as_tensor(v) for v in leaves])
-
-    return pytree.tree_map(stack, *trees, is_leaf=lambda v: v is None)
-
-
 class PyroBackend(Backend):
+    """Pyro's primitives, poutine glue, NUTS/HMC and SVI; arrays from ``TorchArrays``."""
+
     name = "pyro"
     compiles_on_request = True
-    xp = torch_xp
     dist = pyro_dist
     primitives = {
         "sample": pyro.sample,
@@ -46,166 +35,8 @@ class PyroBackend(Backend):
         "subsample": pyro.subsample,
     }
 
-    # ---- arrays
-    def is_array(self, x) -> bool:
-        return isinstance(x, torch.Tensor)
-
-    def float_dtype(self):
-        return torch.get_default_dtype()
-
-    def asarray(self, x, dtype=None):
-        array = x if torch.is_tensor(x) else to_numpy_any(x)
-        floating = (
-            array.dtype.is_floating_point
-            if torch.is_tensor(array)
-            else np.dtype(array.dtype).kind == "f"
-        )
-        if dtype is None and floating:
-            dtype = self.float_dtype()
-        return torch.as_tensor(array, dtype=dtype)
-
-    def logsumexp(self, x, axis=None):
-        if axis is None:
-            return torch.logsumexp(x.reshape(-1), dim=0)
-        return torch.logsumexp(x, dim=axis)
-
-    def softplus(self, x):
-        return torch.nn.functional.softplus(x)
-
-    def stop_gradient(self, x):
-        return x.detach()
-
-    # ---- differentiation, compilation, loops, trees
-    def value_and_grad(self, f, has_aux=False):
-        def value_and_grad_f(x, *args, **kwargs):
-            leaves, spec = pytree.tree_flatten(x)
-            # called inside an outer differentiation (the inputs carry a graph), it nests as
-            # jax.grad does: the inputs stay attached and the gradient is itself differentiable
-            nested = torch.is_grad_enabled() and any(
-                torch.is_tensor(leaf) and leaf.requires_grad for leaf in leaves
-            )
-            leaves = [
-                leaf if nested and leaf.requires_grad else leaf.detach().requires_grad_(True)
-                for leaf in leaves
-            ]
-            with torch.enable_grad():
-                out = f(pytree.tree_unflatten(leaves, spec), *args, **kwargs)
-                value, aux = out if has_aux else (out, None)
-                grads = torch.autograd.grad(value, leaves, allow_unused=True, create_graph=nested)
-            grads = [torch.zeros_like(v) if g is None else g for v, g in zip(leaves, grads)]
-            grad_tree = pytree.tree_unflatten(grads, spec)
-            value = value if nested else value.detach()
-            return ((value, aux), grad_tree) if has_aux else (value, grad_tree)
-
-        return value_and_grad_f
-
-    def jit(self, f, **kwargs):
-        return f
-
-    def scan(self, f, init, xs=None, length=None):
-        if xs is None:
-            items = [None] * length
-        else:
-            leaves, spec = pytree.tree_flatten(xs)
-            items = [
-                pytree.tree_unflatten([v[i] for v in leaves], spec) for i in range(len(leaves[0]))
-            ]
-        carry, ys = init, []
-        for item in items:
-            carry, y = f(carry, item)
-            ys.append(y)
-        return carry, (_stack(ys) if ys and ys[0] is not None else None)
-
-    def vmap(self, f):
-        def mapped(*args):
-            leaves, spec = pytree.tree_flatten(args)
-            rows = [
-                pytree.tree_unflatten([v[i] for v in leaves], spec) for i in range(len(leaves[0]))
-            ]
-            return _stack([f(*row) for row in rows])
-
-        return mapped
-
-    def tree_map(self, f, tree, *rest):
-        return pytree.tree_map(f, tree, *rest)
-
-    def tree_flatten(self, tree):
-        return pytree.tree_flatten(tree)
-
-    def tree_unflatten(self, treedef, leaves):
-        return pytree.tree_unflatten(list(leaves), treedef)
-
-    # ---- random keys
-    def key(self, seed):
-        return keys.key(seed)
-
-    def split(self, key, num=2):
-        return keys.split(key, num)
-
-    def normal(self, key, shape=()):
-        return torch.randn(tuple(shape), generator=keys.generator(key), dtype=self.float_dtype())
-
-    def uniform(self, key, shape=(), low=0.0, high=1.0):
-        u = torch.rand(tuple(shape), generator=keys.generator(key), dtype=self.float_dtype())
-        return low + (high - low) * u
-
-    def categorical(self, key, logits, shape=()):
-        shape = tuple(shape) or tuple(logits.shape[:-1])
-        u = self.uniform(key, shape + (logits.shape[-1],))
-        gumbel = -torch.log(-torch.log(u.clamp_min(torch.finfo(u.dtype).tiny)))
-        return torch.argmax(logits + gumbel, dim=-1)
-
-    def bernoulli(self, key, p, shape=()):
-        shape = tuple(shape) or tuple(torch.as_tensor(p).shape)
-        return self.uniform(key, shape) < p
-
-    def permutation(self, key, n):
-        return torch.randperm(n, generator=keys.generator(key))
-
-    # ---- optimizers, devices, precision
-    def optimizer(self, name, lr, **kwargs):
-        if name not in OPTIMIZERS:
-            raise OptionError(
-                f"Unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}."
-                + did_you_mean(name, OPTIMIZERS)
-            )
-        if kwargs:
-            raise OptionError(
-                f"The pyro backend's optimizers take only a learning rate, not {sorted(kwargs)}."
-            )
-        return functional_optimizer(name, lr)
-
-    def resolve_device(self, device):
-        if device is None:
-            return torch.device("cpu")
-        text = str(device).replace("gpu", "cuda")
-        if text.split(":")[0] not in ("cpu", "cuda"):
-            raise BackendError(f"Unknown device {device!r}; use 'cpu', 'cuda' or 'gpu'.")
-        if text.startswith("cuda") and not torch.cuda.is_available():
-            raise BackendError(
-                f"Device {device!r} is not available: this torch build ({torch.__version__}) "
-                "sees no CUDA GPU. Install a CUDA build of torch or use device='cpu'."
-            )
-        target = torch.device(text)
-        if target.type == "cuda" and (target.index or 0) >= torch.cuda.device_count():
-            raise BackendError(
-                f"Device {device!r} is not available: torch sees {torch.cuda.device_count()} "
-                "CUDA device(s). Use a smaller index or device='cpu'."
-            )
-        return target
-
-    def to_device(self, tree, device):
-        return pytree.tree_map(lambda v: v.to(device) if torch.is_tensor(v) else v, tree)
-
-    def apply_precision(self, precision):
-        torch.set_default_dtype(torch.float64 if precision == "float64" else torch.float32)
-
-    def device_scope(self, device):
-        # ``with torch.device(d)`` routes every torch call through a Python __torch_function__
-        # mode (~20% of a small model's step); it is a no-op on the default device, so skip it
-        if torch.device(device) == torch.get_default_device():
-            return contextlib.nullcontext()
-        return torch.device(device)
+    def __init__(self, arrays: TorchArrays | None = None):
+        super().__init__(arrays or TorchArrays())
 
     # ---- native inference
     def hmc_kernel(self, problem, algo, options):
@@ -220,30 +51,29 @@ class PyroBackend(Backend):
 
         return Runner(model, args, kwargs, options, init_scale)
 
-    def hessian(self, f):
-        return lambda x: torch.autograd.functional.hessian(f, x.detach())
-
     def predictive(self, model, samples, args, kwargs, seed):
         from pyro.infer import Predictive
 
+        arrays = self.arrays
         num = len(next(iter(samples.values())))
-        tensors = {k: self.asarray(v) for k, v in samples.items()}
-        with keys.global_seed(self.key(seed)):
+        tensors = {k: arrays.asarray(v) for k, v in samples.items()}
+        with keys.global_seed(arrays.key(seed)):
             draws = Predictive(model, posterior_samples=tensors, num_samples=num)(*args, **kwargs)
-        return {k: self.to_numpy(v) for k, v in draws.items()}
+        return {k: arrays.to_numpy(v) for k, v in draws.items()}
 
     def log_likelihood(self, model, samples, args, kwargs):
         import pyro.poutine as poutine
 
+        arrays = self.arrays
         num = len(next(iter(samples.values())))
         out: dict[str, list] = {}
         for i in range(num):
-            values = {k: self.asarray(v[i]) for k, v in samples.items()}
+            values = {k: arrays.asarray(v[i]) for k, v in samples.items()}
             tr = poutine.trace(poutine.condition(model, data=values)).get_trace(*args, **kwargs)
             for name, site in tr.nodes.items():
                 if site["type"] == "sample" and site["is_observed"] and name not in values:
                     log_p = site["fn"].log_prob(site["value"]).detach()
-                    out.setdefault(name, []).append(self.to_numpy(log_p))
+                    out.setdefault(name, []).append(arrays.to_numpy(log_p))
         return {k: np.stack(v) for k, v in out.items()}
 
     # ---- models

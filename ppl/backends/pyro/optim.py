@@ -12,7 +12,7 @@ import math
 import torch
 import torch.utils._pytree as pytree
 
-from ..base import Optimizer
+from ..array_base import Optimizer
 
 __all__ = ["OPTIMIZERS", "functional_optimizer"]
 

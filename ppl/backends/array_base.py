@@ -1,0 +1,185 @@
+"""The array layer of a backend: what an algorithm written once over arrays may ask for.
+
+``ArrayBackend`` is the array namespace, autodiff, random keys, trees, ``jit``/``scan``/``vmap``/
+``cond``, optimizers in the ``(init, update)`` style with their state as arrays, devices and
+precision. It knows nothing of models: the probabilistic runtime (``ppl.backends.runtime_base``)
+holds one and builds on it, never the reverse (an import contract keeps the array modules from
+importing the runtime's).
+
+Random keys have one meaning on both backends: ``key(seed)`` makes a key, ``split(key, n)`` makes
+``n`` new independent keys (an array whose rows are keys), and a key is consumed once by one of
+``normal``, ``uniform``, ``categorical``, ``bernoulli``, ``permutation``, never reused.
+
+>>> import ppl
+>>> arrays = ppl.get_backend("numpyro").arrays
+>>> value, grad = arrays.value_and_grad(lambda x: (x**2).sum())(arrays.asarray([1.0, 2.0]))
+>>> float(value), arrays.to_numpy(grad).tolist()
+(5.0, [2.0, 4.0])
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__ = ["ArrayBackend", "Optimizer", "to_numpy_any"]
+
+
+class Optimizer(NamedTuple):
+    """An optimizer in the optax style.
+
+    ``state = init(params)``, then ``params, state = update(grads, state, params)``.
+    """
+
+    init: Callable[[Any], Any]
+    update: Callable[[Any, Any, Any], tuple[Any, Any]]
+
+
+def to_numpy_any(x) -> np.ndarray:
+    """A numpy array from numpy input, a list, or any backend's array (torch tensors included)."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+class ArrayBackend(abc.ABC):
+    """Arrays, autodiff, keys, trees, loops, optimizers and devices of one array library."""
+
+    #: the array library (``"jax"``, ``"torch"``)
+    name: str
+    #: the array-API namespace (``jax.numpy``, or array-api-compat's torch)
+    xp: Any
+
+    # ---- arrays -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def is_array(self, x) -> bool:
+        """Whether ``x`` is already an array of this backend."""
+
+    @abc.abstractmethod
+    def float_dtype(self):
+        """The floating dtype of the active precision."""
+
+    @abc.abstractmethod
+    def asarray(self, x, dtype=None):
+        """An array of this backend from numpy input, a list or another backend's array.
+
+        Floating input takes the active precision; integers and booleans keep their kind.
+        """
+
+    def to_numpy(self, x) -> np.ndarray:
+        """A numpy copy of an array of this backend."""
+        return to_numpy_any(x)
+
+    @abc.abstractmethod
+    def logsumexp(self, x, axis=None):
+        """``log(sum(exp(x)))`` along ``axis``, computed stably."""
+
+    @abc.abstractmethod
+    def softplus(self, x):
+        """``log(1 + exp(x))``, computed stably."""
+
+    @abc.abstractmethod
+    def stop_gradient(self, x):
+        """``x`` with the same value and no gradient (``lax.stop_gradient``, ``Tensor.detach``)."""
+
+    # ---- differentiation, compilation, loops, trees -------------------------------------
+    @abc.abstractmethod
+    def value_and_grad(self, f: Callable, has_aux: bool = False) -> Callable:
+        """``g(x, *args) -> (f(x, *args), df/dx)``; ``x`` may be a tree of arrays."""
+
+    @abc.abstractmethod
+    def hessian(self, f: Callable) -> Callable:
+        """``x -> d²f/dx²`` for a scalar function of a vector."""
+
+    @abc.abstractmethod
+    def jit(self, f: Callable, **kwargs) -> Callable:
+        """Compile ``f`` where the backend can (``jax.jit``); plain ``f`` otherwise."""
+
+    def precompile(self, f: Callable, *example_args) -> tuple[Callable, float]:
+        """``f`` compiled for arguments like ``example_args``, and the seconds compiling took."""
+        return f, 0.0
+
+    @abc.abstractmethod
+    def scan(self, f: Callable, init, xs=None, length: int | None = None):
+        """``lax.scan``: ``carry, ys = scan(f, init, xs)`` with ``f(carry, x) -> (carry, y)``."""
+
+    def cond(self, pred, true_fn: Callable, false_fn: Callable, *operands):
+        """``true_fn(*operands)`` if the scalar ``pred`` holds, else ``false_fn(*operands)``;
+        both return trees of the same structure. Only the branch taken runs (``lax.cond``
+        inside ``jit`` on JAX; a Python ``if`` on eager backends, the default here)."""
+        return true_fn(*operands) if bool(pred) else false_fn(*operands)
+
+    @abc.abstractmethod
+    def vmap(self, f: Callable) -> Callable:
+        """Map ``f`` over the leading axis of every argument, stacking the outputs."""
+
+    @abc.abstractmethod
+    def tree_map(self, f: Callable, tree, *rest):
+        """Apply ``f`` to every leaf (and the matching leaves of ``rest``)."""
+
+    @abc.abstractmethod
+    def tree_flatten(self, tree) -> tuple[list, Any]:
+        """``leaves, treedef``."""
+
+    @abc.abstractmethod
+    def tree_unflatten(self, treedef, leaves):
+        """The inverse of ``tree_flatten``."""
+
+    def tree_leaves(self, tree) -> list:
+        """The leaves of ``tree``, in ``tree_flatten`` order."""
+        return self.tree_flatten(tree)[0]
+
+    # ---- random keys --------------------------------------------------------------------
+    @abc.abstractmethod
+    def key(self, seed: int):
+        """A fresh key from an integer seed."""
+
+    @abc.abstractmethod
+    def split(self, key, num: int = 2):
+        """``num`` independent keys derived from ``key`` (index the result to get one)."""
+
+    @abc.abstractmethod
+    def normal(self, key, shape=()):
+        """Standard normal draws of ``shape`` in the active precision."""
+
+    @abc.abstractmethod
+    def uniform(self, key, shape=(), low=0.0, high=1.0):
+        """Uniform draws on ``[low, high)``."""
+
+    @abc.abstractmethod
+    def categorical(self, key, logits, shape=()):
+        """Indices drawn with probabilities ``softmax(logits)`` along the last axis."""
+
+    @abc.abstractmethod
+    def bernoulli(self, key, p, shape=()):
+        """Booleans that are true with probability ``p``."""
+
+    @abc.abstractmethod
+    def permutation(self, key, n: int):
+        """A random permutation of ``range(n)``."""
+
+    # ---- optimizers, devices, precision -------------------------------------------------
+    @abc.abstractmethod
+    def optimizer(self, name: str, lr, **kwargs) -> Optimizer:
+        """An ``Optimizer`` by name (``adam``, ``sgd``, ``rmsprop``, ``adagrad``); ``lr`` may be a
+        schedule ``step -> learning rate``."""
+
+    @abc.abstractmethod
+    def resolve_device(self, device: str | None):
+        """The backend's device for ``"cpu"``, ``"cuda"``/``"gpu"`` or ``None`` (the default);
+        a ``BackendError`` naming the fix when it is absent."""
+
+    @abc.abstractmethod
+    def to_device(self, tree, device):
+        """``tree`` with every array moved to ``device`` (from ``resolve_device``)."""
+
+    @abc.abstractmethod
+    def device_scope(self, device):
+        """A context manager inside which new arrays are created on ``device``."""
+
+    @abc.abstractmethod
+    def apply_precision(self, precision: str) -> None:
+        """Compute in ``"float32"`` or ``"float64"`` from now on."""

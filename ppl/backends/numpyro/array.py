@@ -1,0 +1,161 @@
+"""The array layer on JAX: ``NumPyroArrays``, the ``ArrayBackend`` of the NumPyro backend.
+
+It imports jax and optax, never numpyro: an algorithm written over arrays runs on it alone.
+
+>>> from ppl.backends.numpyro.array import NumPyroArrays
+>>> arrays = NumPyroArrays()
+>>> step = lambda c, x: (c + x, 2 * c)
+>>> carry, ys = arrays.scan(step, arrays.asarray(0.0), arrays.asarray([1.0, 2.0]))
+>>> float(carry), arrays.to_numpy(ys).tolist()
+(3.0, [0.0, 2.0])
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+from ...errors import BackendError, OptionError, did_you_mean
+from ..array_base import ArrayBackend, Optimizer, to_numpy_any
+from .optimizers import OPTIMIZERS
+
+__all__ = ["NumPyroArrays"]
+
+
+def _optax_update(transform):
+    def update(grads, state, params):
+        updates, state = transform.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    return update
+
+
+class NumPyroArrays(ArrayBackend):
+    """JAX arrays, ``jax.grad``, ``jax.random`` keys, ``lax`` loops, optax optimizers."""
+
+    name = "jax"
+    xp = jnp
+
+    # ---- arrays
+    def is_array(self, x) -> bool:
+        return isinstance(x, jax.Array)
+
+    def float_dtype(self):
+        return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+
+    def asarray(self, x, dtype=None):
+        array = x if isinstance(x, jax.Array) else to_numpy_any(x)
+        if dtype is None and np.dtype(array.dtype).kind == "f":
+            dtype = self.float_dtype()
+        return jnp.asarray(array, dtype=dtype)
+
+    def logsumexp(self, x, axis=None):
+        return jax.scipy.special.logsumexp(x, axis=axis)
+
+    def softplus(self, x):
+        return jax.nn.softplus(x)
+
+    def stop_gradient(self, x):
+        return jax.lax.stop_gradient(x)
+
+    # ---- differentiation, compilation, loops, trees
+    def value_and_grad(self, f, has_aux=False):
+        return jax.value_and_grad(f, has_aux=has_aux)
+
+    def hessian(self, f):
+        return jax.hessian(f)
+
+    def jit(self, f, **kwargs):
+        return jax.jit(f, **kwargs)
+
+    def precompile(self, f, *example_args):
+        start = time.perf_counter()
+        compiled = jax.jit(f).lower(*example_args).compile()
+        return compiled, time.perf_counter() - start
+
+    def scan(self, f, init, xs=None, length=None):
+        return lax.scan(f, init, xs, length=length)
+
+    def cond(self, pred, true_fn, false_fn, *operands):
+        return lax.cond(pred, true_fn, false_fn, *operands)
+
+    def vmap(self, f):
+        return jax.vmap(f)
+
+    def tree_map(self, f, tree, *rest):
+        return jax.tree_util.tree_map(f, tree, *rest)
+
+    def tree_flatten(self, tree):
+        return jax.tree_util.tree_flatten(tree)
+
+    def tree_unflatten(self, treedef, leaves):
+        return jax.tree_util.tree_unflatten(treedef, leaves)
+
+    # ---- random keys
+    def key(self, seed):
+        return jax.random.PRNGKey(seed)
+
+    def split(self, key, num=2):
+        return jax.random.split(key, num)
+
+    def normal(self, key, shape=()):
+        return jax.random.normal(key, tuple(shape), dtype=self.float_dtype())
+
+    def uniform(self, key, shape=(), low=0.0, high=1.0):
+        return jax.random.uniform(key, tuple(shape), self.float_dtype(), low, high)
+
+    def categorical(self, key, logits, shape=()):
+        return jax.random.categorical(key, logits, shape=tuple(shape) or None)
+
+    def bernoulli(self, key, p, shape=()):
+        return jax.random.bernoulli(key, p, tuple(shape) or None)
+
+    def permutation(self, key, n):
+        return jax.random.permutation(key, n)
+
+    # ---- optimizers, devices, precision
+    def optimizer(self, name, lr, **kwargs):
+        if name not in OPTIMIZERS:
+            raise OptionError(
+                f"Unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}."
+                + did_you_mean(name, OPTIMIZERS)
+            )
+        transform = OPTIMIZERS[name](lr, **kwargs)
+        return Optimizer(transform.init, _optax_update(transform))
+
+    def resolve_device(self, device):
+        if device is None:
+            return jax.devices()[0]
+        platform = {"cuda": "gpu", "gpu": "gpu", "cpu": "cpu"}.get(str(device).split(":")[0])
+        if platform is None:
+            raise BackendError(f"Unknown device {device!r}; use 'cpu', 'cuda' or 'gpu'.")
+        try:
+            devices = jax.devices(platform)
+        except RuntimeError as err:
+            raise BackendError(
+                f"Device {device!r} is not available to JAX (it sees {jax.devices()}). Install "
+                "a JAX build for it (pip install 'jax[cuda12]') or use device='cpu'."
+            ) from err
+        index = int(str(device).split(":")[1]) if ":" in str(device) else 0
+        if index >= len(devices):
+            raise BackendError(
+                f"Device {device!r} is not available: JAX sees {len(devices)} {platform} "
+                f"device(s) ({devices}). Use an index below {len(devices)} or device='cpu'."
+            )
+        return devices[index]
+
+    def to_device(self, tree, device):
+        return jax.tree_util.tree_map(
+            lambda v: jax.device_put(v, device) if isinstance(v, jax.Array) else v, tree
+        )
+
+    def device_scope(self, device):
+        return jax.default_device(device)
+
+    def apply_precision(self, precision):
+        jax.config.update("jax_enable_x64", precision == "float64")
