@@ -121,6 +121,21 @@ def _write(kernel, state: KernelState) -> None:
     kernel._divergences = []
 
 
+#: the most leapfrog steps of one HMC proposal whose length follows the step size (2^10, the
+#: longest trajectory of NUTS at its default depth): eager torch takes ~0.5 ms a step, so a
+#: badly scaled start whose step size adapts down to 1e-5 would otherwise take minutes a draw
+MAX_LEAPFROG_STEPS = 1024
+
+
+class _BoundedHMC(HMC):
+    """Pyro's ``HMC`` whose trajectory of length ``trajectory_length`` takes at most
+    ``MAX_LEAPFROG_STEPS`` steps (its step count is unbounded otherwise)."""
+
+    @property
+    def num_steps(self):
+        return min(MAX_LEAPFROG_STEPS, super().num_steps)
+
+
 def hmc_kernel(problem, algo: str, options):
     """``(init, step)`` of Pyro's ``algo`` (``"NUTS"`` or ``"HMC"``) over ``problem``."""
     workspace: dict[str, Any] = {}
@@ -140,7 +155,8 @@ def hmc_kernel(problem, algo: str, options):
         if algo == "NUTS":
             kernel = NUTS(max_tree_depth=options.max_tree_depth, **common)
         else:
-            kernel = HMC(num_steps=options.num_steps, **common)
+            bounded = options.num_steps is None  # a number the user gives is kept as given
+            kernel = (_BoundedHMC if bounded else HMC)(num_steps=options.num_steps, **common)
         kernel.initial_params = {"z": z0}
         with keys.global_seed(key):
             kernel.setup(warmup_steps=options.num_warmup)
