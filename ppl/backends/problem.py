@@ -169,7 +169,6 @@ class Problem:
     #: ``(args, kwargs) -> Problem``: the same structure bound to other data of the same shapes
     #: (``with_data``); ``None`` where the backend cannot rebind without rebuilding
     rebind: Callable | None = field(default=None, repr=False)
-    _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         if self.constrain_many is None:
@@ -177,18 +176,10 @@ class Problem:
         if self.value_and_grad is None:
             object.__setattr__(self, "value_and_grad", self.backend.value_and_grad(self.potential))
 
-    def cached(self, key, build: Callable):
-        """``build()``, once per ``key`` for this problem: closures (and the backend kernels'
-        workspaces) that are functions of the problem and the options alone. Any value an
-        algorithm's ``init`` finds or a ``step`` changes belongs in its state, not here."""
-        if key not in self._cache:
-            self._cache[key] = build()
-        return self._cache[key]
-
     def with_data(self, args, kwargs) -> Problem:
         """This problem's structure (layout, plates, initial values) bound to the model
         arguments ``args``/``kwargs`` of the same shapes (arrays of a compiled function's
-        arguments, say), with a cache of its own; the model is not run again."""
+        arguments, say); the model is not run again."""
         if self.rebind is None:
             raise NotImplementedError(f"The {self.backend.name!r} problem cannot be rebound.")
         bound = self.rebind(args, kwargs)

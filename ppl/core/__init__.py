@@ -2,7 +2,8 @@
 
 It imports nothing from ``ppl`` but ``ppl.errors``, so every layer may import it: the backends
 build ``Site`` records and adapt ``Reparam`` strategies without importing ``ppl.handlers`` or
-``ppl.reparam``, and read the SVI tables without importing ``ppl.inference``. The public names
+``ppl.reparam``, and read the SVI tables without importing ``ppl.inference``; the algorithm
+contract (``Algorithm``, ``Capabilities``, ``RunConfig``) is here too. The public names
 stay where users find them (``ppl.Site``, ``ppl.reparam.Reparam``,
 ``ppl.inference.objectives``), re-exported from here. ARCHITECTURE.md shows the layers.
 
@@ -13,8 +14,9 @@ stay where users find them (``ppl.Site``, ``ppl.reparam.Reparam``,
 
 from __future__ import annotations
 
+from .algorithm import KINDS, Algorithm, Capabilities, RunConfig
 from .draws import Draws
-from .plates import ANY_PLATE, plate_subsample_sizes, subsample_size_override
+from .plates import ANY_PLATE, minibatch_sizes, plate_subsample_sizes, subsample_size_override
 from .precision import PRECISIONS, get_precision, store_precision
 from .reparam import Reparam, ReparamMessage, ReparamResult
 from .sites import SITE_TYPES, Site
@@ -37,8 +39,13 @@ from .vi import (
 )
 
 __all__ = [
+    "KINDS",
+    "Algorithm",
+    "Capabilities",
+    "RunConfig",
     "Draws",
     "ANY_PLATE",
+    "minibatch_sizes",
     "plate_subsample_sizes",
     "subsample_size_override",
     "PRECISIONS",

@@ -8,6 +8,8 @@ takes inside a ``plate_subsample_sizes`` block.
 10
 >>> subsample_size_override("data", 1000, None) is None
 True
+>>> minibatch_sizes(32), minibatch_sizes({"data": 8}), minibatch_sizes(None)
+({'*': 32}, {'data': 8}, {})
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import contextvars
 import types
 from collections.abc import Iterator, Mapping
 
-__all__ = ["ANY_PLATE", "plate_subsample_sizes", "subsample_size_override"]
+__all__ = ["ANY_PLATE", "minibatch_sizes", "plate_subsample_sizes", "subsample_size_override"]
 
 #: the key of ``plate_subsample_sizes`` that applies to every plate not named
 ANY_PLATE = "*"
@@ -25,6 +27,14 @@ ANY_PLATE = "*"
 _subsample_overrides: contextvars.ContextVar[Mapping[str, int | None]] = contextvars.ContextVar(
     "ppl_subsample_overrides", default=types.MappingProxyType({})
 )
+
+
+def minibatch_sizes(batch_size) -> dict[str, int]:
+    """``{plate: subsample size}`` of a minibatch algorithm's ``batch_size`` option: an int sets
+    every plate larger than it (``"*"``), a mapping names the plates, ``None`` sets none."""
+    if batch_size is None:
+        return {}
+    return dict(batch_size) if isinstance(batch_size, Mapping) else {ANY_PLATE: int(batch_size)}
 
 
 @contextlib.contextmanager

@@ -1,23 +1,26 @@
 """Inference: the registry of algorithms, the one driver loop, and ``Posterior``.
 
-The algorithm contract (ARCHITECTURE.md, at the repository root, shows it with the driver and the
-layers). A registered target is a module, written once against the
+The algorithm contract (``ppl.core.algorithm``; ARCHITECTURE.md, at the repository root, shows it
+with the driver and the layers). A registered target is a module, written once against the
 ``Backend`` protocol (``problem.backend``), with:
 
 - ``Options``: a frozen dataclass of the algorithm's options with defaults and docstrings.
-- ``KIND``: ``"mcmc"`` (every step is a Markov transition; the driver keeps ``state.position``,
-  a flat unconstrained vector, at the kept steps after ``options.num_warmup``) or ``"fit"`` (the
-  steps optimise something, ``options.num_steps`` of them; draws then come from ``sample``).
-- ``init(problem, key, options) -> state`` and
-  ``step(state, key, problem, options) -> (state, info)``, pure functions; ``state`` and
-  ``info`` are NamedTuples of arrays (``info`` holds per-step scalars: ``loss``,
-  ``accept_prob``, ``step_size``, ``diverging``, ...). The driver binds ``problem`` and
-  ``options`` and runs ``step`` inside ``jit`` + chunked ``scan`` on JAX, a plain loop on torch.
-- for ``"fit"``: ``sample(state, key, problem, options, num_samples) -> Draws`` (flat draws and,
-  where the algorithm has them, importance log-weights, from which ``Posterior.log_z`` follows).
-- optionally, ``check_info(problem, options, info, first_step, method)``: called by the driver
-  after every chunk of steps with that chunk's ``info`` as numpy; it raises (naming what went
-  wrong and the step) where a step had to be halted inside the compiled loop.
+- ``CAPABILITIES``: a ``ppl.core.Capabilities``, what the algorithm declares it does: ``kind``
+  (``"mcmc"``: every step is a Markov transition and the driver keeps ``state.position``, a
+  flat unconstrained vector, at the kept steps; ``"fit"``: the steps fit something and the
+  draws come from ``sample``), ``minibatch`` (it takes ``batch_size``), ``stops_early`` (with
+  its ``convergence_rule``) and ``shares_compiled_steps``.
+- ``build(problem, options) -> Algorithm``: pure functions that close over the problem, the
+  options and what ``build`` made once (a backend kernel, a network, an optimizer):
+  ``init(key) -> state``, ``step(state, key) -> (state, info)``, for ``"fit"``
+  ``sample(state, key, n) -> Draws``, and optionally ``converged(losses)``,
+  ``check_info(info, first_step, method)`` and ``warm_start(state)``. ``state`` and ``info``
+  are NamedTuples of arrays; every value carried between steps is in ``state``.
+
+The driver (``driver.run``) calls ``build`` once per run, and again on the problem bound to a
+compiled function's data, so that a second run on data of the same shapes compiles nothing. The
+run's settings (seed, chains, warmup, thinning, checkpoints, progress) are one
+``ppl.core.RunConfig`` that ``ppl.infer`` builds.
 
 ``ppl/inference/mcmc/nuts.py`` is a small example of the contract.
 """

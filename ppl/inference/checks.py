@@ -136,11 +136,11 @@ def runaway_chain(potential: np.ndarray, dim: int) -> tuple[int, float] | None:
     return None
 
 
-def check_runaway(problem, options, info: dict, first_step: int, method: str) -> None:
-    """A ``check_info`` for samplers whose ``info`` has the ``potential`` of each step: raise
-    ``DivergenceError`` when a chain's potential ran away in this chunk (see
-    :func:`runaway_chain`), naming the step and the fix."""
-    found = runaway_chain(info["potential"], problem.dim)
+def check_runaway(dim: int, info: dict, first_step: int, method: str) -> None:
+    """A ``check_info`` for samplers on a ``dim``-dimensional space whose ``info`` has the
+    ``potential`` of each step: raise ``DivergenceError`` when a chain's potential ran away in
+    this chunk (see :func:`runaway_chain`), naming the step and the fix."""
+    found = runaway_chain(info["potential"], dim)
     if found is None:
         return
     step, excess = found

@@ -1,4 +1,8 @@
-"""The one driver loop: runs any registered algorithm's ``init``/``step`` and packs a ``Posterior``.
+"""The one driver loop: runs any registered algorithm's ``Algorithm`` and packs a ``Posterior``.
+
+It builds the algorithm once (``module.build(problem, options)``, the contract in
+``ppl.core.algorithm``), reads only its ``Algorithm`` fields and ``Capabilities`` and the run's
+``RunConfig``, and never probes the module.
 
 It owns what every algorithm shares: chains (vectorised with ``vmap`` on JAX, one after another on
 torch), chunked ``scan`` inside ``jit`` on JAX so a progress bar can follow a compiled loop, warmup
@@ -8,7 +12,6 @@ compile and run, and Ctrl-C returning the draws so far.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 import warnings
@@ -16,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Draws
+from ..core import Algorithm, Draws, RunConfig
 from ..errors import DivergenceError
 from . import checks, compiled, warm_start
 from .checkpoint import Checkpoint
@@ -78,27 +81,29 @@ class _Loop:
     The chunk is compiled with the model's data as arguments (``ppl.inference.compiled``), so
     a later run of the same algorithm on data of the same shapes reuses it; algorithms declare
     that their step depends only on the problem, the options and the state with
-    ``SHARES_COMPILED_STEPS``."""
+    ``Capabilities.shares_compiled_steps``. ``build(bound)`` is the ``Algorithm`` on the
+    problem bound to the chunk's data."""
 
-    def __init__(self, spec, module, problem, options, vectorize: bool):
+    def __init__(self, spec, build, problem, options, capabilities, vectorize: bool):
         backend = problem.backend
+        mcmc = capabilities.kind == "mcmc"
 
-        def build(bound):
-            step = functools.partial(module.step, problem=bound, options=options)
+        def chunk_of(bound):
+            step = build(bound).step
             body_step = backend.vmap(step) if vectorize else step
 
             def chunk(state, keys):
                 def body(carry, key):
                     carry, info = body_step(carry, key)
-                    return carry, (getattr(carry, "position", None), info)
+                    return carry, (carry.position if mcmc else None, info)
 
                 return backend.scan(body, state, keys)
 
             return chunk
 
         static = (spec.name, compiled.model_token(options), vectorize)
-        share = _shares_compiled(module, options) and static[1] is not None
-        self._chunk = compiled.compiled(problem, "driver-chunk", build, static, share)
+        share = capabilities.shares_compiled_steps and static[1] is not None
+        self._chunk = compiled.compiled(problem, "driver-chunk", chunk_of, static, share)
 
     @property
     def compile_seconds(self) -> float:
@@ -108,63 +113,55 @@ class _Loop:
         return self._chunk(state, keys)
 
 
-def _shares_compiled(module, options) -> bool:
-    share = getattr(module, "SHARES_COMPILED_STEPS", False)
-    return bool(share(options) if callable(share) else share)
-
-
-def _sampler(spec, module, problem, options):
+def _sampler(spec, build, problem, options, capabilities, num_samples: int):
     """``(state, key) -> Draws`` of a ``"fit"`` algorithm, compiled with the data as arguments
     where the algorithm shares compiled steps (see ``_Loop``)."""
 
-    def build(bound):
-        return functools.partial(
-            module.sample, problem=bound, options=options, num_samples=options.num_samples
-        )
+    def sampler_of(bound):
+        sample = build(bound).sample
+        return lambda state, key: sample(state, key, num_samples)
 
-    static = (spec.name, compiled.model_token(options))
-    share = _shares_compiled(module, options) and static[1] is not None
-    return compiled.compiled(problem, "driver-sample", build, static, share)
+    static = (spec.name, compiled.model_token(options), num_samples)
+    share = capabilities.shares_compiled_steps and static[1] is not None
+    return compiled.compiled(problem, "driver-sample", sampler_of, static, share)
 
 
 def _to_numpy_tree(backend, tree) -> dict[str, np.ndarray]:
     if tree is None:
         return {}
-    fields = tree._asdict() if hasattr(tree, "_asdict") else dict(tree)
-    return {k: backend.to_numpy(v) for k, v in fields.items() if v is not None}
+    # ``info`` is a NamedTuple (the contract)
+    return {k: backend.to_numpy(v) for k, v in tree._asdict().items() if v is not None}
 
 
-def _run_steps(spec, module, problem, options, key, progress, checkpoint):
-    """All steps of all chains. Returns final states, kept positions (chain, draw, dim), kept
-    infos {name: (chain, draw)}, timings and whether the run was interrupted."""
+def _run_steps(spec, algorithm, build, problem, options, config, key, checkpoint):
+    """All steps of all chains. Returns the first chain's final state, kept positions (chain,
+    draw, dim), kept infos {name: (chain, draw)}, timings and whether the run was
+    interrupted."""
     backend = problem.backend
-    kind = module.KIND
-    num_chains = getattr(options, "num_chains", 1) if kind == "mcmc" else 1
-    if kind == "mcmc":
-        warmup, thinning = options.num_warmup, getattr(options, "thinning", 1)
-        total = warmup + options.num_samples * thinning
-    else:
-        warmup, thinning, total = 0, 1, options.num_steps
+    caps = algorithm.capabilities
+    num_chains = config.num_chains if caps.kind == "mcmc" else 1
+    warmup, thinning, total = config.num_warmup, config.thinning, config.total_steps
     init_key, run_key = backend.split(key)
     start = time.perf_counter()
     chain_keys = backend.split(init_key, num_chains)
-    states = [module.init(problem, chain_keys[c], options) for c in range(num_chains)]
+    states = [algorithm.init(chain_keys[c]) for c in range(num_chains)]
     init_seconds = time.perf_counter() - start
     vectorize = backend.supports_vmap_of_models and num_chains > 1
     groups = [_stack_trees(backend, states)] if vectorize else states
-    loop = _Loop(spec, module, problem, options, vectorize)
+    loop = _Loop(spec, build, problem, options, caps, vectorize)
     step_keys = backend.split(run_key, total * num_chains)
     positions: list[list] = [[] for _ in groups]
     infos: list[list] = [[] for _ in groups]
     progress_made = [0] * len(groups)
     if checkpoint.resume_from:
         groups, positions, infos, progress_made = checkpoint.load(backend, groups, spec, options)
-    bar = _progress_bar(total * (1 if vectorize else num_chains), progress, spec.name)
+    bar = _progress_bar(total * (1 if vectorize else num_chains), config.progress, spec.name)
     if bar is not None:
         bar.update(sum(progress_made))
     interrupted, converged, run_seconds = False, False, 0.0
-    # an algorithm with ``converged`` may stop early; ``tol=0`` asks it to run every step
-    stops_early = hasattr(module, "converged") and getattr(options, "tol", None) != 0
+    # ``converged`` is ``None`` where the algorithm, or its options (svi's ``tol=0``), run
+    # every step
+    stops_early = algorithm.converged is not None
     try:
         for g in range(len(groups)):
             done = progress_made[g]
@@ -178,8 +175,8 @@ def _run_steps(spec, module, problem, options, key, progress, checkpoint):
                 info_np = _to_numpy_tree(backend, info)  # waits for the chunk to finish
                 run_seconds += time.perf_counter() - t0 - (loop.compile_seconds - compile_before)
                 keep = _kept(done, size, warmup, thinning)
-                if hasattr(module, "check_info"):  # an algorithm's own checks of its steps
-                    module.check_info(problem, options, info_np, done, spec.name)
+                if algorithm.check_info is not None:  # an algorithm's own checks of its steps
+                    algorithm.check_info(info_np, done, spec.name)
                 if pos_np is not None:
                     _check_finite(problem, pos_np, done, spec.name)
                     positions[g].append(pos_np[keep])
@@ -190,7 +187,7 @@ def _run_steps(spec, module, problem, options, key, progress, checkpoint):
                     bar.update(size)
                 checkpoint.save(backend, groups, positions, infos, progress_made, spec, options)
                 after_chunk(g, done)
-                if stops_early and module.converged(_history(infos[g], "loss"), options):
+                if stops_early and algorithm.converged(_history(infos[g], "loss")):
                     converged = True
                     break
     except KeyboardInterrupt:
@@ -200,7 +197,7 @@ def _run_steps(spec, module, problem, options, key, progress, checkpoint):
             bar.close()
     if stops_early and not (converged or interrupted):
         warnings.warn(
-            f"{spec.name}: {module.CONVERGENCE_RULE} was not met within num_steps={total}; "
+            f"{spec.name}: {caps.convergence_rule} was not met within num_steps={total}; "
             "the fit may not have converged. Raise num_steps (or check the learning rate).",
             stacklevel=4,
         )
@@ -209,8 +206,10 @@ def _run_steps(spec, module, problem, options, key, progress, checkpoint):
         "compile_seconds": loop.compile_seconds + problem.compile_seconds,
         "run_seconds": run_seconds,
     }
+    # the first chain's final state (of the stacked chains, where they were vectorised)
+    first = backend.tree_map(lambda leaf: leaf[0], groups[0]) if vectorize else groups[0]
     return (
-        groups,
+        first,
         _assemble(positions, vectorize),
         _assemble_info(infos, vectorize),
         timings,
@@ -275,31 +274,44 @@ def _log_z(log_weights: np.ndarray) -> LogZ:
     return LogZ(float(shift + math.log(mean)), float(stderr))
 
 
-def run(spec, problem, options, key, progress=None, observed=None, checkpoint=None) -> Posterior:
-    """Run algorithm ``spec`` on ``problem`` with validated ``options``; return a ``Posterior``."""
+def run(spec, problem, options, config: RunConfig, observed=None) -> Posterior:
+    """Run algorithm ``spec`` on ``problem`` with validated ``options`` and the run settings
+    ``config``; return a ``Posterior``."""
     module = spec.load()
+    algorithm = module.build(problem, options)
+    if not isinstance(algorithm, Algorithm):
+        raise TypeError(
+            f"{spec.target}.build returned a {type(algorithm).__name__}, not a "
+            "ppl.core.Algorithm; build(problem, options) must return one (ARCHITECTURE.md)."
+        )
+    caps = algorithm.capabilities
+
+    def build(bound):  # the algorithm on a problem bound to a compiled function's data
+        return algorithm if bound is problem else module.build(bound, options)
+
     backend = problem.backend
-    loop_key, sample_key = backend.split(key)
-    states, positions, info, timings, interrupted = _run_steps(
-        spec, module, problem, options, loop_key, progress, checkpoint or Checkpoint()
+    loop_key, sample_key = backend.split(backend.key(config.seed))
+    checkpoint = Checkpoint(config.checkpoint_every, config.checkpoint_path, config.resume_from)
+    state, positions, info, timings, interrupted = _run_steps(
+        spec, algorithm, build, problem, options, config, loop_key, checkpoint
     )
     diagnostics: dict[str, Any] = {"partial": interrupted}
-    start = getattr(states[0], "warm_start", None)  # an algorithm's warm start, in its state
+    start = None if algorithm.warm_start is None else algorithm.warm_start(state)
     if start is not None:
         timings["warm_start_seconds"] = float(start.seconds)
         diagnostics["warm_start"] = warm_start.describe(start)
     log_z = log_weights = None
-    if module.KIND == "fit":
+    if caps.kind == "fit":
         t0 = time.perf_counter()
-        sampler = _sampler(spec, module, problem, options)
-        draws = sampler(states[0], sample_key)
+        sampler = _sampler(spec, build, problem, options, caps, config.num_samples)
+        draws = sampler(state, sample_key)
         timings["compile_seconds"] += sampler.compile_seconds
         timings["sample_seconds"] = time.perf_counter() - t0 - sampler.compile_seconds
         positions = backend.to_numpy(draws.z)[None]
         if draws.log_weights is not None:
             log_weights = backend.to_numpy(draws.log_weights)
         diagnostics.update({f"final_{k}": v[:, -1] for k, v in info.items() if v.size})
-    checks.check_result(spec.name, module.KIND, problem, positions, log_weights, info)
+    checks.check_result(spec.name, caps.kind, problem, positions, log_weights, info)
     if log_weights is not None:
         diagnostics["log_weights"] = log_weights
         diagnostics["ess"] = checks.importance_ess(log_weights)

@@ -6,10 +6,10 @@ import dataclasses
 import functools
 
 from ..backends import bind, get_backend
+from ..core import RunConfig, minibatch_sizes
 from ..errors import ModelError, OptionError
 from ..primitives import plate_subsample_sizes
 from . import driver, registry
-from .checkpoint import Checkpoint
 from .log_density import as_model
 from .posterior import Posterior
 
@@ -70,7 +70,8 @@ def infer(
             f"{spec.name!r} runs on the backends {spec.backends}, not {chosen.name!r}."
         )
     opts = registry.validate_options(spec, options)
-    minibatch = spec.family == "sgmcmc"  # the algorithms that take minibatch gradients
+    capabilities = spec.load().CAPABILITIES
+    minibatch = capabilities.minibatch  # the algorithms that take minibatch gradients
     if compile and not minibatch and chosen.compiles_on_request:
         raise OptionError(
             f"compile=True compiles the minibatch gradient that the SG-MCMC samplers take; "
@@ -81,30 +82,38 @@ def infer(
     with chosen.device_scope(target):
         args, kwargs = chosen.convert_args(args, kwargs)
         args, kwargs = chosen.to_device((args, kwargs), target)
+        sizes = minibatch_sizes(opts.batch_size) if minibatch else {}
         problem = _build_problem(
-            chosen, spec.load(), opts, model, args, kwargs, init_values, compile, minibatch
+            chosen, sizes, model, args, kwargs, init_values, compile, minibatch
         )
         if problem.dim == 0:
             raise ModelError(
                 f"{spec.name!r} needs at least one latent (unobserved, continuous) sample site; "
                 "the model has none."
             )
-        checkpoint = Checkpoint(checkpoint_every, checkpoint_path, resume_from)
+        config = RunConfig.for_options(
+            capabilities.kind,
+            opts,
+            seed=seed,
+            device=device,
+            progress=progress,
+            checkpoint_every=checkpoint_every,
+            checkpoint_path=checkpoint_path,
+            resume_from=resume_from,
+        )
         run = bind(driver.run, chosen.name)
-        return run(spec, problem, opts, chosen.key(seed), progress, problem.observed, checkpoint)
+        return run(spec, problem, opts, config, problem.observed)
 
 
 def _build_problem(
-    backend, module, options, model, args, kwargs, init_values=None, compile=False, minibatch=False
+    backend, sizes, model, args, kwargs, init_values=None, compile=False, minibatch=False
 ):
-    """``backend.problem(model, ...)``, with the plate subsample sizes that the algorithm sets
-    for the user (an optional ``problem_overrides(options) -> {plate: size}`` in its module)
-    in effect whenever the model runs: while the problem is built and at every potential
-    evaluation (the model is wrapped, so a re-trace under ``jit`` sees them too). Sizes the
-    problem itself sets (the whole data set for ``constrain``) take precedence. ``Problem.model``
-    stays the user's model, so predictive draws cover the whole data set."""
-    overrides = getattr(module, "problem_overrides", None)
-    sizes = overrides(options) if overrides is not None else {}
+    """``backend.problem(model, ...)``, with the plate subsample sizes ``{plate: size}`` that
+    the algorithm sets for the user (a minibatch algorithm's ``batch_size``) in effect whenever
+    the model runs: while the problem is built and at every potential evaluation (the model is
+    wrapped, so a re-trace under ``jit`` sees them too). Sizes the problem itself sets (the
+    whole data set for ``constrain``) take precedence. ``Problem.model`` stays the user's
+    model, so predictive draws cover the whole data set."""
     if not sizes:
         return backend.problem(
             model, args, kwargs, init_values=init_values, compile=compile, minibatch=minibatch

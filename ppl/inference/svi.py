@@ -58,6 +58,7 @@ A user objective: the importance-weighted bound with 8 particles, written with `
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..backends import bind
-from ..core import Draws, needs_score_terms
+from ..core import Algorithm, Capabilities, Draws, needs_score_terms
 from ..errors import OptionError, did_you_mean
 from . import compiled, objectives
 from .optimize import find_map
@@ -74,23 +75,22 @@ from .option_types import check_field_types
 from .warm_start import laplace_factor
 
 __all__ = [
-    "KIND",
-    "SHARES_COMPILED_STEPS",
+    "CAPABILITIES",
+    "CONVERGENCE_RULE",
     "Options",
-    "init",
-    "step",
-    "sample",
+    "build",
+    "converged",
     "GUIDES",
     "OBJECTIVES",
     "ESTIMATORS",
 ]
 
-KIND = "fit"
-
-
+CONVERGENCE_RULE = "the relative change of the windowed mean ELBO below tol"
 #: the step depends on the problem, the options and the state alone (the whitening travels in
 #: the state), so the driver compiles it once per model and data shapes
-SHARES_COMPILED_STEPS = True
+CAPABILITIES = Capabilities(
+    kind="fit", stops_early=True, convergence_rule=CONVERGENCE_RULE, shares_compiled_steps=True
+)
 
 
 GUIDES = ("normal", "mvn", "lowrank", "delta", "laplace", "iaf", "bnaf")
@@ -299,12 +299,33 @@ class _Plan:
         primitives.factor("target", target)
 
 
-def _plan(problem, options) -> _Plan:
-    return problem.cached(("svi", options), lambda: _Plan(problem, options))
+def build(problem, options) -> Algorithm:
+    """SVI of ``problem`` with ``options``: the backend's runner on the model it fits (the
+    whitened one or the model itself) is built here, once; the whitening that ``init`` finds
+    travels in the state."""
+    plan = _Plan(problem, options)
+
+    def init(key):
+        return _init(problem, options, plan, key)
+
+    def step(state, key):
+        runner, info = plan.runner.step(state.runner, key, plan.args(state))
+        return state._replace(runner=runner), info
+
+    def sample(state, key, num_samples):
+        return _sample(problem, options, plan, state, key, num_samples)
+
+    stops = options.tol != 0  # ``tol=0`` runs every step
+    return Algorithm(
+        init=init,
+        step=step,
+        capabilities=CAPABILITIES,
+        sample=sample,
+        converged=functools.partial(converged, options=options) if stops else None,
+    )
 
 
-def init(problem, key, options):
-    plan = _plan(problem, options)
+def _init(problem, options, plan, key):
     backend = problem.backend
     map_key, svi_key = backend.split(key)
     if callable(options.guide):  # a guide function starts at its own ppl.param values
@@ -354,14 +375,11 @@ def _runner_init(problem, options, plan, key, start, args=None):
     compiled once per model and data shapes with the start as an input."""
     static = compiled.model_token(options)
 
-    def build(bound):
-        return _plan(bound, options).runner.init
+    def runner_init(bound):  # the plan on a problem bound to the compiled function's data
+        return (plan if bound is problem else _Plan(bound, options)).runner.init
 
-    init = compiled.compiled(problem, "svi-init", build, static, static is not None)
+    init = compiled.compiled(problem, "svi-init", runner_init, static, static is not None)
     return init(key, start, args)
-
-
-CONVERGENCE_RULE = "the relative change of the windowed mean ELBO below tol"
 
 
 def converged(losses, options) -> bool:
@@ -378,14 +396,7 @@ def converged(losses, options) -> bool:
     return abs(means[0] - means[1]) < limit and abs(means[1] - means[2]) < limit
 
 
-def step(state, key, problem, options):
-    plan = _plan(problem, options)
-    runner, info = plan.runner.step(state.runner, key, plan.args(state))
-    return state._replace(runner=runner), info
-
-
-def sample(state, key, problem, options, num_samples):
-    plan = _plan(problem, options)
+def _sample(problem, options, plan, state, key, num_samples):
     log_weights = None
     if options.objective == "chi2":  # an importance proposal: its draws come with weights
         draws, log_weights = plan.runner.weighted_sample(

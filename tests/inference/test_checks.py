@@ -1,8 +1,8 @@
 """A finished run's checks (``ppl/inference/checks.py``): garbage raises, an untrusted result warns.
 
-This module is also a tiny ``"fit"`` algorithm (``KIND``, ``Options``, ``init``, ``step``,
-``sample``) run through ``driver.run`` under an unregistered ``AlgorithmSpec``, so that the checks
-are exercised where the driver calls them without touching the registry.
+This module is also a tiny ``"fit"`` algorithm (``Options``, ``CAPABILITIES``, ``build``) run
+through ``driver.run`` under an unregistered ``AlgorithmSpec``, so that the checks are exercised
+where the driver calls them without touching the registry.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import pytest
 
 import ppl
 from ppl import dist
+from ppl.core import Algorithm, Capabilities, RunConfig
 from ppl.errors import DivergenceError, UntrustedResultWarning
 from ppl.inference import checks, driver, registry
 from ppl.inference.registry import AlgorithmSpec
 
-KIND = "fit"
+CAPABILITIES = Capabilities(kind="fit")
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,23 @@ class Info(NamedTuple):
     loss: Any
 
 
-def init(problem, key, options):
-    return State(problem.backend.asarray(np.zeros(())))
+def build(problem, options):
+    def init(key):
+        return State(problem.backend.asarray(np.zeros(())))
+
+    def step(state, key):
+        # the loss is NaN from step 1 on when the draws will be NaN (a fit that diverged)
+        bad = float("nan") if options.result == "nan_draws" else 0.0
+        loss = state.step + problem.backend.asarray(np.array(bad)) * (state.step >= 1)
+        return State(state.step + 1), Info(loss)
+
+    def draw(state, key, num_samples):
+        return _draws(problem, options, num_samples)
+
+    return Algorithm(init, step, CAPABILITIES, sample=draw)
 
 
-def step(state, key, problem, options):
-    # the loss is NaN from step 1 on when the draws will be NaN (a fit that diverged)
-    bad = float("nan") if options.result == "nan_draws" else 0.0
-    loss = state.step + problem.backend.asarray(np.array(bad)) * (state.step >= 1)
-    return State(state.step + 1), Info(loss)
-
-
-def sample(state, key, problem, options, num_samples):
+def _draws(problem, options, num_samples):
     rng = np.random.default_rng(0)
     z = rng.normal(size=(num_samples, problem.dim))
     w = np.zeros(num_samples)
@@ -83,7 +89,9 @@ def problem():
 
 
 def _run(problem, result):
-    return driver.run(FAKE, problem, Options(result=result), problem.backend.key(0), False)
+    options = Options(result=result)
+    config = RunConfig.for_options("fit", options, seed=0, progress=False)
+    return driver.run(FAKE, problem, options, config)
 
 
 def test_nan_draws_of_a_fit_raise_naming_algorithm_stage_site_and_step(problem):
@@ -153,9 +161,13 @@ def test_a_chain_that_ran_away_is_found_and_a_settling_one_is_not(rng):
     assert checks.runaway_chain(np.stack([still[:, 0], away], axis=1), 10)[0] == 5
 
 
-def test_every_sgmcmc_sampler_checks_its_chunks_for_a_runaway():
+def test_every_sgmcmc_sampler_checks_its_chunks_for_a_runaway(problem):
+    # the pSGLD runaway of eight schools (below): 42, then 1e25 from step 5 on
+    away = np.concatenate([np.full(5, 42.0), np.full(45, 1e25)])[:, None]
     for spec in ppl.algorithms("sgmcmc"):
-        assert spec.load().check_info is checks.check_runaway, spec.name
+        algorithm = spec.load().build(problem, spec.options(step_size=0.1))
+        with pytest.raises(DivergenceError, match=f"{spec.name}: a chain ran away near step 15"):
+            algorithm.check_info({"potential": away}, 10, spec.name)
 
 
 def _psgld_eight_schools(**options):

@@ -139,17 +139,18 @@ def test_a_non_finite_log_determinant_halts_and_names_the_layer(backend, module)
     problem = backend.problem(gaussian)
     extra = {"mc_steps": 2} if module is snf else {}
     options = module.Options(num_blocks=2, hidden=(4,), batch_size=8, **extra)
-    state = module.init(problem, backend.key(0), options)
+    algorithm = module.build(problem, options)
+    state = algorithm.init(backend.key(0))
     layer = state.params["couplings"][1]
     layer[0]["w"] = layer[0]["w"] * float("nan")
     before = backend.to_numpy(state.params["couplings"][0][0]["w"])  # a copy (torch: in place)
-    new_state, info = module.step(state, backend.key(1), problem, options)
+    new_state, info = algorithm.step(state, backend.key(1))
     assert int(info.bad_layer) == 2  # after the base layer and coupling layer 0
     after = backend.to_numpy(new_state.params["couplings"][0][0]["w"])
     np.testing.assert_array_equal(after, before)
     info_np = {"bad_layer": np.array([-1, -1, int(info.bad_layer)])}
     with pytest.raises(DivergenceError, match=r"coupling layer 1 \(RealNVP block 0\).* step 12"):
-        module.check_info(problem, options, info_np, 10, module.__name__)
+        algorithm.check_info(info_np, 10, module.__name__)
 
 
 def test_data_of_the_wrong_dimension_names_the_shapes(backend):

@@ -275,11 +275,11 @@ def test_the_whitening_travels_in_the_state_not_in_the_problem(backend):
     from tests.inference.test_contract import Y, normal_normal
 
     options = svi.Options(num_steps=5, map_iterations=50)
-    state = svi.init(backend.problem(normal_normal, (Y,)), backend.key(0), options)
+    state = svi.build(backend.problem(normal_normal, (Y,)), options).init(backend.key(0))
     assert state.whitening, "the whitened fit carries its whitening"
-    fresh = backend.problem(normal_normal, (Y,))
-    svi.init(fresh, backend.key(2), options)
+    fresh = svi.build(backend.problem(normal_normal, (Y,)), options)
+    fresh.init(backend.key(2))
     moved = state._replace(whitening=state.whitening._replace(shift=state.whitening.shift + 1))
-    draws = svi.sample(state, backend.key(1), fresh, options, 50).z
-    draws_moved = svi.sample(moved, backend.key(1), fresh, options, 50).z
+    draws = fresh.sample(state, backend.key(1), 50).z
+    draws_moved = fresh.sample(moved, backend.key(1), 50).z
     np.testing.assert_allclose(backend.to_numpy(draws_moved - draws), 1.0, rtol=1e-5)

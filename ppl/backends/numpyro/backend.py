@@ -49,7 +49,7 @@ class NumPyroBackend(Backend):
     def hmc_kernel(self, problem, algo, options):
         from .mcmc import hmc_kernel
 
-        return problem.cached(("hmc", algo, options), lambda: hmc_kernel(problem, algo, options))
+        return hmc_kernel(problem, algo, options)
 
     def svi(self, model, args, kwargs, options, init_scale=0.1):
         from .svi import Runner

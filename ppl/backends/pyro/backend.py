@@ -42,9 +42,9 @@ class PyroBackend(Backend):
     def hmc_kernel(self, problem, algo, options):
         from .mcmc import hmc_kernel
 
-        # built once per problem: the closures and the kernel workspace they share (which holds
-        # nothing between steps that is not in the state)
-        return problem.cached(("hmc", algo, options), lambda: hmc_kernel(problem, algo, options))
+        # the closures and the kernel workspace they share (which holds nothing between steps
+        # that is not in the state); the algorithm's ``build`` calls this once per problem
+        return hmc_kernel(problem, algo, options)
 
     def svi(self, model, args, kwargs, options, init_scale=0.1):
         from .svi import Runner

@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import OptionError
-from .base import AIS, KIND, SHARES_COMPILED_STEPS, make_algorithm
+from .base import AIS, CAPABILITIES, make_algorithm
 from .base import Options as BaseOptions
 
-__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "sample", "step"]
+__all__ = ["CAPABILITIES", "Options", "build"]
 
 
 @dataclass(frozen=True)
@@ -39,4 +39,4 @@ class Options(BaseOptions):
             raise OptionError(f"target_accept must lie in (0, 1), got {self.target_accept}.")
 
 
-init, step, sample = make_algorithm(AIS)
+build = make_algorithm(AIS)

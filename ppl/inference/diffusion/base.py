@@ -1,5 +1,5 @@
-"""What the diffusion family shares: options, the four variants, and the ``init`` / ``step`` /
-``sample`` triple built from a variant.
+"""What the diffusion family shares: options, the four variants, and the ``build`` of an
+``Algorithm`` (``init`` / ``step`` / ``sample``) from a variant.
 
 A trainable variant's ``step`` takes one optimiser step on its loss over ``batch_size`` fresh
 paths; AIS's ``step`` adapts its step size towards ``target_accept`` instead (Robbins-Monro on
@@ -20,17 +20,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from ...core import Algorithm, Capabilities, Draws
 from ...errors import OptionError, did_you_mean
 from .. import nn
-from ..driver import Draws
 from ..option_types import check_field_types
 from ..q0 import INITS
 from .path import Diffusion, Variant
 
 __all__ = [
     "AIS",
+    "CAPABILITIES",
     "CMCD",
-    "KIND",
     "LOSSES",
     "MCD",
     "NetOptions",
@@ -43,10 +43,9 @@ __all__ = [
     "make_algorithm",
 ]
 
-KIND = "fit"
 #: the step depends on the problem, the options and the state alone, so the driver compiles it
 #: once per model and data shapes (``ppl.inference.compiled``)
-SHARES_COMPILED_STEPS = True
+CAPABILITIES = Capabilities(kind="fit", shares_compiled_steps=True)
 LOSSES = ("kl", "logvar")
 SCHEDULES = ("constant", "cossq")
 #: Robbins-Monro decay of AIS's step-size adaptation: the rate at step t is (t + 1) ** -power
@@ -169,11 +168,6 @@ class DiffusionState(NamedTuple):
     opt_state: Any
     step: Any
 
-    @property
-    def warm_start(self):
-        """The ``WarmStart`` the path runs in (``None`` without one)."""
-        return self.fixed.get("warm")
-
 
 class DiffusionInfo(NamedTuple):
     """Per step: the loss (AIS: the variance of the batch's log-weights), the batch's estimate
@@ -183,17 +177,6 @@ class DiffusionInfo(NamedTuple):
     log_z: Any
     step_size: Any
     accept_prob: Any
-
-
-def _diffusion(problem, options, variant) -> Diffusion:
-    return problem.cached(
-        ("diffusion", variant, options), lambda: Diffusion(problem, options, variant)
-    )
-
-
-def _optimizer(problem, options):
-    key = ("diffusion-optimizer", options.optimizer, options.lr)
-    return problem.cached(key, lambda: problem.backend.optimizer(options.optimizer, options.lr))
 
 
 def _trained_names(options, variant) -> tuple[str, ...]:
@@ -214,52 +197,60 @@ def _batch_log_z(backend, w):
 
 
 def make_algorithm(variant: Variant):
-    """``(init, step, sample)`` of the algorithm contract for ``variant``."""
+    """``build(problem, options) -> Algorithm`` of ``variant``: the ``Diffusion`` and the
+    optimizer are built once per problem and closed over; the parameters, the optimizer's
+    state and the warm start are in the state."""
 
-    def init(problem, key, options) -> DiffusionState:
-        theta = _diffusion(problem, options, variant).initial_theta(key)
-        names = _trained_names(options, variant)
-        params = {k: v for k, v in theta.items() if k in names}
-        fixed = {k: v for k, v in theta.items() if k not in names}
-        opt_state = _optimizer(problem, options).init(params) if variant.trains else None
-        return DiffusionState(params, fixed, opt_state, problem.backend.xp.asarray(0))
-
-    def train_step(state, key, problem, options):
+    def build(problem, options) -> Algorithm:
         backend, xp = problem.backend, problem.backend.xp
-        diffusion = _diffusion(problem, options, variant)
-        loss = diffusion.loss(options.loss, state.params, state.fixed, key, options.batch_size)
-        (value, w), grads = backend.value_and_grad(loss, has_aux=True)(state.params)
-        ok = xp.isfinite(value)
-        grads = backend.tree_map(
-            lambda g: xp.where(ok & xp.isfinite(g), g, xp.zeros_like(g)), grads
-        )
-        params, opt_state = _optimizer(problem, options).update(
-            grads, state.opt_state, state.params
-        )
-        eps = diffusion.step_sizes({**state.fixed, **params})
-        info = DiffusionInfo(value, _batch_log_z(backend, w), xp.mean(eps), xp.ones_like(value))
-        return DiffusionState(params, state.fixed, opt_state, state.step + 1), info
+        diffusion = Diffusion(problem, options, variant)
+        optimizer = backend.optimizer(options.optimizer, options.lr) if variant.trains else None
 
-    def adapt_step(state, key, problem, options):
-        backend, xp = problem.backend, problem.backend.xp
-        diffusion = _diffusion(problem, options, variant)
-        theta = {**state.fixed, **state.params}
-        path = diffusion.simulate(theta, key, options.batch_size)
-        w = diffusion.log_weights(theta, path)
-        accept = xp.mean(path.accept)
-        rate = xp.asarray(state.step + 1, dtype=accept.dtype) ** -ADAPT_POWER
-        params = {"log_eps": state.params["log_eps"] + rate * (accept - options.target_accept)}
-        info = DiffusionInfo(
-            xp.mean((w - xp.mean(w)) ** 2),
-            _batch_log_z(backend, w),
-            xp.mean(diffusion.step_sizes(theta)),
-            accept,
+        def init(key) -> DiffusionState:
+            theta = diffusion.initial_theta(key)
+            names = _trained_names(options, variant)
+            params = {k: v for k, v in theta.items() if k in names}
+            fixed = {k: v for k, v in theta.items() if k not in names}
+            opt_state = optimizer.init(params) if variant.trains else None
+            return DiffusionState(params, fixed, opt_state, xp.asarray(0))
+
+        def train_step(state, key):
+            loss = diffusion.loss(options.loss, state.params, state.fixed, key, options.batch_size)
+            (value, w), grads = backend.value_and_grad(loss, has_aux=True)(state.params)
+            ok = xp.isfinite(value)
+            grads = backend.tree_map(
+                lambda g: xp.where(ok & xp.isfinite(g), g, xp.zeros_like(g)), grads
+            )
+            params, opt_state = optimizer.update(grads, state.opt_state, state.params)
+            eps = diffusion.step_sizes({**state.fixed, **params})
+            info = DiffusionInfo(value, _batch_log_z(backend, w), xp.mean(eps), xp.ones_like(value))
+            return DiffusionState(params, state.fixed, opt_state, state.step + 1), info
+
+        def adapt_step(state, key):
+            theta = {**state.fixed, **state.params}
+            path = diffusion.simulate(theta, key, options.batch_size)
+            w = diffusion.log_weights(theta, path)
+            accept = xp.mean(path.accept)
+            rate = xp.asarray(state.step + 1, dtype=accept.dtype) ** -ADAPT_POWER
+            log_eps = state.params["log_eps"] + rate * (accept - options.target_accept)
+            info = DiffusionInfo(
+                xp.mean((w - xp.mean(w)) ** 2),
+                _batch_log_z(backend, w),
+                xp.mean(diffusion.step_sizes(theta)),
+                accept,
+            )
+            return DiffusionState({"log_eps": log_eps}, state.fixed, None, state.step + 1), info
+
+        def sample(state, key, num_samples) -> Draws:
+            z, log_weights = diffusion.sample({**state.fixed, **state.params}, key, num_samples)
+            return Draws(z, log_weights)
+
+        return Algorithm(
+            init=init,
+            step=train_step if variant.trains else adapt_step,
+            capabilities=CAPABILITIES,
+            sample=sample,
+            warm_start=lambda state: state.fixed.get("warm"),  # the path's ``WarmStart``
         )
-        return DiffusionState(params, state.fixed, None, state.step + 1), info
 
-    def sample(state, key, problem, options, num_samples) -> Draws:
-        diffusion = _diffusion(problem, options, variant)
-        z, log_weights = diffusion.sample({**state.fixed, **state.params}, key, num_samples)
-        return Draws(z, log_weights)
-
-    return init, (train_step if variant.trains else adapt_step), sample
+    return build

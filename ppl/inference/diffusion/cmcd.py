@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import CMCD, KIND, SHARES_COMPILED_STEPS, NetOptions, make_algorithm
+from .base import CAPABILITIES, CMCD, NetOptions, make_algorithm
 
-__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "sample", "step"]
+__all__ = ["CAPABILITIES", "Options", "build"]
 
 
 @dataclass(frozen=True)
@@ -35,4 +35,4 @@ class Options(NetOptions):
     """``NetOptions`` (see ``ppl.inference.diffusion.base``); CMCD has none of its own."""
 
 
-init, step, sample = make_algorithm(CMCD)
+build = make_algorithm(CMCD)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, MCD, SHARES_COMPILED_STEPS, NetOptions, make_algorithm
+from .base import CAPABILITIES, MCD, NetOptions, make_algorithm
 
-__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "sample", "step"]
+__all__ = ["CAPABILITIES", "Options", "build"]
 
 
 @dataclass(frozen=True)
@@ -29,4 +29,4 @@ class Options(NetOptions):
     """``NetOptions`` (see ``ppl.inference.diffusion.base``); MCD has none of its own."""
 
 
-init, step, sample = make_algorithm(MCD)
+build = make_algorithm(MCD)

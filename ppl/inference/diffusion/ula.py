@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, SHARES_COMPILED_STEPS, ULA, TrainOptions, make_algorithm
+from .base import CAPABILITIES, ULA, TrainOptions, make_algorithm
 
-__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "sample", "step"]
+__all__ = ["CAPABILITIES", "Options", "build"]
 
 
 @dataclass(frozen=True)
@@ -28,4 +28,4 @@ class Options(TrainOptions):
     """``TrainOptions`` (see ``ppl.inference.diffusion.base``); ULA has none of its own."""
 
 
-init, step, sample = make_algorithm(ULA)
+build = make_algorithm(ULA)

@@ -1,5 +1,5 @@
-"""What the flow samplers share: options, state, and the ``init`` / ``step`` / ``sample`` triple
-(with ``check_info``).
+"""What the flow samplers share: options, state, and the ``build`` of an ``Algorithm``
+(``init`` / ``step`` / ``sample`` / ``check_info``).
 
 ``step`` takes one optimiser step on ``batch_size`` fresh forward paths (the energy-based
 reverse KL, ``mean(-log w)``) and, with ``data=``, ``batch_size`` data rows (maximum
@@ -25,15 +25,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ...core import Algorithm, Capabilities, Draws
 from ...errors import DivergenceError, OptionError, did_you_mean
 from .. import nn
-from ..driver import Draws
 from ..option_types import check_field_types
 from ..q0 import INITS
 from .blocks import KERNELS, Flow
 
 __all__ = [
-    "KIND",
+    "CAPABILITIES",
     "FlowInfo",
     "FlowState",
     "Options",
@@ -41,10 +41,9 @@ __all__ = [
     "make_algorithm",
 ]
 
-KIND = "fit"
 #: the step depends on the problem, the options and the state alone, so the driver compiles it
 #: once per model and data shapes (``ppl.inference.compiled``)
-SHARES_COMPILED_STEPS = True
+CAPABILITIES = Capabilities(kind="fit", shares_compiled_steps=True)
 
 
 def _check_choice(what: str, value, choices) -> None:
@@ -165,11 +164,6 @@ class FlowState(NamedTuple):
     opt_state: Any
     step: Any
 
-    @property
-    def warm_start(self):
-        """The ``WarmStart`` the flow runs in (``None`` without one)."""
-        return self.fixed.get("warm")
-
 
 class FlowInfo(NamedTuple):
     """Per step: the loss, the batch's estimate of ``log Z`` (NaN in the likelihood-only
@@ -183,16 +177,6 @@ class FlowInfo(NamedTuple):
     bad_layer: Any
 
 
-def _flow(problem, options, stochastic: bool) -> Flow:
-    key = ("flow", stochastic, options, id(options.data))
-    return problem.cached(key, lambda: Flow(problem, options, stochastic))
-
-
-def _optimizer(problem, options):
-    key = ("flow-optimizer", options.optimizer, options.lr)
-    return problem.cached(key, lambda: problem.backend.optimizer(options.optimizer, options.lr))
-
-
 def _batch_log_z(backend, w):
     return backend.logsumexp(w) - backend.xp.log(backend.xp.asarray(w.shape[0], dtype=w.dtype))
 
@@ -204,75 +188,95 @@ def _first_bad(xp, ok):
 
 
 def make_algorithm(stochastic: bool):
-    """``(init, step, sample)`` of the algorithm contract, with or without stochastic blocks."""
+    """``build(problem, options) -> Algorithm``, with or without stochastic blocks: the
+    ``Flow`` and the optimizer are built once per problem and closed over; the parameters, the
+    optimizer's state and the warm start are in the state."""
 
-    def init(problem, key, options) -> FlowState:
-        theta = _flow(problem, options, stochastic).initial_theta(key)
-        learn_step = stochastic and options.learn_step_size
-        fixed = {
-            k: v for k, v in theta.items() if k == "warm" or (k == "log_step" and not learn_step)
-        }
-        params = {k: v for k, v in theta.items() if k not in fixed}
-        opt_state = _optimizer(problem, options).init(params)
-        return FlowState(params, fixed, opt_state, problem.backend.xp.asarray(0))
-
-    def step(state, key, problem, options):
+    def build(problem, options) -> Algorithm:
         backend, xp = problem.backend, problem.backend.xp
-        flow = _flow(problem, options, stochastic)
-        kl_key, ml_key, data_key = backend.split(key, 3)
-        n = options.batch_size
-        batch = flow.data_batch(data_key, n) if flow.data is not None else None
+        flow = Flow(problem, options, stochastic)
+        optimizer = backend.optimizer(options.optimizer, options.lr)
 
-        def kl_and_ml(params):
-            theta = {**state.fixed, **params}
-            path = flow.forward(theta, kl_key, n)
-            loss, ok = -xp.mean(path.log_weights), path.layer_ok
-            if batch is not None and options.ml_weight > 0:
-                log_q, ml_ok = flow.log_likelihood(theta, batch, ml_key)
-                loss, ok = loss - options.ml_weight * xp.mean(log_q), ok & ml_ok
-            return loss, (path.log_weights, ok, path.accept)
+        def init(key) -> FlowState:
+            theta = flow.initial_theta(key)
+            learn_step = stochastic and options.learn_step_size
+            fixed = {
+                k: v
+                for k, v in theta.items()
+                if k == "warm" or (k == "log_step" and not learn_step)
+            }
+            params = {k: v for k, v in theta.items() if k not in fixed}
+            return FlowState(params, fixed, optimizer.init(params), xp.asarray(0))
 
-        def ml_only(params):
-            log_q, ok = flow.log_likelihood({**state.fixed, **params}, batch, ml_key)
-            nan = xp.full((n,), xp.nan, dtype=log_q.dtype)
-            return -xp.mean(log_q), (nan, ok, xp.ones_like(log_q[0]))
+        def step(state, key):
+            return _step(backend, flow, optimizer, options, state, key)
 
-        kl_grad = backend.value_and_grad(kl_and_ml, has_aux=True)
-        if options.ml_steps:
-            ml_grad = backend.value_and_grad(ml_only, has_aux=True)
-            (value, (w, ok, accept)), grads = backend.cond(
-                state.step < options.ml_steps, ml_grad, kl_grad, state.params
-            )
-        else:
-            (value, (w, ok, accept)), grads = kl_grad(state.params)
-        good = xp.isfinite(value) & xp.all(ok)
-        for leaf in backend.tree_leaves(grads):
-            good = good & xp.all(xp.isfinite(leaf))
-        update = _optimizer(problem, options).update
-        params, opt_state = backend.cond(  # a halted step keeps both as they were
-            good,
-            lambda g, s, p: update(g, s, p),
-            lambda g, s, p: (p, s),
-            grads,
-            state.opt_state,
-            state.params,
+        def sample(state, key, num_samples) -> Draws:
+            z, log_weights = flow.sample({**state.fixed, **state.params}, key, num_samples)
+            return Draws(z, log_weights)
+
+        def check_info(info: dict, first_step: int, method: str) -> None:
+            """Raise a ``DivergenceError`` naming the layer (and the step) of the first halted
+            step in a chunk's ``info`` (numpy arrays over its steps), if any."""
+            _check_halted(flow, info, first_step, method)
+
+        return Algorithm(
+            init=init,
+            step=step,
+            capabilities=CAPABILITIES,
+            sample=sample,
+            check_info=check_info,
+            warm_start=lambda state: state.fixed.get("warm"),  # the flow's ``WarmStart``
         )
-        bad = _first_bad(xp, ok)
-        bad = xp.where(good | (bad >= 0), bad, xp.full_like(bad, ok.shape[0]))
-        info = FlowInfo(value, _batch_log_z(backend, w), accept, bad)
-        return FlowState(params, state.fixed, opt_state, state.step + 1), info
 
-    def sample(state, key, problem, options, num_samples) -> Draws:
-        flow = _flow(problem, options, stochastic)
-        z, log_weights = flow.sample({**state.fixed, **state.params}, key, num_samples)
-        return Draws(z, log_weights)
+    return build
 
-    def check_info(problem, options, info: dict, first_step: int, method: str) -> None:
-        """Raise a ``DivergenceError`` naming the layer (and the step) of the first halted
-        step in a chunk's ``info`` (numpy arrays over its steps), if any."""
-        _check_halted(_flow(problem, options, stochastic), info, first_step, method)
 
-    return init, step, sample, check_info
+def _step(backend, flow, optimizer, options, state, key):
+    """One optimiser step (see the module docstring)."""
+    xp = backend.xp
+    kl_key, ml_key, data_key = backend.split(key, 3)
+    n = options.batch_size
+    batch = flow.data_batch(data_key, n) if flow.data is not None else None
+
+    def kl_and_ml(params):
+        theta = {**state.fixed, **params}
+        path = flow.forward(theta, kl_key, n)
+        loss, ok = -xp.mean(path.log_weights), path.layer_ok
+        if batch is not None and options.ml_weight > 0:
+            log_q, ml_ok = flow.log_likelihood(theta, batch, ml_key)
+            loss, ok = loss - options.ml_weight * xp.mean(log_q), ok & ml_ok
+        return loss, (path.log_weights, ok, path.accept)
+
+    def ml_only(params):
+        log_q, ok = flow.log_likelihood({**state.fixed, **params}, batch, ml_key)
+        nan = xp.full((n,), xp.nan, dtype=log_q.dtype)
+        return -xp.mean(log_q), (nan, ok, xp.ones_like(log_q[0]))
+
+    kl_grad = backend.value_and_grad(kl_and_ml, has_aux=True)
+    if options.ml_steps:
+        ml_grad = backend.value_and_grad(ml_only, has_aux=True)
+        (value, (w, ok, accept)), grads = backend.cond(
+            state.step < options.ml_steps, ml_grad, kl_grad, state.params
+        )
+    else:
+        (value, (w, ok, accept)), grads = kl_grad(state.params)
+    good = xp.isfinite(value) & xp.all(ok)
+    for leaf in backend.tree_leaves(grads):
+        good = good & xp.all(xp.isfinite(leaf))
+    update = optimizer.update
+    params, opt_state = backend.cond(  # a halted step keeps both as they were
+        good,
+        lambda g, s, p: update(g, s, p),
+        lambda g, s, p: (p, s),
+        grads,
+        state.opt_state,
+        state.params,
+    )
+    bad = _first_bad(xp, ok)
+    bad = xp.where(good | (bad >= 0), bad, xp.full_like(bad, ok.shape[0]))
+    info = FlowInfo(value, _batch_log_z(backend, w), accept, bad)
+    return FlowState(params, state.fixed, opt_state, state.step + 1), info
 
 
 def _check_halted(flow, info: dict, first_step: int, method: str) -> None:

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, SHARES_COMPILED_STEPS, make_algorithm
+from .base import CAPABILITIES, make_algorithm
 from .base import Options as _Options
 
-__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "check_info", "init", "sample", "step"]
+__all__ = ["CAPABILITIES", "Options", "build"]
 
 
 @dataclass(frozen=True)
@@ -33,4 +33,4 @@ class Options(_Options):
     """The flow's options (see ``ppl.inference.flows.base.Options``); none of its own."""
 
 
-init, step, sample, check_info = make_algorithm(stochastic=False)
+build = make_algorithm(stochastic=False)

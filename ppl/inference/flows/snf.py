@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KIND, SHARES_COMPILED_STEPS, StochasticOptions, make_algorithm
+from .base import CAPABILITIES, StochasticOptions, make_algorithm
 
-__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "check_info", "init", "sample", "step"]
+__all__ = ["CAPABILITIES", "Options", "build"]
 
 
 @dataclass(frozen=True)
@@ -37,4 +37,4 @@ class Options(StochasticOptions):
     ``ppl.inference.flows.base.StochasticOptions``); none of its own."""
 
 
-init, step, sample, check_info = make_algorithm(stochastic=True)
+build = make_algorithm(stochastic=True)

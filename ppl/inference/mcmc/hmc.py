@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .native import KIND, SHARES_COMPILED_STEPS, KernelOptions, init_with, step_with
+from .native import CAPABILITIES, KernelOptions, build_with
 
-__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "step"]
+__all__ = ["CAPABILITIES", "Options", "build"]
 
 
 @dataclass(frozen=True)
@@ -17,5 +17,4 @@ class Options(KernelOptions):
     num_steps: int | None = None
 
 
-init = init_with("HMC")
-step = step_with("HMC")
+build = build_with("HMC")

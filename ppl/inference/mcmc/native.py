@@ -1,16 +1,16 @@
-"""What NUTS and HMC share: options, and ``init``/``step`` over the backend's own kernel."""
+"""What NUTS and HMC share: options, and the ``Algorithm`` over the backend's own kernel."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...core import Algorithm, Capabilities
 from ...errors import OptionError, did_you_mean
 from ..option_types import check_field_types
 
-KIND = "mcmc"
 #: the step depends on the problem, the options and the state alone, so the driver compiles it
 #: once per model and data shapes (``ppl.inference.compiled``)
-SHARES_COMPILED_STEPS = True
+CAPABILITIES = Capabilities(kind="mcmc", shares_compiled_steps=True)
 INIT_STRATEGIES = ("uniform", "prior")
 
 
@@ -53,20 +53,17 @@ class KernelOptions:
             )
 
 
-def init_with(algo: str):
-    def init(problem, key, options):
+def build_with(algo: str):
+    """``build(problem, options) -> Algorithm`` of the backend's own ``algo`` kernel
+    (``"NUTS"`` or ``"HMC"``), built once per problem and closed over."""
+
+    def build(problem, options) -> Algorithm:
         if problem.dim == 0:
             raise OptionError(
                 f"{algo} needs at least one latent (unobserved, continuous) sample site, and the "
                 "model has none."
             )
-        return problem.backend.hmc_kernel(problem, algo, options)[0](key)
+        init, step = problem.backend.hmc_kernel(problem, algo, options)
+        return Algorithm(init=init, step=step, capabilities=CAPABILITIES)
 
-    return init
-
-
-def step_with(algo: str):
-    def step(state, key, problem, options):
-        return problem.backend.hmc_kernel(problem, algo, options)[1](state, key)
-
-    return step
+    return build

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .native import KIND, SHARES_COMPILED_STEPS, KernelOptions, init_with, step_with
+from .native import CAPABILITIES, KernelOptions, build_with
 
-__all__ = ["KIND", "SHARES_COMPILED_STEPS", "Options", "init", "step"]
+__all__ = ["CAPABILITIES", "Options", "build"]
 
 
 @dataclass(frozen=True)
@@ -25,5 +25,4 @@ class Options(KernelOptions):
     max_tree_depth: int = 10
 
 
-init = init_with("NUTS")
-step = step_with("NUTS")
+build = build_with("NUTS")

@@ -1,5 +1,5 @@
 """What every stochastic-gradient sampler shares: options, step-size schedules, the minibatch
-gradient, the base update rules, and the ``init``/``step`` pair built from an update rule.
+gradient, the base update rules, and the ``build`` of an ``Algorithm`` from an update rule.
 
 An update rule (``Update``) moves a flat position given a gradient estimate of the potential;
 ``sgld``, ``psgld``, ``sghmc`` and ``sgnht`` are update rules plus ``make_sampler``, and
@@ -21,13 +21,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ...core import Algorithm, Capabilities
 from ...errors import OptionError, did_you_mean
-from ..checks import check_runaway as check_info
+from ..checks import check_runaway
 from ..compiled import compiled
 from ..option_types import check_field_types
 
 __all__ = [
-    "KIND",
+    "AutoFrame",
+    "CAPABILITIES",
     "SCHEDULES",
     "FrictionOptions",
     "PreconditionOptions",
@@ -35,19 +37,19 @@ __all__ = [
     "SGOptions",
     "SGState",
     "Update",
-    "check_info",
+    "frame_of",
     "make_sampler",
     "minibatch_gradient",
-    "problem_overrides",
+    "runaway_check",
     "schedule_numpy",
     "step_size_at",
     "UPDATES",
 ]
 
-KIND = "mcmc"
-#: the step depends on the problem, the options and the state alone, so the driver compiles it
-#: once per model and data shapes (``ppl.inference.compiled``)
-SHARES_COMPILED_STEPS = True
+#: minibatch gradients (``batch_size``); the step depends on the problem, the options and the
+#: state alone, so the driver compiles it once per model and data shapes
+#: (``ppl.inference.compiled``)
+CAPABILITIES = Capabilities(kind="mcmc", minibatch=True, shares_compiled_steps=True)
 SCHEDULES = ("constant", "polynomial", "cyclical")
 INIT_STRATEGIES = ("prior", "uniform")
 
@@ -161,15 +163,6 @@ def _check_choice(name: str, value, choices) -> None:
         )
 
 
-def problem_overrides(options) -> dict:
-    """``{plate: subsample size}`` that ``ppl.infer`` applies while it builds and evaluates
-    the model (``"*"``: every plate larger than the size)."""
-    sizes = options.batch_size
-    if sizes is None:
-        return {}
-    return dict(sizes) if isinstance(sizes, Mapping) else {"*": int(sizes)}
-
-
 # ---- schedules ---------------------------------------------------------------------------
 def _schedule(options, t, cos, base):
     if options.schedule == "polynomial":
@@ -220,11 +213,6 @@ class SGState(NamedTuple):
     step: Any
     aux: Any
     frame: Any = None
-
-    @property
-    def warm_start(self):
-        """The whitened frame of ``step_size="auto"`` (its warm start), or ``None``."""
-        return self.frame
 
 
 class SGInfo(NamedTuple):
@@ -338,53 +326,52 @@ AUTO_MAX_DIM = 2000
 
 def auto_frame(problem, key, options, rule: str, blocks=None) -> Frame:
     """The MAP point, the Laplace factor there, and the step size ``AUTO_RULES[rule]`` gives
-    for the gradient noise measured there; once per problem (every chain shares it).
-    ``blocks``: ``(num_groups, dim)`` 0/1 masks whose cross-group covariance is dropped, so
-    that the whitening does not mix groups (structured SG-MCMC)."""
+    for the gradient noise measured there. ``blocks``: ``(num_groups, dim)`` 0/1 masks whose
+    cross-group covariance is dropped, so that the whitening does not mix groups (structured
+    SG-MCMC)."""
     from ..warm_start import laplace_start
 
-    def build():
-        if problem.dim > AUTO_MAX_DIM:
-            raise OptionError(
-                f"step_size='auto' whitens with a dense {problem.dim} x {problem.dim} Laplace "
-                f"factor, beyond {AUTO_MAX_DIM} dimensions; pass a number (step_size=1e-4, say)."
-            )
-        backend, xp = problem.backend, problem.backend.xp
-        begin = time.perf_counter()
-        map_key, noise_key = backend.split(key)
-        warm = laplace_start(problem, map_key, max_dense_dim=AUTO_MAX_DIM)
-        shift, factor = warm.shift, np.asarray(backend.to_numpy(warm.factor), np.float64)
-        if blocks is not None:
-            same_group = np.asarray(blocks).T @ np.asarray(blocks)
-            factor = np.linalg.cholesky((factor @ factor.T) * same_group)
-        factor = backend.asarray(factor)
-        inverse = xp.linalg.inv(factor)
-        value_and_grad = compiled(problem, "value_and_grad", lambda p: p.value_and_grad)
-        grads = [
-            xp.matmul(value_and_grad(shift, k)[1], factor) for k in backend.split(noise_key, 16)
-        ]
-        mean = sum(grads) / len(grads)
-        spread = sum((g - mean) ** 2 for g in grads) / (len(grads) - 1)
-        noise = float(np.max(np.asarray(backend.to_numpy(spread)))) + 1e-12
-        eps = AUTO_RULES[rule](getattr(options, "friction", 0.1), noise)
-        seconds = backend.asarray(time.perf_counter() - begin)
-        return Frame(
-            shift, factor, inverse, xp.asarray(eps, dtype=shift.dtype), seconds, warm.fallback
+    if problem.dim > AUTO_MAX_DIM:
+        raise OptionError(
+            f"step_size='auto' whitens with a dense {problem.dim} x {problem.dim} Laplace "
+            f"factor, beyond {AUTO_MAX_DIM} dimensions; pass a number (step_size=1e-4, say)."
         )
+    backend, xp = problem.backend, problem.backend.xp
+    begin = time.perf_counter()
+    map_key, noise_key = backend.split(key)
+    warm = laplace_start(problem, map_key, max_dense_dim=AUTO_MAX_DIM)
+    shift, factor = warm.shift, np.asarray(backend.to_numpy(warm.factor), np.float64)
+    if blocks is not None:
+        same_group = np.asarray(blocks).T @ np.asarray(blocks)
+        factor = np.linalg.cholesky((factor @ factor.T) * same_group)
+    factor = backend.asarray(factor)
+    inverse = xp.linalg.inv(factor)
+    value_and_grad = compiled(problem, "value_and_grad", lambda p: p.value_and_grad)
+    grads = [xp.matmul(value_and_grad(shift, k)[1], factor) for k in backend.split(noise_key, 16)]
+    mean = sum(grads) / len(grads)
+    spread = sum((g - mean) ** 2 for g in grads) / (len(grads) - 1)
+    noise = float(np.max(np.asarray(backend.to_numpy(spread)))) + 1e-12
+    eps = AUTO_RULES[rule](getattr(options, "friction", 0.1), noise)
+    seconds = backend.asarray(time.perf_counter() - begin)
+    return Frame(shift, factor, inverse, xp.asarray(eps, dtype=shift.dtype), seconds, warm.fallback)
 
-    grouping = None if blocks is None else np.asarray(blocks).tobytes()
-    return problem.cached(
-        ("sgmcmc-auto", rule, getattr(options, "friction", None), grouping), build
-    )
 
+class AutoFrame:
+    """``start(key) -> (position, frame)`` at step 0 of every chain of one run: the initial
+    position and no frame, or, for ``step_size="auto"``, the MAP point and its whitened frame
+    (``auto_frame``), found from the first chain's key and shared by the others (so ``build``
+    makes one per run; the frame then travels in each chain's state)."""
 
-def start(problem, key, options, rule: str, blocks=None):
-    """``(position, frame)`` at step 0: the initial position and no frame, or, for
-    ``step_size="auto"``, the MAP point and its whitened frame (see ``auto_frame``)."""
-    if options.step_size != "auto":
-        return initial_position(problem, key, options), None
-    frame = auto_frame(problem, key, options, rule, blocks)
-    return frame.shift, frame
+    def __init__(self, problem, options, rule: str, blocks=None):
+        self.problem, self.options, self.rule, self.blocks = problem, options, rule, blocks
+        self._frame: Frame | None = None
+
+    def __call__(self, key):
+        if self.options.step_size != "auto":
+            return initial_position(self.problem, key, self.options), None
+        if self._frame is None:
+            self._frame = auto_frame(self.problem, key, self.options, self.rule, self.blocks)
+        return self._frame.shift, self._frame
 
 
 def move(update: Update, position, aux, grad, eps, key, backend, options, frame):
@@ -411,26 +398,51 @@ def step_keys(backend, key):
     return backend.split(key, 3)
 
 
+def frame_of(state):
+    """``Algorithm.warm_start`` of the SG-MCMC samplers: the whitened frame of
+    ``step_size="auto"`` (its warm start: the MAP point, the Laplace factor, their cost), or
+    ``None``."""
+    return state.frame
+
+
+def runaway_check(problem) -> Callable:
+    """``Algorithm.check_info`` of the SG-MCMC samplers: ``checks.check_runaway`` on
+    ``problem``'s dimension (every chunk's ``info`` has each step's ``potential``)."""
+
+    def check_info(info: dict, first_step: int, method: str) -> None:
+        check_runaway(problem.dim, info, first_step, method)
+
+    return check_info
+
+
 def make_sampler(rule: str, auto_rule: str | None = None):
-    """``init(problem, key, options)`` and ``step(state, key, problem, options)`` of the sampler
-    that moves by the update rule ``UPDATES[rule]`` along minibatch gradients, its
-    ``step_size="auto"`` given by ``AUTO_RULES[auto_rule or rule]``."""
+    """``build(problem, options) -> Algorithm`` of the sampler that moves by the update rule
+    ``UPDATES[rule]`` along minibatch gradients, its ``step_size="auto"`` given by
+    ``AUTO_RULES[auto_rule or rule]``."""
     update = UPDATES[rule]
     auto_rule = auto_rule or rule
 
-    def init(problem, key, options):
-        z, frame = start(problem, key, options, auto_rule)
-        aux = update.init(z, problem.backend, options, frame)
-        return SGState(z, step_counter(problem.backend), aux, frame)
-
-    def step(state, key, problem, options):
+    def build(problem, options) -> Algorithm:
         backend = problem.backend
-        grad_key, noise_key = step_keys(backend, key)[:2]
-        value, grad = minibatch_gradient(problem)(state.position, grad_key)
-        dtype = state.position.dtype
-        eps = step_size_at(options, state.step, backend.xp, dtype, frame_step_size(state.frame))
-        z, aux = move(update, state.position, state.aux, grad, eps, noise_key, backend, options,
-                      state.frame)  # fmt: skip
-        return SGState(z, state.step + 1, aux, state.frame), SGInfo(eps, value)
+        start = AutoFrame(problem, options, auto_rule)
+        value_and_grad = minibatch_gradient(problem)
 
-    return init, step
+        def init(key):
+            z, frame = start(key)
+            aux = update.init(z, backend, options, frame)
+            return SGState(z, step_counter(backend), aux, frame)
+
+        def step(state, key):
+            grad_key, noise_key = step_keys(backend, key)[:2]
+            value, grad = value_and_grad(state.position, grad_key)
+            dtype = state.position.dtype
+            eps = step_size_at(options, state.step, backend.xp, dtype, frame_step_size(state.frame))
+            z, aux = move(update, state.position, state.aux, grad, eps, noise_key, backend,
+                          options, state.frame)  # fmt: skip
+            return SGState(z, state.step + 1, aux, state.frame), SGInfo(eps, value)
+
+        return Algorithm(
+            init, step, CAPABILITIES, check_info=runaway_check(problem), warm_start=frame_of
+        )
+
+    return build

@@ -17,24 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import (
-    KIND,
-    SHARES_COMPILED_STEPS,
-    SGOptions,
-    check_info,
-    make_sampler,
-    problem_overrides,
-)
+from .base import CAPABILITIES, SGOptions, make_sampler
 
-__all__ = [
-    "KIND",
-    "SHARES_COMPILED_STEPS",
-    "Options",
-    "check_info",
-    "init",
-    "problem_overrides",
-    "step",
-]
+__all__ = ["CAPABILITIES", "Options", "build"]
 
 
 @dataclass(frozen=True)
@@ -44,4 +29,4 @@ class Options(SGOptions):
     schedule: str = "cyclical"
 
 
-init, step = make_sampler("sgld", auto_rule="csgld")
+build = make_sampler("sgld", auto_rule="csgld")

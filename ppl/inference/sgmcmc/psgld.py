@@ -16,25 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import (
-    KIND,
-    SHARES_COMPILED_STEPS,
-    PreconditionOptions,
-    SGOptions,
-    check_info,
-    make_sampler,
-    problem_overrides,
-)
+from .base import CAPABILITIES, PreconditionOptions, SGOptions, make_sampler
 
-__all__ = [
-    "KIND",
-    "SHARES_COMPILED_STEPS",
-    "Options",
-    "check_info",
-    "init",
-    "problem_overrides",
-    "step",
-]
+__all__ = ["CAPABILITIES", "Options", "build"]
 
 
 @dataclass(frozen=True)
@@ -42,4 +26,4 @@ class Options(SGOptions, PreconditionOptions):
     """``SGOptions`` and ``PreconditionOptions`` (rms_decay, rms_eps)."""
 
 
-init, step = make_sampler("psgld")
+build = make_sampler("psgld")

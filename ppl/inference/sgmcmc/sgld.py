@@ -15,24 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import (
-    KIND,
-    SHARES_COMPILED_STEPS,
-    SGOptions,
-    check_info,
-    make_sampler,
-    problem_overrides,
-)
+from .base import CAPABILITIES, SGOptions, make_sampler
 
-__all__ = [
-    "KIND",
-    "SHARES_COMPILED_STEPS",
-    "Options",
-    "check_info",
-    "init",
-    "problem_overrides",
-    "step",
-]
+__all__ = ["CAPABILITIES", "Options", "build"]
 
 
 @dataclass(frozen=True)
@@ -40,4 +25,4 @@ class Options(SGOptions):
     """``SGOptions``; SGLD has no options of its own."""
 
 
-init, step = make_sampler("sgld")
+build = make_sampler("sgld")

@@ -16,25 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import (
-    KIND,
-    SHARES_COMPILED_STEPS,
-    FrictionOptions,
-    SGOptions,
-    check_info,
-    make_sampler,
-    problem_overrides,
-)
+from .base import CAPABILITIES, FrictionOptions, SGOptions, make_sampler
 
-__all__ = [
-    "KIND",
-    "SHARES_COMPILED_STEPS",
-    "Options",
-    "check_info",
-    "init",
-    "problem_overrides",
-    "step",
-]
+__all__ = ["CAPABILITIES", "Options", "build"]
 
 
 @dataclass(frozen=True)
@@ -42,4 +26,4 @@ class Options(SGOptions, FrictionOptions):
     """``SGOptions`` and ``FrictionOptions`` (friction: the diffusion A and initial thermostat)."""
 
 
-init, step = make_sampler("sgnht")
+build = make_sampler("sgnht")

@@ -31,38 +31,28 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ...core import Algorithm
 from ...errors import OptionError
 from .base import (
-    KIND,
-    SHARES_COMPILED_STEPS,
+    CAPABILITIES,
     UPDATES,
+    AutoFrame,
     FrictionOptions,
     PreconditionOptions,
     SGInfo,
     SGOptions,
     _check_choice,
-    check_info,
+    frame_of,
     frame_step_size,
     minibatch_gradient,
     move,
-    problem_overrides,
-    start,
+    runaway_check,
     step_counter,
     step_keys,
     step_size_at,
 )
 
-__all__ = [
-    "KIND",
-    "SHARES_COMPILED_STEPS",
-    "Options",
-    "StructuredState",
-    "check_info",
-    "group_masks",
-    "init",
-    "problem_overrides",
-    "step",
-]
+__all__ = ["CAPABILITIES", "Options", "StructuredState", "build", "group_masks"]
 
 BASES = ("sgld", "psgld", "sghmc")
 
@@ -155,21 +145,40 @@ class StructuredState(NamedTuple):
     masks: Any
     frame: Any = None
 
-    @property
-    def warm_start(self):
-        """The whitened frame of ``step_size="auto"`` (its warm start), or ``None``."""
-        return self.frame
 
-
-def init(problem, key, options):
+def build(problem, options) -> Algorithm:
+    """The structured sampler on ``problem``: its groups' masks and its start are found here,
+    once; the masks also travel in the state."""
     backend, xp = problem.backend, problem.backend.xp
     blocks = group_masks(problem.layout, options.groups)
-    masks = backend.asarray(blocks)
-    z, frame = start(problem, key, options, options.base, blocks)
-    buffer = xp.zeros((options.buffer_size, problem.dim), dtype=z.dtype) + z
-    aux = UPDATES[options.base].init(z, backend, options, frame)
-    masks = xp.astype(masks, z.dtype)
-    return StructuredState(z, step_counter(backend), aux, buffer, masks, frame)
+    start = AutoFrame(problem, options, options.base, blocks)
+    update = UPDATES[options.base]
+    estimate = _dropout_gradient if options.dropout > 0 else _structured_gradient
+
+    def init(key):
+        z, frame = start(key)
+        buffer = xp.zeros((options.buffer_size, problem.dim), dtype=z.dtype) + z
+        aux = update.init(z, backend, options, frame)
+        masks = xp.astype(backend.asarray(blocks), z.dtype)
+        return StructuredState(z, step_counter(backend), aux, buffer, masks, frame)
+
+    def step(state, key):
+        batch_key, noise_key, buffer_key = step_keys(backend, key)
+        num = options.num_masks + 1 if options.dropout > 0 else state.masks.shape[0]
+        keys = backend.split(buffer_key, num)
+        value, grad = estimate(backend, problem, state, batch_key, keys, options)
+        dtype = state.position.dtype
+        eps = step_size_at(options, state.step, xp, dtype, frame_step_size(state.frame))
+        z, aux = move(update, state.position, state.aux, grad, eps, noise_key, backend, options,
+                      state.frame)  # fmt: skip
+        row = xp.arange(options.buffer_size) == state.step % options.buffer_size
+        buffer = xp.where(row[:, None], z[None, :], state.buffer)
+        new = StructuredState(z, state.step + 1, aux, buffer, state.masks, state.frame)
+        return new, SGInfo(eps, value)
+
+    return Algorithm(
+        init, step, CAPABILITIES, check_info=runaway_check(problem), warm_start=frame_of
+    )
 
 
 def _buffer_draw(backend, state, key, options):
@@ -211,21 +220,3 @@ def _dropout_gradient(backend, problem, state, batch_key, keys, options):
     value, current = value_and_grad(z, batch_key)
     grad = xp.where(count > 0, total / xp.clip(count, 1, None), current)
     return value, grad
-
-
-def step(state, key, problem, options):
-    backend, xp = problem.backend, problem.backend.xp
-    batch_key, noise_key, buffer_key = step_keys(backend, key)
-    num = options.num_masks + 1 if options.dropout > 0 else state.masks.shape[0]
-    keys = backend.split(buffer_key, num)
-    estimate = _dropout_gradient if options.dropout > 0 else _structured_gradient
-    value, grad = estimate(backend, problem, state, batch_key, keys, options)
-    dtype = state.position.dtype
-    eps = step_size_at(options, state.step, xp, dtype, frame_step_size(state.frame))
-    update = UPDATES[options.base]
-    z, aux = move(update, state.position, state.aux, grad, eps, noise_key, backend, options,
-                  state.frame)  # fmt: skip
-    row = xp.arange(options.buffer_size) == state.step % options.buffer_size
-    buffer = xp.where(row[:, None], z[None, :], state.buffer)
-    new = StructuredState(z, state.step + 1, aux, buffer, state.masks, state.frame)
-    return new, SGInfo(eps, value)
