@@ -139,7 +139,7 @@ def _run_steps(spec, algorithm, build, problem, options, config, key, checkpoint
     interrupted."""
     backend = problem.backend
     caps = algorithm.capabilities
-    num_chains = config.num_chains if caps.kind == "mcmc" else 1
+    num_chains = config.num_chains if caps.kind == "mcmc" else 1  # a fit has one state
     warmup, thinning, total = config.num_warmup, config.thinning, config.total_steps
     init_key, run_key = backend.split(key)
     start = time.perf_counter()
@@ -278,7 +278,9 @@ def run(spec, problem, options, config: RunConfig, observed=None) -> Posterior:
     """Run algorithm ``spec`` on ``problem`` with validated ``options`` and the run settings
     ``config``; return a ``Posterior``."""
     module = spec.load()
+    begin = time.perf_counter()
     algorithm = module.build(problem, options)
+    build_seconds = time.perf_counter() - begin
     if not isinstance(algorithm, Algorithm):
         raise TypeError(
             f"{spec.target}.build returned a {type(algorithm).__name__}, not a "
@@ -295,6 +297,7 @@ def run(spec, problem, options, config: RunConfig, observed=None) -> Posterior:
     state, positions, info, timings, interrupted = _run_steps(
         spec, algorithm, build, problem, options, config, loop_key, checkpoint
     )
+    timings["init_seconds"] += build_seconds  # the kernel, runner or network that build made
     diagnostics: dict[str, Any] = {"partial": interrupted}
     start = None if algorithm.warm_start is None else algorithm.warm_start(state)
     if start is not None:

@@ -28,7 +28,7 @@ from ..compiled import compiled
 from ..option_types import check_field_types
 
 __all__ = [
-    "AutoFrame",
+    "ChainStart",
     "CAPABILITIES",
     "SCHEDULES",
     "FrictionOptions",
@@ -356,7 +356,7 @@ def auto_frame(problem, key, options, rule: str, blocks=None) -> Frame:
     return Frame(shift, factor, inverse, xp.asarray(eps, dtype=shift.dtype), seconds, warm.fallback)
 
 
-class AutoFrame:
+class ChainStart:
     """``start(key) -> (position, frame)`` at step 0 of every chain of one run: the initial
     position and no frame, or, for ``step_size="auto"``, the MAP point and its whitened frame
     (``auto_frame``), found from the first chain's key and shared by the others (so ``build``
@@ -424,7 +424,7 @@ def make_sampler(rule: str, auto_rule: str | None = None):
 
     def build(problem, options) -> Algorithm:
         backend = problem.backend
-        start = AutoFrame(problem, options, auto_rule)
+        start = ChainStart(problem, options, auto_rule)
         value_and_grad = minibatch_gradient(problem)
 
         def init(key):

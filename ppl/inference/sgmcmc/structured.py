@@ -36,7 +36,7 @@ from ...errors import OptionError
 from .base import (
     CAPABILITIES,
     UPDATES,
-    AutoFrame,
+    ChainStart,
     FrictionOptions,
     PreconditionOptions,
     SGInfo,
@@ -151,7 +151,7 @@ def build(problem, options) -> Algorithm:
     once; the masks also travel in the state."""
     backend, xp = problem.backend, problem.backend.xp
     blocks = group_masks(problem.layout, options.groups)
-    start = AutoFrame(problem, options, options.base, blocks)
+    start = ChainStart(problem, options, options.base, blocks)
     update = UPDATES[options.base]
     estimate = _dropout_gradient if options.dropout > 0 else _structured_gradient
 
