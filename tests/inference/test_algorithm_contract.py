@@ -115,3 +115,15 @@ def test_run_config_counts_follow_the_kind():
     assert (config.thinning, config.num_samples, config.seed) == (3, 5, 4)
     fit = RunConfig.for_options("fit", registry.get("svi").options(num_steps=9, num_samples=4))
     assert (fit.total_steps, fit.num_samples, fit.num_warmup, fit.num_chains) == (9, 4, 0, 1)
+
+
+def test_the_warm_start_of_vectorised_chains_is_read_from_the_first_chain():
+    # the chains share one frame (step_size="auto"); stacked over 2 chains its cost is an
+    # array of 2, which the driver once tried to turn into one float
+    post = ppl.infer(
+        normal_normal, "sgld", args=(Y,), backend="numpyro", num_chains=2, num_warmup=10,
+        num_samples=10, progress=False,
+    )  # fmt: skip
+    assert post.samples["mu"].shape == (2, 10)
+    assert isinstance(post.timings["warm_start_seconds"], float)
+    assert post.diagnostics["warm_start"].startswith("Laplace")
