@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import jax
 from numpyro.infer.hmc import hmc
+
+#: NumPyro's (and Pyro's) default HMC trajectory length
+TRAJECTORY_LENGTH = 2 * math.pi
 
 
 class KernelState(NamedTuple):
@@ -31,6 +35,7 @@ def hmc_kernel(problem, algo: str, options):
     extra = {"max_tree_depth": options.max_tree_depth} if algo == "NUTS" else {}
     if algo == "HMC":
         extra = {"num_steps": options.num_steps} if options.num_steps else {}
+    bounded = options.max_num_steps if algo == "HMC" and not options.num_steps else 0
 
     def start(z0, kernel_key):
         return init_kernel(
@@ -54,7 +59,11 @@ def hmc_kernel(problem, algo: str, options):
         return KernelState(state.z, state)
 
     def step(state, key):
-        new = sample_kernel(state.inner)
+        inner = state.inner
+        if bounded:  # 2π long, in at most max_num_steps steps of the adapted step size
+            length = jax.numpy.minimum(TRAJECTORY_LENGTH, bounded * inner.adapt_state.step_size)
+            inner = inner._replace(trajectory_length=length)
+        new = sample_kernel(inner)
         info = HMCInfo(
             new.accept_prob,
             new.adapt_state.step_size,

@@ -121,19 +121,18 @@ def _write(kernel, state: KernelState) -> None:
     kernel._divergences = []
 
 
-#: the most leapfrog steps of one HMC proposal whose length follows the step size (2^10, the
-#: longest trajectory of NUTS at its default depth): eager torch takes ~0.5 ms a step, so a
-#: badly scaled start whose step size adapts down to 1e-5 would otherwise take minutes a draw
-MAX_LEAPFROG_STEPS = 1024
-
-
 class _BoundedHMC(HMC):
     """Pyro's ``HMC`` whose trajectory of length ``trajectory_length`` takes at most
-    ``MAX_LEAPFROG_STEPS`` steps (its step count is unbounded otherwise)."""
+    ``max_num_steps`` leapfrog steps (unbounded otherwise: eager torch takes ~0.5 ms a step, so
+    a step size adapted down to 1e-5 took minutes a draw)."""
+
+    def __init__(self, *args, max_num_steps: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_num_steps = max_num_steps
 
     @property
     def num_steps(self):
-        return min(MAX_LEAPFROG_STEPS, super().num_steps)
+        return min(self.max_num_steps, super().num_steps)
 
 
 def hmc_kernel(problem, algo: str, options):
@@ -155,8 +154,10 @@ def hmc_kernel(problem, algo: str, options):
         if algo == "NUTS":
             kernel = NUTS(max_tree_depth=options.max_tree_depth, **common)
         else:
-            bounded = options.num_steps is None  # a number the user gives is kept as given
-            kernel = (_BoundedHMC if bounded else HMC)(num_steps=options.num_steps, **common)
+            if options.num_steps is None:  # a number the user gives is kept as given
+                kernel = _BoundedHMC(max_num_steps=options.max_num_steps, **common)
+            else:
+                kernel = HMC(num_steps=options.num_steps, **common)
         kernel.initial_params = {"z": z0}
         with keys.global_seed(key):
             kernel.setup(warmup_steps=options.num_warmup)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...errors import OptionError
 from .native import CAPABILITIES, KernelOptions, build_with
 
 __all__ = ["CAPABILITIES", "Options", "build"]
@@ -12,9 +13,19 @@ __all__ = ["CAPABILITIES", "Options", "build"]
 @dataclass(frozen=True)
 class Options(KernelOptions):
     """``KernelOptions`` plus num_steps: leapfrog steps per proposal (``None``: a trajectory
-    length of 2π divided by the adapted step size)."""
+    length of 2π divided by the adapted step size, at most max_num_steps: a badly scaled start
+    adapts the step size down to ~1e-5 early in warmup, where 2π would take ~600,000 steps a
+    draw; NUTS's default depth bounds it the same way)."""
 
     num_steps: int | None = None
+    max_num_steps: int = 1024
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("num_steps", "max_num_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise OptionError(f"{name} must be at least 1, got {value}.")
 
 
 build = build_with("HMC")
