@@ -70,7 +70,7 @@ def run_one(target, method, K, backend, seed, args):
     ess = np.exp(2 * logsumexp(w, axis=1) - logsumexp(2 * w, axis=1))
     mode_err = math.nan
     if target == "challenging":
-        x = post.samples["x"].reshape(-1, 2)
+        x = post.raw_samples["x"].reshape(-1, 2)  # the draws as made, with their weights
         p = np.exp(post.diagnostics["log_weights"] - logsumexp(post.diagnostics["log_weights"]))
         masses = np.bincount(targets.challenging_mode(x), p, minlength=6)
         mode_err = float(np.abs(masses - targets.challenging_mode_masses()).max())

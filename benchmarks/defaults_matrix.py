@@ -77,14 +77,15 @@ def score(post, reference) -> tuple[float, float, str]:
     """``(max mean error in sd, max |sd / ref sd - 1|, worst parameter)`` of ``post``, with its
     importance weights applied where it has them."""
     log_w = post.diagnostics.get("log_weights")
-    weights = None
-    if log_w is not None:
+    weights, draws = None, post.samples
+    if log_w is not None:  # the draws as made, weighted (``samples`` are them resampled)
+        draws = post.raw_samples
         w = np.exp(np.asarray(log_w, dtype=np.float64) - np.max(log_w)).reshape(-1)
         weights = w / w.sum()
     mean_err, sd_err, worst, badness = 0.0, 0.0, "", -1.0
     for site, ref in reference.items():
         ref_mean, ref_sd = np.asarray(ref["mean"]), np.asarray(ref["sd"])
-        flat = np.asarray(post.samples[site], dtype=np.float64).reshape(-1, ref_mean.size)
+        flat = np.asarray(draws[site], dtype=np.float64).reshape(-1, ref_mean.size)
         w = np.full(len(flat), 1.0 / len(flat)) if weights is None else weights
         mean = w @ flat
         sd = np.sqrt(w @ (flat - mean) ** 2)

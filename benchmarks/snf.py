@@ -142,7 +142,7 @@ def run_double_well(variant, backend, seed, data, energy_only, args):
         options.update(num_steps=steps, data=data, ml_steps=args.ml_steps)
     start = time.perf_counter()
     post = ppl.infer(spec.model, method, backend=backend, seed=seed, progress=False, **options)
-    x = np.asarray(post.samples["x"][0])
+    x = np.asarray(post.raw_samples["x"][0])  # the draws as made, with log_w
     log_w = np.asarray(post.diagnostics["log_weights"])
     curves = profile_curves(x, log_w, args.repeats)
     error, bias, sd, bins = profile_error(curves)

@@ -41,7 +41,7 @@ def test_score_applies_importance_weights():
     reference = {"x": {"mean": np.array(1.0), "sd": np.array(1.0)}}
     draws = np.array([[0.0, 1.0, 2.0, 100.0]])
     weights = np.log([1.0, 2.0, 1.0, 1e-300])  # the far draw has no weight: mean 1, sd sqrt(.5)
-    post = SimpleNamespace(samples={"x": draws}, diagnostics={"log_weights": weights})
+    post = SimpleNamespace(raw_samples={"x": draws}, diagnostics={"log_weights": weights})
     mean_err, sd_err, worst = score(post, reference)
     assert mean_err == pytest.approx(0.0, abs=1e-12) and worst == "x"
     assert sd_err == pytest.approx(1 - np.sqrt(0.5)) and sd_err < SD_TOL and MEAN_TOL == 0.3

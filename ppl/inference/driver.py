@@ -23,7 +23,7 @@ from ..core import Algorithm, Draws, RunConfig
 from ..errors import DivergenceError
 from . import checks, compiled, warm_start
 from .checkpoint import Checkpoint
-from .posterior import LogZ, Posterior
+from .posterior import LogZ, Posterior, resampling_index
 
 __all__ = ["Draws", "run"]
 
@@ -329,8 +329,14 @@ def run(spec, problem, options, config: RunConfig, observed=None) -> Posterior:
         samples = {k: backend.to_numpy(v) for k, v in constrain(flat).items()}
         timings["compile_seconds"] += constrain.compile_seconds
         timings["constrain_seconds"] = time.perf_counter() - t0 - constrain.compile_seconds
+    raw_samples = {}
+    if log_weights is not None and samples:  # equal-weight draws for the user; raw ones kept
+        uniform = backend.uniform(backend.split(sample_key)[1])
+        index = resampling_index(log_weights, float(backend.to_numpy(uniform)))
+        raw_samples, samples = samples, {k: v[:, index] for k, v in samples.items()}
     return Posterior(
         samples=samples,
+        raw_samples=raw_samples,
         method=spec.name,
         backend=backend.name,
         options=options,

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import OptionError
 
-__all__ = ["LogZ", "Posterior", "load"]
+__all__ = ["LogZ", "Posterior", "load", "resampling_index"]
 
 
 class LogZ(NamedTuple):
@@ -28,11 +28,33 @@ class LogZ(NamedTuple):
     stderr: float
 
 
+def resampling_index(log_weights: np.ndarray, uniform: float) -> np.ndarray:
+    """Systematic resampling: the indices of ``n`` draws taken in proportion to
+    ``exp(log_weights)`` (``n`` their number), from one uniform in ``[0, 1)``. Each draw is
+    kept ``floor(n w_i)`` or ``ceil(n w_i)`` times, so the resampled mean is unbiased and adds
+    less noise than multinomial resampling.
+
+    >>> resampling_index(np.log([0.5, 0.25, 0.25, 1e-12]), 0.5).tolist()
+    [0, 0, 1, 2]
+    """
+    w = np.asarray(log_weights, dtype=np.float64).reshape(-1)
+    w = np.exp(w - w.max())
+    cumulative = np.cumsum(w / w.sum())
+    cumulative[-1] = 1.0
+    points = (uniform + np.arange(len(w))) / len(w)
+    return np.searchsorted(cumulative, points, side="right")
+
+
 @dataclass
 class Posterior:
     """Draws and everything known about how they were made.
 
-    ``samples[site]`` is a numpy array of shape ``(num_chains, num_draws, *site_shape)``;
+    ``samples[site]`` is a numpy array of shape ``(num_chains, num_draws, *site_shape)``, draws
+    of equal weight: where an algorithm makes importance-weighted draws (the diffusions, the
+    flows, ``svi`` with a weighted objective), they are resampled by their weights
+    (``resampling_index``), and ``raw_samples`` holds the draws as made, with their weights in
+    ``diagnostics["log_weights"]`` and the weights' effective sample size in
+    ``diagnostics["ess"]``;
     ``sample_stats`` holds the algorithm's per-step ``info`` fields (``(chain, draw)``);
     ``timings`` the seconds spent compiling and running; ``log_z`` a ``LogZ`` for algorithms that
     estimate the normalizing constant, else ``None``.
@@ -48,6 +70,7 @@ class Posterior:
     log_z: LogZ | None = None
     observed_data: dict[str, np.ndarray] = field(default_factory=dict)
     problem: Any = field(default=None, repr=False, compare=False)
+    raw_samples: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def num_chains(self) -> int:

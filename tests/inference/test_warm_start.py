@@ -37,7 +37,7 @@ def _weighted_moments(post):
     w = np.asarray(post.diagnostics["log_weights"], dtype=np.float64)
     w = np.exp(w - w.max())
     w /= w.sum()
-    beta = post.samples["beta"][0].astype(np.float64)
+    beta = post.raw_samples["beta"][0].astype(np.float64)
     mean = w @ beta
     sd = np.sqrt(w @ (beta - mean) ** 2)
     return mean, sd, 1.0 / np.sum(w**2)
@@ -156,7 +156,7 @@ def test_warm_start_false_is_the_start_from_the_prior(backend, method):
     w = np.asarray(post.diagnostics["log_weights"], dtype=np.float64)
     w = np.exp(w - w.max())
     w /= w.sum()
-    mean = float(w @ post.samples["x"][0])
+    mean = float(w @ post.raw_samples["x"][0])
     assert abs(mean - 1.0) < 4.0 / np.sqrt(1.0 / np.sum(w**2))
 
 
