@@ -22,7 +22,10 @@ of magnitude, where a guide started at the prior median with a small scale conve
 
 1. find the MAP point ``m`` in unconstrained space (L-BFGS, at most ``map_iterations``);
 2. take the Laplace approximation there: ``L = cholesky(H^-1)`` for the Hessian ``H`` of the
-   potential (directions with no curvature get unit scale);
+   potential; this is the shared warm start (``ppl.inference.warm_start``), so where the
+   Laplace approximation is degenerate (a scale at its boundary: the centred eight schools'
+   ``tau`` -> 0) or far from the posterior's bulk, ``m`` and ``L`` are its fallback's, mean-field
+   VI from the prior's median (``Posterior.diagnostics["warm_start"]`` says which);
 3. fit the backend's own guide, started at zero with unit scale, to the whitened target
    ``u -> p(m + L u)`` (the same posterior, so the ELBO is unchanged), with Adam whose rate decays
    from ``lr`` to ``lr * lr_decay`` over ``num_steps``;
@@ -72,7 +75,7 @@ from ..errors import OptionError, did_you_mean
 from . import compiled, objectives
 from .optimize import find_map
 from .option_types import check_field_types
-from .warm_start import laplace_factor
+from .warm_start import laplace_start
 
 __all__ = [
     "CAPABILITIES",
@@ -247,16 +250,9 @@ def _whitens(options) -> bool:
     )
 
 
-class Whitening(NamedTuple):
-    """The affine map ``z = shift + factor @ u`` of the whitened fit and ``log |det factor|``."""
-
-    shift: Any
-    factor: Any
-    log_det: Any
-
-
 class SVIState(NamedTuple):
-    """runner: the backend's SVI state; whitening: the ``Whitening`` that ``init`` found, or
+    """runner: the backend's SVI state; whitening: the ``WarmStart`` (``z = shift + factor @
+    u``, ``ppl.inference.warm_start``) that ``init`` found and the guide is fitted in, or
     ``()`` when the guide is fitted to the model itself (then the model's own arguments)."""
 
     runner: Any
@@ -265,7 +261,7 @@ class SVIState(NamedTuple):
 
 class _Plan:
     """One SVI configuration on one problem: whether it whitens, and the backend's runner on
-    the model it fits (the whitened model takes its ``Whitening`` as its argument, from the
+    the model it fits (the whitened model takes its ``WarmStart`` as its argument, from the
     state). Holds no value that ``init`` finds: those are in ``SVIState``."""
 
     def __init__(self, problem, options):
@@ -322,6 +318,7 @@ def build(problem, options) -> Algorithm:
         capabilities=CAPABILITIES,
         sample=sample,
         converged=functools.partial(converged, options=options) if stops else None,
+        warm_start=(lambda state: state.whitening) if plan.whiten else None,
     )
 
 
@@ -333,15 +330,17 @@ def _init(problem, options, plan, key):
         return SVIState(_runner_init(problem, options, plan, svi_key, start))
     # init="median": the backend's own start, except at the sites given ``init_values``
     start = {k: v for k, v in problem.init_values.items() if k in problem.layout.names} or None
+    if options.init == "map" and plan.whiten:
+        # the shared warm start: the Laplace approximation at the MAP point, or its fallback
+        # where that is degenerate or far from the posterior's bulk (ppl.inference.warm_start)
+        whitening = laplace_start(
+            problem, map_key, max_dense_dim=MAX_WHITEN_DIM, map_iterations=options.map_iterations
+        )
+        start = {"u": backend.asarray(np.zeros(problem.dim))}  # the warm start's centre
+        state = _runner_init(problem, options, plan, svi_key, start, (whitening,))
+        return SVIState(state, whitening)
     if options.init == "map":
         z = find_map(problem, map_key, options.map_iterations)
-        if plan.whiten:
-            factor = laplace_factor(problem, z)
-            log_det = np.asarray(np.log(np.diag(factor)).sum())
-            whitening = Whitening(z, backend.asarray(factor), backend.asarray(log_det))
-            start = {"u": backend.asarray(np.zeros(problem.dim))}  # the Laplace point itself
-            state = _runner_init(problem, options, plan, svi_key, start, (whitening,))
-            return SVIState(state, whitening)
         values = problem.constrain(z)
         start = {k: v for k, v in values.items() if k in problem.layout.names}
     return SVIState(_runner_init(problem, options, plan, svi_key, start))

@@ -66,7 +66,6 @@ __all__ = [
     "WarmStart",
     "describe",
     "from_target",
-    "laplace_factor",
     "laplace_start",
     "potential",
     "potential_and_grad",
@@ -98,16 +97,6 @@ FALLBACK_LR = 0.05
 FALLBACK_BATCH = 64
 #: coordinates per batch of the diagonal curvature's central differences
 DIAGONAL_BATCH = 128
-
-
-def laplace_factor(problem, z) -> np.ndarray:
-    """``cholesky(H^-1)`` of the potential's Hessian at ``z``, as numpy; directions without
-    positive curvature get unit scale."""
-    values, vectors = _eigh(problem, z)
-    finite = np.isfinite(values)
-    top = values[finite].max() if finite.any() else 1.0
-    values = np.where(finite & (values > 1e-10 * max(top, 1e-300)), values, 1.0)
-    return _cholesky_inverse(values, vectors)
 
 
 def _eigh(problem, z):
