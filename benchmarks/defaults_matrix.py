@@ -77,9 +77,10 @@ def score(post, reference) -> tuple[float, float, str]:
     """``(max mean error in sd, max |sd / ref sd - 1|, worst parameter)`` of ``post``, with its
     importance weights applied where it has them."""
     log_w = post.diagnostics.get("log_weights")
-    weights, draws = None, post.samples
-    if log_w is not None:  # the draws as made, weighted (``samples`` are them resampled)
-        draws = post.raw_samples
+    weights = None
+    # the draws as made, weighted (``samples`` are them resampled by the weights)
+    draws = post.samples if log_w is None else post.raw_samples
+    if log_w is not None:
         w = np.exp(np.asarray(log_w, dtype=np.float64) - np.max(log_w)).reshape(-1)
         weights = w / w.sum()
     mean_err, sd_err, worst, badness = 0.0, 0.0, "", -1.0
