@@ -20,8 +20,9 @@ CELLS = [
     ("hmc", ES, {"num_warmup": 300, "num_samples": 500}),
     # ais started from the Laplace approximation at the joint MAP (tau ~ 29, far in the tail)
     # returned tau 1.0 sd off (these budgets; 0.9 at the defaults) with an importance ESS of
-    # 4%, silently; the warm start's check now keeps the better start
-    ("ais", ES, {"num_samples": 500}),
+    # 4%, silently; the warm start's check now keeps the better start. Slow (15 s): the check
+    # itself is tested fast in test_warm_start.py (a Laplace start far from the bulk)
+    pytest.param("ais", ES, {"num_samples": 500}, marks=pytest.mark.slow),
     # the 5-coefficient regression where cmcd's defaults returned a posterior 1,158-1,714 sd
     # off with an importance ESS of 1 and no warning; its weights now say so. Slow: its start
     # (a mean-field fit from the prior) took most of 200 s on the loaded 2-core machine
