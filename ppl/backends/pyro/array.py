@@ -2,7 +2,8 @@
 
 It imports torch (and array-api-compat's torch namespace), never pyro: an algorithm written over
 arrays runs on it alone. Keys are ``ppl.backends.pyro.keys``; optimizers are the functional ones
-of ``ppl.backends.pyro.optim``; ``jit`` is the identity and ``scan``/``vmap`` are Python loops.
+of ``ppl.backends.pyro.optim``; ``jit`` is the identity, ``scan`` is a Python loop and ``vmap``
+is ``torch.func.vmap`` (a loop where a function cannot be vectorised).
 
 >>> from ppl.backends.pyro.array import TorchArrays
 >>> arrays = TorchArrays()
@@ -14,6 +15,7 @@ of ``ppl.backends.pyro.optim``; ``jit`` is the identity and ``scan``/``vmap`` ar
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import array_api_compat.torch as torch_xp
 import numpy as np
@@ -26,6 +28,12 @@ from . import keys
 from .optim import OPTIMIZERS, functional_optimizer
 
 __all__ = ["TorchArrays"]
+
+
+def _loop(f, args):
+    leaves, spec = pytree.tree_flatten(args)
+    rows = [pytree.tree_unflatten([v[i] for v in leaves], spec) for i in range(len(leaves[0]))]
+    return _stack([f(*row) for row in rows])
 
 
 def _stack(trees):
@@ -115,12 +123,26 @@ class TorchArrays(ArrayBackend):
         return carry, (_stack(ys) if ys and ys[0] is not None else None)
 
     def vmap(self, f):
+        """``f`` mapped over the leading axis of its arguments by ``torch.func.vmap``; where
+        ``f`` cannot be vectorised (data-dependent control flow, ``.item()``, random draws,
+        autograd inside), a Python loop over rows, with one warning that names the cause."""
+        vectorised = torch.func.vmap(f)
+        looping = []  # set once vectorisation has failed: then every call loops
+
         def mapped(*args):
-            leaves, spec = pytree.tree_flatten(args)
-            rows = [
-                pytree.tree_unflatten([v[i] for v in leaves], spec) for i in range(len(leaves[0]))
-            ]
-            return _stack([f(*row) for row in rows])
+            if not looping:
+                try:
+                    return vectorised(*args)
+                except Exception as err:  # noqa: BLE001 - any failure: the loop gives the answer
+                    looping.append(err)
+                    warnings.warn(
+                        f"{getattr(f, '__qualname__', f)!r} could not be vectorised on torch "
+                        f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); ppl maps it "
+                        "with a Python loop over rows, which is slower. Models without Python "
+                        "control flow on latent values vectorise.",
+                        stacklevel=2,
+                    )
+            return _loop(f, args)
 
         return mapped
 

@@ -206,9 +206,12 @@ def build_problem(
             if site["type"] == "sample" and _not_subsample(name, site)
         }
 
-    value_and_grad, compile_seconds = None, 0.0
+    value_and_grad, start = None, time.perf_counter()
+    if record and layout.dim:  # now: a recording cannot start inside a vmap
+        evaluate(unconstrain(sample_prior(keys.key(0))), tuple(full.values()))
+    compile_seconds = time.perf_counter() - start
     if compile and layout.dim:
-        value_and_grad, compile_seconds = _compiled_value_and_grad(
+        value_and_grad, seconds = _compiled_value_and_grad(
             backend,
             neg_log_joint,
             potential,
@@ -216,11 +219,12 @@ def build_problem(
             unconstrain(sample_prior(keys.key(0))),
             sizes,
         )
+        compile_seconds += seconds
     elif minibatch and record and plate_names and layout.dim:  # record the minibatch potential
         start = time.perf_counter()  # now, timed as a compile, not inside a run's first step
         z0 = unconstrain(sample_prior(keys.key(0)))
         evaluate(z0, draw_indices(keys.key(0), z0.device))
-        compile_seconds = time.perf_counter() - start
+        compile_seconds += time.perf_counter() - start
     if any(not torch.is_tensor(v) for v in init_values.values()):
         init_values = {k: backend.asarray(v) for k, v in init_values.items()}
     return Problem(
