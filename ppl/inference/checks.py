@@ -10,6 +10,10 @@ a ``Posterior``:
   below ``MIN_ESS`` (or below ``ESS_FRACTION_CHAINS`` of the draws when there are fewer than
   ``MIN_ESS / ESS_FRACTION_CHAINS``) warn with ``UntrustedResultWarning``.
 
+:func:`check_weighted_draws` runs on the constrained draws of a weighted result: one draw that
+carries more than ``DOMINANT_SHARE`` of a parameter's weighted variance warns, since that
+parameter's sd then rests on a single draw (a heavy tail the sampler reached once).
+
 :func:`check_runaway` is an algorithm's ``check_info`` (the SG-MCMC family's): after every chunk
 of steps, warmup included, a chain whose potential ran away by orders of magnitude while staying
 finite raises ``DivergenceError`` naming the step.
@@ -33,6 +37,7 @@ import numpy as np
 from ..errors import DivergenceError, UntrustedResultWarning
 
 __all__ = [
+    "DOMINANT_SHARE",
     "ESS_FRACTION",
     "ESS_FRACTION_CHAINS",
     "MIN_ESS",
@@ -40,6 +45,7 @@ __all__ = [
     "RUNAWAY_FACTOR",
     "check_result",
     "check_runaway",
+    "check_weighted_draws",
     "chain_ess",
     "importance_ess",
     "runaway_chain",
@@ -53,6 +59,11 @@ ESS_FRACTION = 0.01
 #: 100 per chain before trusting R-hat)
 MIN_ESS = 100
 ESS_FRACTION_CHAINS = 0.1
+#: one weighted draw carrying more than this share of a parameter's weighted variance warns
+#: (dropping it would move that sd by more than 16%): with 1,000 exact draws of eight schools'
+#: heavy-tailed ``tau`` the largest share is 2.6% (median) and 5.5% (99th percentile); the
+#: check runs where the weights' ESS is at least ``MIN_ESS`` (below, the ESS alone speaks)
+DOMINANT_SHARE = 0.3
 #: a split R-hat above this, over two or more chains, warns
 RHAT_LIMIT = 1.05
 #: a chain whose potentials sit this many times the spread of a stationary chain above the
@@ -239,6 +250,40 @@ def _check_weights(method, log_weights: np.ndarray, info) -> None:
             "num_steps (or lower lr) so the fitted sampler covers the posterior, or use "
             "'nuts' for this model."
         )
+
+
+def check_weighted_draws(method: str, samples: dict, log_weights: np.ndarray) -> None:
+    """Warn when one draw carries more than ``DOMINANT_SHARE`` of the weighted variance of a
+    parameter of ``samples`` (``{site: (1, draws, ...)}``, constrained) under ``log_weights``.
+
+    >>> import warnings
+    >>> x = np.r_[np.linspace(-1, 1, 999), 30.0]
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     check_weighted_draws("ais", {"tau": x[None]}, np.zeros(1000))
+    >>> "tau" in str(caught[0].message)
+    True
+    """
+    w = np.exp(log_weights.reshape(-1) - np.max(log_weights))
+    w = w / w.sum()
+    if 1.0 / np.sum(w**2) < MIN_ESS:
+        return
+    for site, values in samples.items():
+        x = np.asarray(values, dtype=np.float64).reshape(w.size, -1)
+        terms = w[:, None] * (x - w @ x) ** 2
+        share = terms.max(axis=0) / np.maximum(terms.sum(axis=0), np.finfo(float).tiny)
+        worst = int(np.argmax(share))
+        if share[worst] > DOMINANT_SHARE:
+            shape = np.shape(values)[2:]
+            where = f"[{', '.join(map(str, np.unravel_index(worst, shape)))}]" if shape else ""
+            draw = int(np.argmax(terms[:, worst]))
+            _warn(
+                f"{method}: one of the {w.size} weighted draws ({site}{where} = "
+                f"{x[draw, worst]:.4g}) carries {100 * share[worst]:.0f}% of the weighted "
+                f"variance of {site}{where}, so its sd and tails rest on that one draw (a "
+                "heavy tail reached once). Raise num_samples, or use 'nuts' for this model."
+            )
+            return
 
 
 def _check_rhat(method, problem, positions) -> None:

@@ -331,6 +331,7 @@ def run(spec, problem, options, config: RunConfig, observed=None) -> Posterior:
         timings["constrain_seconds"] = time.perf_counter() - t0 - constrain.compile_seconds
     raw_samples = {}
     if log_weights is not None and samples:  # equal-weight draws for the user; raw ones kept
+        checks.check_weighted_draws(spec.name, samples, log_weights)
         uniform = backend.uniform(backend.split(sample_key)[1])
         index = resampling_index(log_weights, float(backend.to_numpy(uniform)))
         raw_samples, samples = samples, {k: v[:, index] for k, v in samples.items()}

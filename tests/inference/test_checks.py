@@ -27,7 +27,7 @@ CAPABILITIES = Capabilities(kind="fit")
 @dataclass(frozen=True)
 class Options:
     """num_steps, num_samples: as any fit; result: what ``sample`` returns ("fine", "nan_draws",
-    "nan_weights", "zero_weights", "one_weight")."""
+    "nan_weights", "zero_weights", "one_weight", "one_far_draw")."""
 
     num_steps: int = 3
     num_samples: int = 200
@@ -64,6 +64,8 @@ def _draws(problem, options, num_samples):
     w = np.zeros(num_samples)
     if options.result == "nan_draws":
         z[5, 2] = np.nan  # coordinate 2 is site "b"
+    if options.result == "one_far_draw":
+        z[7, 1] = 30.0  # b[0]: 900 of ~1,100 in its variance's sum
     w[0] = {"nan_weights": np.nan, "zero_weights": -np.inf, "one_weight": 50.0}.get(
         options.result, 0
     )
@@ -113,6 +115,12 @@ def test_one_dominant_weight_warns_with_the_ess_and_the_fix(problem):
     with pytest.warns(UntrustedResultWarning, match=r"effective sample size of 1\.0 .*num_steps"):
         post = _run(problem, "one_weight")
     assert post.diagnostics["ess"] == pytest.approx(1.0)
+
+
+def test_one_draw_carrying_a_parameters_variance_warns_naming_it(problem):
+    # the ESS is the full 200 (equal weights): only the draw's share of the variance flags it
+    with pytest.warns(UntrustedResultWarning, match=r"\(b\[0\] = 30\) carries 8\d% .*num_samples"):
+        _run(problem, "one_far_draw")
 
 
 def test_a_fine_result_neither_raises_nor_warns(problem):
