@@ -119,3 +119,24 @@ def test_the_console_script_is_installed():
     assert [line.split()[0] for line in out.stdout.splitlines()] == [
         spec.name for spec in ppl.algorithms() + ppl.decide.algorithms()
     ]
+
+
+def test_run_with_one_nuts_chain_notes_r_hat_absent_and_counts_divergences(capsys):
+    code = main(
+        [
+            "run",
+            "eight_schools_noncentered",
+            "--method",
+            "nuts",
+            "--backend",
+            "numpyro",
+            "--num-samples",
+            "50",
+            "--option",
+            "num_warmup=50",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "r_hat: absent" in captured.out and "Shape validation failed" not in captured.err
+    assert "divergences: " in captured.out and " of 50 draws (" in captured.out

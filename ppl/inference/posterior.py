@@ -129,10 +129,12 @@ class Posterior:
         }
 
     def summary(self, **kwargs):
-        """A pandas DataFrame: mean, sd, hdi, ess and r_hat per parameter (``arviz.summary``)."""
-        import arviz as az
+        """A pandas DataFrame: mean, sd, hdi, ess and r_hat per parameter (``arviz.summary``),
+        with notes printed under it (``attrs["notes"]``): ``r_hat`` is left out for one chain,
+        and divergent transitions are counted (``ppl.inference.summary``)."""
+        from .summary import summarize
 
-        return az.summary(self.to_arviz(), **kwargs)
+        return summarize(self, **kwargs)
 
     def plot(self, var_names=None, **kwargs):
         """Trace and marginal plots of the draws (``arviz.plot_trace``); returns the axes."""
