@@ -6,4 +6,8 @@ update rules of ``base``. Minibatches come from the model's own
 ``ppl.plate(name, N, subsample_size=B)`` or from the ``batch_size=`` option.
 """
 
+from ...core.lazy import submodule_getattr
+
 __all__: list[str] = []
+
+__getattr__ = submodule_getattr(__name__)  # its submodules, imported on first use
