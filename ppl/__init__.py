@@ -42,6 +42,7 @@ _LAZY = {
     "register_algorithm": "ppl.inference.registry:register_algorithm",
     "AlgorithmSpec": "ppl.inference.registry:AlgorithmSpec",
     "Posterior": "ppl.inference.posterior:Posterior",
+    "predictive": "ppl.inference.predictive:predictive",
     "load": "ppl.inference.posterior:load",
 }
 
@@ -75,6 +76,7 @@ __all__ = [
     "register_algorithm",
     "AlgorithmSpec",
     "Posterior",
+    "predictive",
     "load",
 ]
 
