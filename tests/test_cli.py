@@ -161,6 +161,8 @@ def test_run_refuses_an_unknown_backend_or_option_with_exit_2(capsys):
     assert "'tf'" in capsys.readouterr().err
     assert main(["run", "sblrc-blr", "--option", "num_samplez=5"]) == 2
     assert "Did you mean 'num_samples'?" in capsys.readouterr().err
+    assert main(["run", "sblrc-blrr"]) == 2
+    assert "Did you mean 'sblrc-blr'? ppl.models.names()" in capsys.readouterr().err
 
 
 def test_compare_plot_creates_its_folder(tmp_path, capsys):
