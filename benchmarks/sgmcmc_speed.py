@@ -35,7 +35,7 @@ METHODS = {
     "psgld": {},
     "sghmc": {},
     "sgnht": {},
-    "csgld": {},
+    "cyclical_sgld": {},
     "structured_sgmcmc": {"groups": "sites"},
 }
 

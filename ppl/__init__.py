@@ -14,6 +14,7 @@ first use, so ``import ppl`` imports neither torch nor jax.
 from __future__ import annotations
 
 import importlib
+import sys
 
 from . import distributions, errors, ops
 from .backends import backend, backends, get_backend, set_backend
@@ -21,6 +22,8 @@ from .config import get_precision, set_precision
 from .primitives import deterministic, factor, param, plate, sample, subsample
 
 dist = distributions
+# ``from ppl.dist import constraints`` (an import statement needs a module of that name)
+sys.modules[f"{__name__}.dist"] = distributions
 
 __version__ = "0.1.0"
 
@@ -30,6 +33,8 @@ _LAZY = {
     "reparam": "ppl.reparam",
     "models": "ppl.models",
     "decide": "ppl.decide",
+    "inference": "ppl.inference",
+    "plots": "ppl.plots",
     "Trace": "ppl.handlers.trace_view:Trace",
     "Site": "ppl.handlers.trace_view:Site",
     "infer": "ppl.inference.infer:infer",
@@ -37,6 +42,7 @@ _LAZY = {
     "register_algorithm": "ppl.inference.registry:register_algorithm",
     "AlgorithmSpec": "ppl.inference.registry:AlgorithmSpec",
     "Posterior": "ppl.inference.posterior:Posterior",
+    "predictive": "ppl.inference.predictive:predictive",
     "load": "ppl.inference.posterior:load",
 }
 
@@ -61,6 +67,8 @@ __all__ = [
     "reparam",
     "models",
     "decide",
+    "inference",
+    "plots",
     "Trace",
     "Site",
     "infer",
@@ -68,6 +76,7 @@ __all__ = [
     "register_algorithm",
     "AlgorithmSpec",
     "Posterior",
+    "predictive",
     "load",
 ]
 

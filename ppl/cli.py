@@ -97,6 +97,13 @@ def _compare(args) -> int:
         args.seed,
         progress=False,
     )
+    if not rows:
+        from .errors import OptionError
+
+        raise OptionError(
+            f"None of the methods {args.methods} runs on the backends {args.backends} for "
+            f"{spec.name!r}, whose backends are {', '.join(spec.backends)}."
+        )
     print(f"{spec.name}: {spec.description}")
     print(format_table(rows))
     if args.plot:

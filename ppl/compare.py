@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import ast
 import math
+import pathlib
 import time
 from dataclasses import dataclass
 
-from .errors import OptionError
+from .errors import OptionError, did_you_mean
 
 __all__ = ["Row", "parse_options", "run_one", "compare", "format_table", "plot_marginals"]
 
@@ -101,6 +102,7 @@ def run_one(
 def compare(spec, methods, backends, options=None, seed=0, progress=None) -> list[Row]:
     """``run_one`` for every method on every backend the model and the method support; options
     that a method does not have are left out for it."""
+    _check_names(methods, backends, options or {})
     from .inference.registry import get
 
     rows = []
@@ -115,6 +117,32 @@ def compare(spec, methods, backends, options=None, seed=0, progress=None) -> lis
             except Exception as err:  # one failed run is a row of the table, not the end
                 rows.append(Row(method, backend, error=f"{type(err).__name__}: {err}"[:160]))
     return rows
+
+
+def _check_names(methods, backends, options: dict) -> None:
+    """An error naming the valid choices for an unknown backend, method, or an option that
+    none of ``methods`` has (one a method lacks is left out for it, by design)."""
+    import ppl
+
+    from .errors import BackendError
+    from .inference.registry import get
+
+    known = ppl.backends()
+    for backend in backends:
+        if backend not in known:
+            raise BackendError(
+                f"Unknown backend {backend!r}."
+                + did_you_mean(backend, known)
+                + f" The backends are: {', '.join(known)}."
+            )
+    accepted = set().union(*(get(method).defaults() for method in methods))
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise OptionError(
+            f"Option {unknown[0]!r} is not an option of any of {', '.join(methods)}."
+            + did_you_mean(unknown[0], accepted)
+            + f" Their options are: {', '.join(sorted(accepted))}."
+        )
 
 
 def _fmt(value, digits=3) -> str:
@@ -152,6 +180,7 @@ def plot_marginals(rows: list[Row], path: str, max_sites: int = 6, reference=Non
     from .plots import compare as compare_plot
 
     runs = {f"{r.method}/{r.backend}": r.posterior for r in rows if r.posterior is not None}
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig = compare_plot(runs, reference=reference, max_params=max_sites, path=path)
     plt.close(fig)
     return path

@@ -119,3 +119,65 @@ def test_the_console_script_is_installed():
     assert [line.split()[0] for line in out.stdout.splitlines()] == [
         spec.name for spec in ppl.algorithms() + ppl.decide.algorithms()
     ]
+
+
+def test_run_with_one_nuts_chain_notes_r_hat_absent_and_counts_divergences(capsys):
+    code = main(
+        [
+            "run",
+            "eight_schools_noncentered",
+            "--method",
+            "nuts",
+            "--backend",
+            "numpyro",
+            "--num-samples",
+            "50",
+            "--option",
+            "num_warmup=50",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "r_hat: absent" in captured.out and "Shape validation failed" not in captured.err
+    assert "divergences: " in captured.out and " of 50 draws (" in captured.out
+
+
+def test_compare_refuses_unknown_backends_and_options_naming_the_choices(capsys):
+    """Issue 24 item 4: these were dropped or ignored silently (exit 0, or 1 with no word)."""
+    cases = [
+        (["--backends", "numpyro,tf"], ["'tf'", "numpyro, pyro"]),
+        (["--backends", "pyro_"], ["'pyro_'", "Did you mean 'pyro'?"]),
+        (["--option", "num_samplez=50"], ["'num_samplez'", "Did you mean 'num_samples'?"]),
+        (["--methods", "nuts,nutz"], ["'nutz'", "Did you mean 'nuts'?"]),
+    ]
+    for extra, needles in cases:
+        assert main(["compare", "sblrc-blr", *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert all(needle in err for needle in needles), (extra, err)
+
+
+def test_run_refuses_an_unknown_backend_or_option_with_exit_2(capsys):
+    assert main(["run", "sblrc-blr", "--backend", "tf"]) == 2
+    assert "'tf'" in capsys.readouterr().err
+    assert main(["run", "sblrc-blr", "--option", "num_samplez=5"]) == 2
+    assert "Did you mean 'num_samples'?" in capsys.readouterr().err
+    assert main(["run", "sblrc-blrr"]) == 2
+    assert "Did you mean 'sblrc-blr'? ppl.models.names()" in capsys.readouterr().err
+
+
+def test_compare_plot_creates_its_folder(tmp_path, capsys):
+    path = tmp_path / "new" / "deeper" / "c.png"
+    code = main(
+        [
+            "compare",
+            "sblrc-blr",
+            "--methods",
+            "svi",
+            "--backends",
+            "numpyro",
+            "--plot",
+            str(path),
+            *QUICK_SVI,
+        ]
+    )
+    assert code == 0 and path.is_file()

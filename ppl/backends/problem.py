@@ -79,17 +79,28 @@ def check_observed_shape(name: str, value_shape, dist_shape, batch_shape) -> Non
     )
 
 
-def latent_sites(trace, subsample_plates, skip=()) -> list:
+def latent_sites(trace, subsample_plates, skip=(), data=None) -> list:
     """The latent sample sites of a backend's trace (a mapping of name to site dict), after
-    checking that every site is one a ``Problem`` can represent."""
+    checking that every site is one a ``Problem`` can represent.
+
+    ``data``: the model's arguments ``(args, kwargs)``. An observed value with NaN or inf (and
+    no ``obs_mask``) is an error when it is data the user passed: a numpy array, or a model
+    run on arguments that hold NaN or inf themselves. An observation computed from latent
+    values (``obs=y - mu``) may overflow at the prototype's prior draw and is left to
+    ``Problem.init``, which looks for a point where the density is finite.
+    """
     latent = []
+    data_non_finite = data is not None and _holds_non_finite(data)
     for name, site in trace.items():
         if site["type"] != "sample" or name in skip:
             continue
         fn = site["fn"]
         if site["is_observed"]:
             if not site["infer"].get("_deterministic", False):
-                check_observation(name, site["value"], fn, site.get("mask"))
+                check_observation(name, site["value"], fn)
+                user_data = data_non_finite or isinstance(site["value"], np.ndarray)
+                if user_data and site.get("mask") is None:
+                    check_finite_observation(name, site["value"])
             continue
         if site["infer"].get("is_auxiliary", False):
             continue
@@ -121,16 +132,54 @@ def observed_values(trace, skip=()) -> dict:
     }
 
 
-def check_observation(name: str, value, fn, mask=None) -> None:
-    """Shape (``check_observed_shape``) and finiteness of an observed value."""
+def check_observation(name: str, value, fn) -> None:
+    """The shape of an observed value (``check_observed_shape``).
+
+    Its finiteness is not checked here: an observation may be computed from latent values
+    (``obs=y - mu`` in an ARMA model), so NaN or inf at the prototype's prior draw says nothing
+    about the data (``latent_sites`` checks data; ``Problem.init`` names an observed site
+    whose recorded value holds NaN or inf when no finite starting point is found).
+    """
     check_observed_shape(name, tuple(getattr(value, "shape", ())), fn.shape(), fn.batch_shape)
+
+
+def _holds_non_finite(tree) -> bool:
+    """Whether any float array in ``tree`` (nested tuples, lists, dicts) holds NaN or inf."""
+    if isinstance(tree, dict):
+        return any(_holds_non_finite(v) for v in tree.values())
+    if isinstance(tree, (tuple, list)):
+        return any(_holds_non_finite(v) for v in tree)
+    if not hasattr(tree, "shape") and not isinstance(tree, float):
+        return False
+    array = to_numpy_any(tree)
+    return array.dtype.kind in "fc" and not np.isfinite(array).all()
+
+
+def check_finite_observation(name: str, value) -> None:
+    """A ``ModelError`` when the observed data ``value`` holds NaN or inf."""
     array = to_numpy_any(value)
-    if mask is None and array.dtype.kind in "fc" and not np.isfinite(array).all():
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
         count = int((~np.isfinite(array)).sum())
         raise ModelError(
             f"Observed site {name!r} has {count} NaN or inf value(s). Drop them, or keep them and "
             "pass obs_mask= (true where observed) to ppl.sample so they are ignored."
         )
+
+
+def _non_finite_observations(observed: Mapping[str, Any], sites) -> str:
+    """A sentence naming the observed ``sites`` whose recorded value holds NaN or inf."""
+    found = []
+    for name in sites:
+        array = np.asarray(observed.get(name, 0.0))
+        if array.dtype.kind in "fc" and not np.isfinite(array).all():
+            found.append(f"{name!r} ({int((~np.isfinite(array)).sum())} of {array.size})")
+    if not found:
+        return ""
+    return (
+        f" Observed site(s) {', '.join(found)} hold NaN or inf value(s): if they are data, drop "
+        "them, or keep them and pass obs_mask= (true where observed) to ppl.sample so they are "
+        "ignored; if the observation is computed from latent values, that computation overflows."
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,6 +257,7 @@ class Problem:
         HMC); ``init_values`` override named sites. A ``ModelError`` naming the sites at fault
         if none is found."""
         keys = self.backend.split(key, max_tries)
+        raised = None
         for attempt in range(max_tries):
             if strategy == "uniform":
                 draw = self.backend.uniform(keys[attempt], (self.dim,), -2.0, 2.0)
@@ -218,16 +268,27 @@ class Problem:
                 values = dict(self.sample_prior(keys[attempt]))
             values.update({k: v for k, v in self.init_values.items() if k in values})
             z = self.unconstrain(values)
-            if math.isfinite(float(self.potential(z))):
-                return z
+            try:
+                if math.isfinite(float(self.potential(z))):
+                    return z
+            except ValueError as err:  # a backend that validates values (Pyro) raises on NaN
+                if not _non_finite_observations(self.observed, self.observed):
+                    raise
+                raised = err
             if self.init_values and all(n in self.init_values for n in self.layout.names):
                 break
-        bad = [name for name, lp in self.site_log_probs(z).items() if not math.isfinite(lp)]
+        if raised is None:
+            bad = [name for name, lp in self.site_log_probs(z).items() if not math.isfinite(lp)]
+        else:  # the backend refused the observed values themselves
+            bad = [
+                name for name in self.observed if _non_finite_observations(self.observed, [name])
+            ]
         raise ModelError(
             f"The model's log density is not finite at any of {attempt + 1} initial points "
             f"(non-finite log_prob at sites {bad or 'unknown'}). Check those sites' parameters "
             "and observed values for NaN, values outside the support, or a scale of zero."
-        )
+            + _non_finite_observations(self.observed, bad)
+        ) from raised
 
     def constrain(self, z) -> dict:
         """``{site: constrained value}`` for ``z`` of shape ``(*batch, dim)``."""

@@ -57,8 +57,13 @@ class Runtime(abc.ABC):
         ``sample(state, key, n) -> {site: draws}``."""
 
     @abc.abstractmethod
-    def predictive(self, model, samples: dict, args, kwargs, seed: int) -> dict:
-        """Draws of every site given posterior ``samples`` (leading axis: draws), as numpy."""
+    def predictive(
+        self, model, samples: dict, args, kwargs, seed: int, num_samples: int | None = None
+    ) -> dict:
+        """Draws of the model's sites given posterior ``samples`` of its latent sites (leading
+        axis: draws), as numpy ``{site: (draws, *shape)}``: every sample and deterministic site
+        but those in ``samples`` and ``factor`` sites. Without ``samples``, ``num_samples``
+        draws from the prior (latent sites included)."""
 
     @abc.abstractmethod
     def log_likelihood(self, model, samples: dict, args, kwargs) -> dict:

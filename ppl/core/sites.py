@@ -71,6 +71,14 @@ class Site:
     raw: dict = field(default_factory=dict, repr=False)
     log_prob_fn: Callable[[dict], Any] | None = field(default=None, repr=False)
 
+    def __getitem__(self, key: str):
+        """``site["value"]``: the attribute ``key``, for code written against the backends'
+        site dicts."""
+        fields = self.__dataclass_fields__
+        if not isinstance(key, str) or key not in fields:
+            raise KeyError(f"Site has no field {key!r}; its fields are: {', '.join(fields)}.")
+        return getattr(self, key)
+
     def log_prob(self):
         """The elementwise log density of the value, with scale and mask applied as the
         backend applies them (an array of the site's batch shape).

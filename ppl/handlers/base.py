@@ -98,6 +98,8 @@ class Handler:
                 f"`{type(self).__name__}(model, ...)`, as a decorator, or as a context manager."
             )
         with self:
+            # the model's arguments as ppl.infer converts them (numpy, lists, floats)
+            args, kwargs = self._frames[-1][2].convert_args(args, kwargs)
             return self.fn(*args, **kwargs)
 
     def __repr__(self) -> str:

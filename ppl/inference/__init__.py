@@ -24,3 +24,9 @@ run's settings (seed, chains, warmup, thinning, checkpoints, progress) are one
 
 ``ppl/inference/mcmc/nuts.py`` is a small example of the contract.
 """
+
+from ..core.lazy import submodule_getattr
+
+__all__: list[str] = []
+
+__getattr__ = submodule_getattr(__name__)  # its submodules, imported on first use

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import OptionError
 
-__all__ = ["check_field_types"]
+__all__ = ["check_at_least", "check_field_types", "check_positive"]
 
 
 def _is_int(value) -> bool:
@@ -91,3 +91,24 @@ def check_field_types(options) -> None:
         checked = _check(f.name, kind, value)
         if checked is not value:
             object.__setattr__(options, f.name, checked)
+
+
+def check_at_least(options, **minimums: int) -> None:
+    """An ``OptionError`` naming the first count option below its least valid value.
+
+    ``check_at_least(options, num_samples=1, num_warmup=0)``; a field whose value is ``None``
+    (unset, the algorithm's own default) is skipped.
+    """
+    for name, least in minimums.items():
+        value = getattr(options, name)
+        if value is not None and value < least:
+            raise OptionError(f"Option {name} must be at least {least}, got {value}.")
+
+
+def check_positive(options, *names: str) -> None:
+    """An ``OptionError`` naming the first of ``names`` that is not a positive number (finite
+    values only: ``inf`` is refused too)."""
+    for name in names:
+        value = getattr(options, name)
+        if not 0 < value < math.inf:
+            raise OptionError(f"Option {name} must be a positive number, got {value}.")

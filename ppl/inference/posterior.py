@@ -129,10 +129,12 @@ class Posterior:
         }
 
     def summary(self, **kwargs):
-        """A pandas DataFrame: mean, sd, hdi, ess and r_hat per parameter (``arviz.summary``)."""
-        import arviz as az
+        """A pandas DataFrame: mean, sd, hdi, ess and r_hat per parameter (``arviz.summary``),
+        with notes printed under it (``attrs["notes"]``): ``r_hat`` is left out for one chain,
+        and divergent transitions are counted (``ppl.inference.summary``)."""
+        from .summary import summarize
 
-        return az.summary(self.to_arviz(), **kwargs)
+        return summarize(self, **kwargs)
 
     def plot(self, var_names=None, **kwargs):
         """Trace and marginal plots of the draws (``arviz.plot_trace``); returns the axes."""
@@ -150,11 +152,14 @@ class Posterior:
         return self.problem
 
     def predictive(self, args=(), kwargs=None, num_samples: int | None = None, seed: int = 0):
-        """Posterior predictive draws of every site for new ``args``/``kwargs``, through the
-        backend's ``Predictive``: ``{site: array (num_draws_total, *shape)}``."""
+        """Posterior predictive draws for new ``args``/``kwargs``, through the backend's
+        ``Predictive``: ``{site: array (num_draws_total, *shape)}`` of every observed and
+        deterministic site (recomputed from the latent draws and the new arguments; ``factor``
+        sites left out), the same on both backends. The latent draws are ``samples``."""
         problem = self._require_problem("predictive")
         backend = problem.backend
-        flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in self.samples.items()}
+        latent = set(problem.layout.names)
+        flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in self.samples.items() if k in latent}
         if num_samples is not None:
             flat = {k: v[:num_samples] for k, v in flat.items()}
         args, kwargs = backend.convert_args(args, kwargs)

@@ -16,7 +16,14 @@ from typing import Any
 
 from ..errors import OptionError, did_you_mean
 
-__all__ = ["AlgorithmSpec", "algorithms", "get", "register_algorithm", "validate_options"]
+__all__ = [
+    "AlgorithmSpec",
+    "RENAMED",
+    "algorithms",
+    "get",
+    "register_algorithm",
+    "validate_options",
+]
 
 ENTRY_POINT_GROUP = "ppl.algorithms"
 
@@ -61,7 +68,9 @@ _BUILTIN: tuple[AlgorithmSpec, ...] = (
     AlgorithmSpec("psgld", "sgmcmc", "ppl.inference.sgmcmc.psgld", "RMSprop-preconditioned SGLD"),
     AlgorithmSpec("sghmc", "sgmcmc", "ppl.inference.sgmcmc.sghmc", "Stochastic-gradient HMC"),
     AlgorithmSpec("sgnht", "sgmcmc", "ppl.inference.sgmcmc.sgnht", "SG Nose-Hoover thermostat"),
-    AlgorithmSpec("csgld", "sgmcmc", "ppl.inference.sgmcmc.csgld", "SGLD, cyclical step size"),
+    AlgorithmSpec(
+        "cyclical_sgld", "sgmcmc", "ppl.inference.sgmcmc.cyclical_sgld", "SGLD, cyclical step size"
+    ),
     AlgorithmSpec(
         "structured_sgmcmc", "sgmcmc", "ppl.inference.sgmcmc.structured", "Structured SG-MCMC"
     ),
@@ -74,6 +83,14 @@ _BUILTIN: tuple[AlgorithmSpec, ...] = (
     AlgorithmSpec("snf", "flow", "ppl.inference.flows.snf", "Stochastic normalizing flow"),
     AlgorithmSpec("realnvp", "flow", "ppl.inference.flows.realnvp", "RealNVP normalizing flow"),
 )
+
+#: names no longer registered: ``{old name: why, naming the new one}``
+RENAMED: dict[str, str] = {
+    "csgld": (
+        "'csgld' is now 'cyclical_sgld' (SGLD with a cyclical step size); BlackJAX's csgld is "
+        "contour SGLD, a different sampler. Use ppl.infer(model, 'cyclical_sgld', ...)."
+    ),
+}
 
 _registry: dict[str, AlgorithmSpec] = {}
 _entry_points_loaded = {"done": False}
@@ -117,6 +134,8 @@ def algorithms(family: str | None = None) -> tuple[AlgorithmSpec, ...]:
 def get(name: str) -> AlgorithmSpec:
     """The spec called ``name``; an ``OptionError`` with "did you mean" otherwise."""
     registry = _all()
+    if name not in registry and name in RENAMED:
+        raise OptionError(RENAMED[name])
     if name not in registry:
         raise OptionError(
             f"Unknown inference method {name!r}."

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,7 +75,7 @@ from ..core import Algorithm, Capabilities, Draws, needs_score_terms
 from ..errors import OptionError, did_you_mean
 from . import compiled, objectives
 from .optimize import find_map
-from .option_types import check_field_types
+from .option_types import check_at_least, check_field_types, check_positive
 from .warm_start import laplace_start
 
 __all__ = [
@@ -164,6 +165,12 @@ class Options:
 
     def __post_init__(self):
         check_field_types(self)
+        check_at_least(
+            self, num_steps=1, num_samples=1, num_particles=1, map_iterations=1, window=1
+        )
+        check_positive(self, "lr")
+        if not 0 <= self.tol < math.inf:
+            raise OptionError(f"Option tol must be a number >= 0, got {self.tol}.")
         _check(self.guide, GUIDES, "guide")
         if not isinstance(self.guide, str) and not callable(self.guide):
             raise OptionError(

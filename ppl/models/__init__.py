@@ -13,7 +13,7 @@ True
 >>> ppl.models.get("funel")
 Traceback (most recent call last):
 ...
-ppl.errors.ModelError: Unknown model 'funel'. Did you mean 'funnel'?
+ppl.errors.ModelError: Unknown model 'funel'. Did you mean 'funnel'? ppl.models.names() ...
 """
 
 from __future__ import annotations
@@ -89,7 +89,11 @@ def get(name: str) -> ModelSpec:
     """The ``ModelSpec`` registered under ``name`` (built on first use, then cached)."""
     factory = _REGISTRY.get(name)
     if factory is None:
-        raise ModelError(f"Unknown model {name!r}." + did_you_mean(name, _REGISTRY))
+        raise ModelError(
+            f"Unknown model {name!r}."
+            + did_you_mean(name, _REGISTRY)
+            + " ppl.models.names() (or `ppl models`) lists the ready models."
+        )
     if isinstance(factory, str):
         module, _, attr = factory.partition(":")
         factory = getattr(importlib.import_module(module), attr)

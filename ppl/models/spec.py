@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ModelSpec", "compare", "element_names"]
+__all__ = ["ModelSpec", "compare", "converting_args", "element_names"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -30,7 +31,8 @@ class ModelSpec:
     name, family, description : str
         Registry name, the family it belongs to, and one line saying what it is.
     model : callable
-        An ordinary ``ppl`` model function, called as ``model(*args, **kwargs)``.
+        An ordinary ``ppl`` model function, called as ``model(*args, **kwargs)``; stored
+        wrapped by ``converting_args``, so numpy arguments work on either backend.
     args, kwargs : tuple, dict
         The default data (numpy arrays and Python scalars).
     backends : tuple of str
@@ -59,6 +61,10 @@ class ModelSpec:
     guide: Callable | None = None
     enumerate: bool = False
 
+    def __post_init__(self):
+        if not getattr(self.model, "__ppl_converts_args__", False):
+            object.__setattr__(self, "model", converting_args(self.model))
+
     def __repr__(self) -> str:
         extra = "" if self.log_z is None else f", log_z={self.log_z:.6g}"
         return (
@@ -71,6 +77,21 @@ class ModelSpec:
         if self.reference is None:
             raise ValueError(f"Model {self.name!r} has no reference posterior to compare with.")
         return compare(samples, self.reference)
+
+
+def converting_args(model: Callable) -> Callable:
+    """``model`` that converts its arguments (numpy arrays, lists, floats) to the active
+    backend's arrays, as ``ppl.infer`` does, so ``spec.model(*spec.args)`` runs on either
+    backend (Pyro's distributions take no numpy). Arrays of the backend pass unchanged."""
+    from ..backends import get_backend
+
+    @functools.wraps(model)
+    def converted(*args, **kwargs):
+        args, kwargs = get_backend().convert_args(args, kwargs)
+        return model(*args, **kwargs)
+
+    converted.__ppl_converts_args__ = True
+    return converted
 
 
 def element_names(site: str, shape: tuple[int, ...]) -> list[str]:

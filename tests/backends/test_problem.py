@@ -100,6 +100,42 @@ def test_nan_model_names_the_site(backend):
         backend.problem(nan_prior).init(backend.key(0))
 
 
+def test_observation_computed_from_latents_is_not_checked_as_data(backend):
+    """Issue 24 item 6: ``obs`` computed from latents (an ARMA model's ``err = y - nu``) may
+    overflow at the prototype's prior draw (here ``scale ~ HalfNormal(1e4)`` draws thousands,
+    so ``exp(scale)`` is inf); that is no NaN in the data, and NUTS starts elsewhere."""
+    y = np.linspace(-1.0, 1.0, 20)
+
+    def model(y):
+        scale = ppl.sample("scale", ppl.dist.HalfNormal(1e4))
+        with ppl.plate("data", len(y)):
+            ppl.sample("err", ppl.dist.Normal(0.0, 1.0), obs=y * ppl.ops.exp(scale))
+
+    proto = backend.problem(model, (y,))  # used to raise "Observed site 'err' has 20 NaN"
+    assert not np.isfinite(proto.observed["err"]).all()  # it did overflow at the prototype
+    post = ppl.infer(
+        model,
+        "nuts",
+        args=(y,),
+        backend=backend.name,
+        num_warmup=50,
+        num_samples=20,
+        progress=False,
+    )
+    assert np.isfinite(np.asarray(post.samples["scale"])).all()
+
+
+def test_non_finite_data_closed_over_is_named_when_no_start_is_finite(backend):
+    data = backend.asarray(np.array([0.0, np.nan]))  # not an argument: found by Problem.init
+
+    def model():
+        loc = ppl.sample("loc", ppl.dist.Normal(0.0, 1.0))
+        ppl.sample("x", ppl.dist.Normal(loc, 1.0), obs=data)
+
+    with pytest.raises(ModelError, match=r"'x' \(1 of 2\) hold NaN or inf.*obs_mask"):
+        backend.problem(model).init(backend.key(0))
+
+
 def test_discrete_latent_site_is_a_clear_error(backend):
     def model():
         ppl.sample("k", ppl.dist.Bernoulli(0.5))

@@ -35,7 +35,7 @@ QUICK = {
     # SG-MCMC: step sizes with eps * 21 (the posterior precision) / 2 ~ 0.2: ESS ~ 200 per 2000
     # draws and a step-size bias of the sd under 6% (tests/inference/test_sgmcmc.py derives it)
     **dict.fromkeys(
-        ["sgld", "csgld", "structured_sgmcmc"],
+        ["sgld", "cyclical_sgld", "structured_sgmcmc"],
         {"num_warmup": 300, "num_samples": 2000, "step_size": 0.02},
     ),
     "psgld": {"num_warmup": 300, "num_samples": 2000, "step_size": 0.1},  # preconditioner ~0.22

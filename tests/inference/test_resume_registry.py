@@ -45,7 +45,7 @@ TINY = {
     "sgld": dict(num_warmup=10, num_samples=10),
     **{
         name: dict(num_warmup=10, num_samples=10, step_size=0.02)
-        for name in ("csgld", "psgld", "sghmc", "sgnht", "structured_sgmcmc")
+        for name in ("cyclical_sgld", "psgld", "sghmc", "sgnht", "structured_sgmcmc")
     },
 }
 ROOT = pathlib.Path(__file__).resolve().parents[2]

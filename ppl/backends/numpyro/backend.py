@@ -27,6 +27,17 @@ def _sample(name, fn, obs=None, **kwargs):
         ) from err
 
 
+def _predicted_sites(sites, samples) -> list[str]:
+    """The sample and deterministic sites of a trace but ``samples``' and ``factor`` sites."""
+    return [
+        name
+        for name, site in sites.items()
+        if site["type"] in ("sample", "deterministic")
+        and name not in samples
+        and not site.get("infer", {}).get("is_auxiliary", False)
+    ]
+
+
 class NumPyroBackend(Backend):
     """NumPyro's primitives, handlers, NUTS and SVI; arrays from ``NumPyroArrays``."""
 
@@ -56,11 +67,21 @@ class NumPyroBackend(Backend):
 
         return Runner(model, args, kwargs, options, init_scale)
 
-    def predictive(self, model, samples, args, kwargs, seed):
+    def predictive(self, model, samples, args, kwargs, seed, num_samples=None):
+        from numpyro.handlers import seed as seeded
+        from numpyro.handlers import substitute, trace
         from numpyro.infer import Predictive
 
+        first = {k: v[0] for k, v in samples.items()}
+        sites = trace(seeded(substitute(model, data=first), 0)).get_trace(*args, **kwargs)
+        names = _predicted_sites(sites, samples)
         key = self.arrays.key(seed)
-        draws = Predictive(model, posterior_samples=samples)(key, *args, **kwargs)
+        draws = Predictive(
+            model,
+            posterior_samples=samples or None,
+            num_samples=None if samples else num_samples,
+            return_sites=names,
+        )(key, *args, **kwargs)
         return {k: np.asarray(v) for k, v in draws.items()}
 
     def log_likelihood(self, model, samples, args, kwargs):

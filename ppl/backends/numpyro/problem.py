@@ -67,7 +67,7 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
     its functions closed over ``args``/``kwargs``; ``Problem.with_data`` binds the same
     structure to other data of the same shapes without running the model again."""
     proto, subsample_plates = prototype_trace(model, args, kwargs)
-    latent = latent_sites(proto, subsample_plates)
+    latent = latent_sites(proto, subsample_plates, data=(args, kwargs))
     transforms = {site["name"]: biject_to(site["fn"].support) for site in latent}
     layout = FlatLayout(
         tuple(transforms),

@@ -51,15 +51,33 @@ class PyroBackend(Backend):
 
         return Runner(model, args, kwargs, options, init_scale)
 
-    def predictive(self, model, samples, args, kwargs, seed):
+    def predictive(self, model, samples, args, kwargs, seed, num_samples=None):
+        import pyro.poutine as poutine
         from pyro.infer import Predictive
 
         arrays = self.arrays
-        num = len(next(iter(samples.values())))
+        num = len(next(iter(samples.values()))) if samples else num_samples
         tensors = {k: arrays.asarray(v) for k, v in samples.items()}
         with keys.global_seed(arrays.key(seed)):
-            draws = Predictive(model, posterior_samples=tensors, num_samples=num)(*args, **kwargs)
-        return {k: arrays.to_numpy(v) for k, v in draws.items()}
+            first = {k: v[0] for k, v in tensors.items()}
+            sites = poutine.trace(poutine.condition(model, data=first)).get_trace(*args, **kwargs)
+            names = [
+                name
+                for name, site in sites.nodes.items()
+                if site["type"] == "sample"
+                and name not in samples
+                and not site["infer"].get("is_auxiliary", False)
+            ]
+            draws = Predictive(
+                model, posterior_samples=tensors, num_samples=num, return_sites=names
+            )(*args, **kwargs)
+        # Pyro pads a site's shape to the model's plate nesting ((n, 1) for a scalar): one
+        # draw's shape is the site's shape in the trace
+        return {
+            k: arrays.to_numpy(v).reshape((num, *sites.nodes[k]["value"].shape))
+            for k, v in draws.items()
+            if k in names
+        }
 
     def log_likelihood(self, model, samples, args, kwargs):
         import pyro.poutine as poutine

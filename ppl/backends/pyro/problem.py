@@ -99,7 +99,7 @@ def build_problem(
     backend, model, args, kwargs, init_values, record=True, compile=False, minibatch=False
 ) -> Problem:
     proto, subsample_plates, plates = prototype_trace(model, args, kwargs)
-    latent = latent_sites(proto.nodes, subsample_plates, skip=plates)
+    latent = latent_sites(proto.nodes, subsample_plates, skip=plates, data=(args, kwargs))
     transforms = {site["name"]: biject_to(site["fn"].support) for site in latent}
     layout = FlatLayout(
         tuple(transforms),

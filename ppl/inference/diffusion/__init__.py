@@ -19,4 +19,8 @@ kernels, paths, log-weights and losses), ``q0`` (the initial Gaussian and its VI
 small module per registered algorithm.
 """
 
+from ...core.lazy import submodule_getattr
+
 __all__: list[str] = []
+
+__getattr__ = submodule_getattr(__name__)  # its submodules, imported on first use

@@ -19,4 +19,8 @@ Modules: ``blocks`` (the layers, paths, weights and likelihood), ``base`` (optio
 ``init``/``step``/``sample`` triple), and one small module per registered algorithm.
 """
 
+from ...core.lazy import submodule_getattr
+
 __all__: list[str] = []
+
+__getattr__ = submodule_getattr(__name__)  # its submodules, imported on first use

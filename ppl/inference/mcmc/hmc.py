@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...errors import OptionError
+from ..option_types import check_at_least
 from .native import CAPABILITIES, KernelOptions, build_with
 
 __all__ = ["CAPABILITIES", "Options", "build"]
@@ -22,10 +22,7 @@ class Options(KernelOptions):
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("num_steps", "max_num_steps"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise OptionError(f"{name} must be at least 1, got {value}.")
+        check_at_least(self, num_steps=1, max_num_steps=1)
 
 
 build = build_with("HMC")

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from ...core import Algorithm, Capabilities
 from ...errors import OptionError, did_you_mean
-from ..option_types import check_field_types
+from ..option_types import check_at_least, check_field_types, check_positive
 
 #: the step depends on the problem, the options and the state alone, so the driver compiles it
 #: once per model and data shapes (``ppl.inference.compiled``)
 CAPABILITIES = Capabilities(kind="mcmc", shares_compiled_steps=True)
 INIT_STRATEGIES = ("uniform", "prior")
+_NO_WARMUP = (
+    "num_warmup=0: no warmup, so the step size and mass matrix are not adapted and every draw "
+    "uses the initial step size (step_size={step_size}, refined once by a heuristic search), "
+    "which can leave the chain stuck or slow. Pass num_warmup > 0 (e.g. 500), or a step_size "
+    "you trust with adapt_step_size=False to silence this."
+)
 
 
 @dataclass(frozen=True)
@@ -44,13 +51,14 @@ class KernelOptions:
                 f"Unknown init_strategy {self.init_strategy!r}; use one of {INIT_STRATEGIES}."
                 + did_you_mean(self.init_strategy, INIT_STRATEGIES)
             )
-        for name in ("num_samples", "num_chains", "thinning"):
-            if getattr(self, name) < 1:
-                raise OptionError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        check_at_least(self, num_warmup=0, num_samples=1, num_chains=1, thinning=1)
+        check_positive(self, "step_size")
         if not 0 < self.target_accept_prob < 1:
             raise OptionError(
                 f"target_accept_prob must lie in (0, 1), got {self.target_accept_prob}."
             )
+        if self.num_warmup == 0 and self.adapt_step_size:
+            warnings.warn(_NO_WARMUP.format(step_size=self.step_size), UserWarning, stacklevel=3)
 
 
 def build_with(algo: str):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..option_types import check_at_least
 from .native import CAPABILITIES, KernelOptions, build_with
 
 __all__ = ["CAPABILITIES", "Options", "build"]
@@ -23,6 +24,10 @@ class Options(KernelOptions):
     """``KernelOptions`` plus max_tree_depth: the largest trajectory is 2**max_tree_depth steps."""
 
     max_tree_depth: int = 10
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_at_least(self, max_tree_depth=1)
 
 
 build = build_with("NUTS")

@@ -315,7 +315,7 @@ def initial_position(problem, key, options):
 #: ``h v / (2 friction)``, which its thermostat then absorbs (so up to 1 is allowed).
 AUTO_RULES: dict[str, Callable[[float, float], float]] = {
     "sgld": lambda friction, v: min(0.1, 0.4 / v),
-    "csgld": lambda friction, v: min(0.1, 0.4 / v),  # its peak: every step keeps the bound
+    "cyclical_sgld": lambda friction, v: min(0.1, 0.4 / v),  # its peak: every step keeps the bound
     "psgld": lambda friction, v: min(0.1, 0.4 / v) * math.sqrt(1.0 + v),  # G ~ 1/sqrt(1 + v)
     "sghmc": lambda friction, v: min(0.01, 0.2 * friction / v),
     "sgnht": lambda friction, v: min(0.1, 2.0 * friction / v),  # its thermostat absorbs noise

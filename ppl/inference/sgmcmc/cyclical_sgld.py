@@ -1,4 +1,7 @@
-"""cSGLD: SGLD with the cyclical cosine step size of cSG-MCMC (Zhang et al. 2020).
+"""Cyclical SGLD: SGLD with the cyclical cosine step size of cSG-MCMC (Zhang et al. 2020).
+
+Not BlackJAX's ``csgld``, which is *contour* SGLD; the name ``csgld`` is refused here with a
+pointer to this one.
 
 The same update as ``sgld`` with ``schedule="cyclical"`` by default: each of ``num_cycles``
 cycles starts with a large step (exploring a new mode) and shrinks it to zero (sampling it).
@@ -7,7 +10,7 @@ cycles starts with a large step (exploring a new mode) and shrinks it to zero (s
 >>> from ppl import dist
 >>> def model():
 ...     ppl.sample("x", dist.Normal(0.0, 1.0))
->>> post = ppl.infer(model, "csgld", backend="pyro", step_size=0.5, num_cycles=2,
+>>> post = ppl.infer(model, "cyclical_sgld", backend="pyro", step_size=0.5, num_cycles=2,
 ...                  num_warmup=0, num_samples=50, progress=False)
 >>> post.samples["x"].shape
 (1, 50)
@@ -29,4 +32,4 @@ class Options(SGOptions):
     schedule: str = "cyclical"
 
 
-build = make_sampler("sgld", auto_rule="csgld")
+build = make_sampler("sgld", auto_rule="cyclical_sgld")
