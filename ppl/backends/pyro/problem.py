@@ -207,7 +207,9 @@ def build_problem(
         }
 
     value_and_grad, start = None, time.perf_counter()
-    if record and layout.dim:  # now: a recording cannot start inside a vmap
+    if record and layout.dim and _evaluates(neg_log_joint, sample_prior, unconstrain, full):
+        # record now: a recording cannot start inside a vmap (a model that fails at the
+        # prior's draw is recorded where it is first used, and its error named there)
         evaluate(unconstrain(sample_prior(keys.key(0))), tuple(full.values()))
     compile_seconds = time.perf_counter() - start
     if compile and layout.dim:
@@ -269,6 +271,16 @@ def _compiled_value_and_grad(backend, neg_log_joint, potential, draw_indices, z0
 
 
 __all__ = ["build_problem", "prototype_trace"]
+
+
+def _evaluates(neg_log_joint, sample_prior, unconstrain, full) -> bool:
+    """Whether the eager potential runs at the prior's draw for key 0 (without raising)."""
+    try:
+        with poutine.block():
+            neg_log_joint(unconstrain(sample_prior(keys.key(0))), *full.values())
+    except Exception:  # noqa: BLE001 - any failure: it is named later, where it is used
+        return False
+    return True
 
 
 def _check_fixed_supports(proto, other, names) -> None:
