@@ -67,8 +67,8 @@ class UnknownSiteWarning(UserWarning):
 
 class UntrustedResultWarning(UserWarning):
     """A run finished with a result its own diagnostics say not to trust (an importance-weight
-    ESS below 1% of the draws, an R-hat above 1.05 over chains); the message names the number
-    and the fix."""
+    ESS below 1% of the draws, an R-hat above 1.05 over chains, a fit whose loss did not settle);
+    the message names the number and the fix."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Algorithm, Draws, RunConfig
-from ..errors import DivergenceError
+from ..errors import DivergenceError, UntrustedResultWarning
 from . import checks, compiled, warm_start
 from .checkpoint import Checkpoint
 from .posterior import LogZ, Posterior, resampling_index
@@ -199,6 +199,7 @@ def _run_steps(spec, algorithm, build, problem, options, config, key, checkpoint
         warnings.warn(
             f"{spec.name}: {caps.convergence_rule} was not met within num_steps={total}; "
             "the fit may not have converged. Raise num_steps (or check the learning rate).",
+            UntrustedResultWarning,
             stacklevel=4,
         )
     timings = {

@@ -8,7 +8,7 @@ import pytest
 
 import ppl
 from ppl import dist, ops
-from ppl.errors import OptionError, ShapeError
+from ppl.errors import OptionError, ShapeError, UntrustedResultWarning
 from ppl.inference.svi import GUIDES, OBJECTIVES
 from tests.inference.test_contract import LOG_EVIDENCE, POST_MEAN, POST_SD, Y, normal_normal
 
@@ -106,7 +106,7 @@ def test_stops_early_once_the_elbo_settles(backend):
 
 
 def test_budget_running_out_warns_naming_the_rule(backend):
-    with pytest.warns(UserWarning, match="relative change of the windowed mean ELBO"):
+    with pytest.warns(UntrustedResultWarning, match="relative change of the windowed mean ELBO"):
         ppl.infer(
             normal_normal, "svi", args=(Y,), backend=backend.name, num_steps=100, progress=False
         )
