@@ -101,7 +101,11 @@ def check_at_least(options, **minimums: int) -> None:
     """
     for name, least in minimums.items():
         value = getattr(options, name)
-        if value is not None and value < least:
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise OptionError(f"Option {name} must be an integer, got {value!r}.")
+        if value < least:
             raise OptionError(f"Option {name} must be at least {least}, got {value}.")
 
 
