@@ -140,6 +140,9 @@ def child(backend_name: str, folder: str, names: list[str]) -> None:
 #: children per backend, run at once (NumPyro's cases are the costly ones: each grandchild
 #: traces and lowers its JAX functions afresh; they share a persistent compilation cache)
 CHILDREN = {"numpyro": 2, "pyro": 1}
+#: every test here on one xdist worker (``--dist loadgroup``): the module fixture runs all the
+#: children, so a second worker would run them all again
+pytestmark = pytest.mark.xdist_group("resume_registry")
 
 
 @pytest.fixture(scope="module")
