@@ -18,7 +18,7 @@ run: $(STAMP)
 # the import contracts first (.importlinter: layers, the backend boundary, no cycles), then the tests
 test: $(STAMP)
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest ppl tests -n auto --maxprocesses 4 --dist loadgroup --durations 15
+	$(BIN)/python -m pytest ppl tests -n auto --maxprocesses 4 --durations 15
 
 lint: $(STAMP)
 	$(BIN)/ruff check ppl tests benchmarks

@@ -140,12 +140,10 @@ def child(backend_name: str, folder: str, names: list[str]) -> None:
 #: children per backend, run at once (NumPyro's cases are the costly ones: each grandchild
 #: traces and lowers its JAX functions afresh; they share a persistent compilation cache)
 CHILDREN = {"numpyro": 2, "pyro": 1}
-#: every test here on one xdist worker (``--dist loadgroup``), and the fixture session-scoped:
-#: it runs all the children, so a second worker, or a module fixture torn down when the worker
-#: turns to another module and set up again, would run them all again
-pytestmark = pytest.mark.xdist_group("resume_registry")
 
 
+# session-scoped: it runs all the children, and a module fixture is torn down and set up again
+# when its xdist worker turns to another module in between
 @pytest.fixture(scope="session")
 def reports(tmp_path_factory):
     """The folder of the children's reports; all children run at once, on first use."""
