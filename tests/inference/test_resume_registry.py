@@ -10,6 +10,7 @@ runs the uninterrupted run, and writes what it compared to a JSON file the test 
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import json
 import os
@@ -142,12 +143,13 @@ def child(backend_name: str, folder: str, names: list[str]) -> None:
 CHILDREN = {"numpyro": 2, "pyro": 1}
 
 
-# session-scoped: it runs all the children, and a module fixture is torn down and set up again
-# when its xdist worker turns to another module in between
-@pytest.fixture(scope="session")
-def reports(tmp_path_factory):
-    """The folder of the children's reports; all children run at once, on first use."""
-    folder = tmp_path_factory.mktemp("resume")
+def _shared_folder(tmp_path_factory) -> pathlib.Path:
+    """A folder all xdist workers of this session share (the session's own one without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _run_children(folder: pathlib.Path) -> None:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -166,6 +168,22 @@ def reports(tmp_path_factory):
             children.append(subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env))
     for proc in children:
         assert proc.wait(timeout=600) == 0, "a child process of the resume test failed"
+
+
+# Session-scoped and shared between xdist workers through a file lock: the first worker to get
+# here runs all the children (about 160 s of CPU); a worker that arrives later waits for them
+# and reads their reports instead of running them all again.
+@pytest.fixture(scope="session")
+def reports(tmp_path_factory):
+    """The folder of the children's reports; all children run at once, on first use."""
+    shared = _shared_folder(tmp_path_factory)
+    folder, done = shared / "resume", shared / "resume" / "done"
+    with open(shared / "resume.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            _run_children(folder)
+            done.touch()
     return folder
 
 
