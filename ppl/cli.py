@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from .errors import PPLError
+from .inference.chains import CHAIN_METHODS
 
 __all__ = ["main"]
 
@@ -74,6 +75,7 @@ def _run(args) -> int:
         args.seed,
         progress=None,
         device=args.device,
+        chain_method=args.chain_method,
     )
     post = row.posterior
     print(post.summary().to_string())
@@ -178,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--num-samples", type=int, default=None)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--device", default=None, help="cpu, cuda or gpu")
+    run.add_argument(
+        "--chain-method",
+        choices=CHAIN_METHODS,
+        default=None,
+        help="how num_chains chains run (default: vectorized where the backend can)",
+    )
     run.add_argument("--option", action="append", help="an algorithm option, key=value")
     run.add_argument("--out", help="save the posterior to this netCDF file")
     run.set_defaults(run=_run)

@@ -64,6 +64,7 @@ def run_one(
     progress=None,
     strict: bool = True,
     device: str | None = None,
+    chain_method: str | None = None,
 ) -> Row:
     """Run ``method`` on model ``spec`` and measure it against the spec's reference."""
     import ppl
@@ -79,6 +80,7 @@ def run_one(
         seed=seed,
         progress=progress,
         device=device,
+        chain_method=chain_method,
         **given,
     )
     row = Row(

@@ -176,6 +176,17 @@ class ArrayBackend(abc.ABC):
     def to_device(self, tree, device):
         """``tree`` with every array moved to ``device`` (from ``resolve_device``)."""
 
+    def chain_shardings(self, device, num_chains: int) -> tuple[Any, Any] | None:
+        """Where ``num_chains`` chains run in parallel, one per device like ``device``:
+        ``(replicated, by_chain)``, two placements ``to_device`` accepts (the data on every
+        device; stacked chain states split along their leading axis), or ``None`` where fewer
+        devices are visible or the layer runs chains on one device."""
+        return None
+
+    def device_count(self, device) -> int:
+        """How many devices like ``device`` (from ``resolve_device``) are visible."""
+        return 1
+
     @abc.abstractmethod
     def device_scope(self, device):
         """A context manager inside which new arrays are created on ``device``."""

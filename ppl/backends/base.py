@@ -132,6 +132,12 @@ class Backend(Runtime):
     def device_scope(self, device):
         return self.arrays.device_scope(device)
 
+    def chain_shardings(self, device, num_chains):
+        return self.arrays.chain_shardings(device, num_chains)
+
+    def device_count(self, device):
+        return self.arrays.device_count(device)
+
     def apply_precision(self, precision):
         return self.arrays.apply_precision(precision)
 

@@ -98,7 +98,9 @@ class RunConfig:
     """The settings of one run, apart from the algorithm's own options.
 
     seed: the seed of the run's keys. device: where it runs (``None``: the backend's default).
-    progress: a progress bar (``None``: when stderr is a terminal). checkpoint_every /
+    chain_method: how chains run (``"vectorized"``, ``"parallel"`` over devices,
+    ``"sequential"``; ``None``: vectorized where the backend can map a model over chains, else
+    sequential). progress: a progress bar (``None``: when stderr is a terminal). checkpoint_every /
     checkpoint_path / resume_from: see ``ppl.infer``. num_chains: chains (``"mcmc"``).
     num_warmup: steps discarded before the first kept one. thinning: keep every n-th step
     after warmup. num_samples: draws kept per chain (``"mcmc"``) or drawn from the fit.
@@ -113,6 +115,7 @@ class RunConfig:
     thinning: int = 1
     seed: int = 0
     device: str | None = None
+    chain_method: str | None = None
     progress: bool | None = None
     checkpoint_every: int | None = None
     checkpoint_path: str | None = None

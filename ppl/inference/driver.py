@@ -4,10 +4,11 @@ It builds the algorithm once (``module.build(problem, options)``, the contract i
 ``ppl.core.algorithm``), reads only its ``Algorithm`` fields and ``Capabilities`` and the run's
 ``RunConfig``, and never probes the module.
 
-It owns what every algorithm shares: chains (vectorised with ``vmap`` on JAX, one after another on
-torch), chunked ``scan`` inside ``jit`` on JAX so a progress bar can follow a compiled loop, warmup
-and thinning, collecting draws, NaN/inf checks that name the step and the site, timing split into
-compile and run, and Ctrl-C returning the draws so far.
+It owns what every algorithm shares: chains (``ppl.inference.chains``: vectorised with ``vmap`` on
+JAX, in parallel over devices, or one after another), chunked ``scan`` inside ``jit`` on JAX so a
+progress bar can follow a compiled loop, warmup and thinning, collecting draws, NaN/inf checks that
+name the step and the site, timing split into compile and run, and Ctrl-C returning the draws so
+far.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from ..core import Algorithm, Draws, RunConfig
 from ..errors import DivergenceError, UntrustedResultWarning
-from . import checks, compiled, warm_start
+from . import chains, checks, compiled, warm_start
 from .checkpoint import Checkpoint
 from .posterior import LogZ, Posterior, resampling_index
 
@@ -146,15 +147,24 @@ def _run_steps(spec, algorithm, build, problem, options, config, key, checkpoint
     chain_keys = backend.split(init_key, num_chains)
     states = [algorithm.init(chain_keys[c]) for c in range(num_chains)]
     init_seconds = time.perf_counter() - start
-    vectorize = backend.supports_vmap_of_models and num_chains > 1
+    layout = chains.plan(backend, config.chain_method, config.device, num_chains)
+    vectorize = layout.vectorize
     groups = [_stack_trees(backend, states)] if vectorize else states
-    loop = _Loop(spec, build, problem, options, caps, vectorize)
+    loop_problem = problem
+    if layout.shardings is not None:  # the data on every device of the chains
+        replicated = layout.shardings[0]
+        loop_problem = problem.with_data(
+            *backend.to_device((problem.args, dict(problem.kwargs)), replicated)
+        )
+    loop = _Loop(spec, build, loop_problem, options, caps, vectorize)
     step_keys = backend.split(run_key, total * num_chains)
     positions: list[list] = [[] for _ in groups]
     infos: list[list] = [[] for _ in groups]
     progress_made = [0] * len(groups)
     if checkpoint.resume_from:
         groups, positions, infos, progress_made = checkpoint.load(backend, groups, spec, options)
+    if layout.shardings is not None:  # one chain per device
+        groups = [backend.to_device(groups[0], layout.shardings[1])]
     bar = _progress_bar(total * (1 if vectorize else num_chains), config.progress, spec.name)
     if bar is not None:
         bar.update(sum(progress_made))
@@ -227,12 +237,13 @@ def after_chunk(group: int, steps_done: int) -> None:
 
 
 def _chunk_keys(backend, step_keys, group, done, size, num_chains, vectorize):
+    """The keys of steps ``done`` to ``done + size``: step ``t`` of chain ``c`` takes key
+    ``t * num_chains + c`` however the chains are laid out, so a seed gives the same chains
+    vectorized, in parallel or one after another."""
+    flat = step_keys[done * num_chains : (done + size) * num_chains]
     if vectorize:
-        flat = step_keys[done * num_chains : (done + size) * num_chains]
         return backend.xp.reshape(flat, (size, num_chains) + tuple(flat.shape[1:]))
-    total = len(step_keys) // num_chains
-    start = group * total + done
-    return step_keys[start : start + size]
+    return flat[group::num_chains]
 
 
 def _kept(done: int, size: int, warmup: int, thinning: int) -> np.ndarray:

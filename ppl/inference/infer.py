@@ -9,7 +9,7 @@ from ..backends import bind, get_backend
 from ..core import RunConfig, minibatch_sizes
 from ..errors import ModelError, OptionError
 from ..primitives import plate_subsample_sizes
-from . import driver, registry
+from . import chains, driver, registry
 from .log_density import as_model
 from .posterior import Posterior
 
@@ -25,6 +25,7 @@ def infer(
     backend: str | None = None,
     seed: int = 0,
     device: str | None = None,
+    chain_method: str | None = None,
     progress: bool | None = None,
     checkpoint_every: int | None = None,
     checkpoint_path: str | None = None,
@@ -46,6 +47,11 @@ def infer(
     ``x`` of shape ``(d,)`` written with ``ppl.ops``, rather than a model; the draws are
     ``samples["x"]`` (see ``ppl.inference.log_density``). ``init_values``: ``{site: value}``
     (constrained) where the algorithm starts, for the sites named (a warm start; ``Problem.init``).
+    ``chain_method``: ``"vectorized"`` (chains mapped with ``vmap`` on one device),
+    ``"parallel"`` (one chain per device; JAX sees several host CPUs with
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=N``) or ``"sequential"``; ``None`` (the
+    default): vectorized where the backend can map a model over chains (NumPyro), else
+    sequential (Pyro). A method the backend or the devices cannot give warns and falls back.
     ``compile=True``: on Pyro, compile the potential's value and gradient with ``torch.compile``
     for the SG-MCMC samplers (seconds up front, then several times faster per gradient); other
     algorithms refuse it on Pyro; NumPyro always compiles. ``timings["compile_seconds"]``
@@ -70,6 +76,7 @@ def infer(
             f"{spec.name!r} runs on the backends {spec.backends}, not {chosen.name!r}."
         )
     opts = registry.validate_options(spec, options)
+    chains.check_chain_method(chain_method)
     capabilities = spec.load().CAPABILITIES
     minibatch = capabilities.minibatch  # the algorithms that take minibatch gradients
     if compile and not minibatch and chosen.compiles_on_request:
@@ -96,6 +103,7 @@ def infer(
             opts,
             seed=seed,
             device=device,
+            chain_method=chain_method,
             progress=progress,
             checkpoint_every=checkpoint_every,
             checkpoint_path=checkpoint_path,

@@ -154,6 +154,20 @@ class NumPyroArrays(ArrayBackend):
             lambda v: jax.device_put(v, device) if isinstance(v, jax.Array) else v, tree
         )
 
+    def chain_shardings(self, device, num_chains):
+        devices = jax.devices(device.platform)
+        if num_chains < 2 or len(devices) < num_chains:
+            return None
+        mesh = jax.sharding.Mesh(np.array(devices[:num_chains]), ("chain",))
+        spec = jax.sharding.PartitionSpec
+        return (
+            jax.sharding.NamedSharding(mesh, spec()),
+            jax.sharding.NamedSharding(mesh, spec("chain")),
+        )
+
+    def device_count(self, device):
+        return len(jax.devices(device.platform))
+
     def device_scope(self, device):
         return jax.default_device(device)
 

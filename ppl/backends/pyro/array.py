@@ -195,6 +195,9 @@ class TorchArrays(ArrayBackend):
             )
         return functional_optimizer(name, lr)
 
+    def device_count(self, device):
+        return torch.cuda.device_count() if device.type == "cuda" else 1
+
     def resolve_device(self, device):
         if device is None:
             return torch.device("cpu")
