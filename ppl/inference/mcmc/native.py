@@ -26,7 +26,8 @@ class KernelOptions:
     """Options of the backends' HMC-family kernels.
 
     num_warmup: adaptation steps, discarded. num_samples: draws kept per chain.
-    num_chains: independent chains (vectorised on JAX). thinning: keep every n-th draw.
+    num_chains: independent chains (laid out by ``ppl.infer``'s ``chain_method``).
+    thinning: keep every n-th draw.
     target_accept_prob: step-size adaptation target. dense_mass: full-rank mass matrix.
     step_size: initial step size. adapt_step_size / adapt_mass_matrix: adapt during warmup.
     init_strategy: "uniform" (uniform on (-2, 2) in unconstrained space, NumPyro's default) or
