@@ -90,7 +90,8 @@ print(f"{dim} parameters")
 # - `structured_sgmcmc` with dropout: the layers form groups, and each step's gradient for one
 #   group is taken with the other groups partly replaced by earlier states of the chain
 #   (`dropout=0.5`), which breaks the strong coupling between layers that slows mixing.
-# - `svi`: a mean-field Gaussian guide fitted by maximizing the ELBO.
+# - `svi`: a mean-field Gaussian guide fitted by maximizing the ELBO (on all the data; it
+#   stops once the ELBO stops improving).
 #
 # The step sizes are set by hand. `step_size="auto"` would find the MAP point and whiten by
 # the Laplace approximation there, but a BNN's posterior is multimodal with flat directions
@@ -112,7 +113,7 @@ methods = {
         "num_masks": 2,
         **common,
     },
-    "svi": {"guide": "normal", "init": "median", "tol": 0.0, **SVI},
+    "svi": {"guide": "normal", "init": "median", **SVI},
 }
 posteriors = {
     name: ppl.infer(
@@ -123,6 +124,7 @@ posteriors = {
 for name, post in posteriors.items():
     seconds = sum(post.timings.values())
     print(f"{name:>18}: {post.samples['w1'].shape[1]} draws in {seconds:.1f} s")
+print(f"svi stopped after {posteriors['svi'].sample_stats['loss'].shape[-1]} steps")
 
 # %% [markdown]
 # ## Held-out predictions
