@@ -97,8 +97,11 @@ print(f"{dim} parameters")
 # the Laplace approximation there, but a BNN's posterior is multimodal with flat directions
 # (hidden units can swap or switch off), so that Laplace approximation is degenerate and the
 # automatic start falls back to a slow variational fit; it also refuses models above 2,000
-# parameters. A fixed step is the usual practice for neural networks. We start from a prior
-# draw (`init_strategy="prior"`), where the weights have the scale the prior gives them.
+# parameters. A fixed step is the usual practice for neural networks; these were picked by
+# trying powers of ten on short runs and keeping one below the largest that stays finite (a
+# step that is too large stops the run with an error naming the site that ran away). We
+# start from a prior draw (`init_strategy="prior"`), where the weights have the scale the
+# prior gives them.
 
 # %%
 common = {"batch_size": 32, "init_strategy": "prior", **RUN}
@@ -155,16 +158,17 @@ def heldout(post):
 
 
 results = {name: heldout(post) for name, post in posteriors.items()}
-print(f"{'method':>18}  held-out log-lik (per patient)  RMSE  predictive sd")
+print("(log-lik per test patient +- its standard error; RMSE and sd in the target's units)")
+print(f"{'method':>18}  {'held-out log-lik':>18}  {'RMSE':>6}  {'predictive sd':>13}")
 for name, (lppd, rmse, _) in results.items():
     mean, sigma = predictive(posteriors[name], X_test)
     sd = y_sd * np.sqrt(mean.var(0) + np.mean(sigma**2, axis=0)).mean()
     se = lppd.std() / np.sqrt(len(lppd))
-    print(f"{name:>18}  {lppd.mean():8.3f} +- {se:.3f}  {rmse:16.1f}  {sd:12.1f}")
+    print(f"{name:>18}  {lppd.mean():8.3f} +- {se:.3f}  {rmse:6.1f}  {sd:13.1f}")
 
 # %% [markdown]
 # For scale: the target's standard deviation is printed below; a model that predicted the
-# training mean with that spread would score `-log(sd) - 1/2 log(2 pi e)`.
+# training mean with that spread would score about `-log(sd) - 1/2 log(2 pi e)`.
 
 # %%
 baseline = -np.log(y_sd) - 0.5 * np.log(2 * np.pi * np.e)
