@@ -74,3 +74,20 @@ def test_reparam_config_may_be_a_function_of_the_site(backend):
     model = handlers.reparam(draws, config=lambda site: LocScale(0.0) if site.name == "x" else None)
     tr = handlers.trace(handlers.seed(model, rng_seed=0)).get_trace()
     assert "x_decentered" in tr
+
+
+def test_reparameterized_site_is_deterministic_and_reaches_the_draws(backend):
+    # Pyro records a site that LocScale decentres as an observed Delta, NumPyro as a
+    # deterministic site; both must read as deterministic, with the site's value in the draws.
+    def model():
+        ppl.sample("x", dist.Normal(LOC, SCALE))
+
+    model = handlers.reparam(model, config={"x": LocScale(centered=0.0)})
+    tr = handlers.trace(handlers.seed(model, rng_seed=0)).get_trace()
+    assert tr["x"].type == "deterministic"
+    problem = backend.problem(model, (), {})
+    z = problem.init(backend.key(0))
+    values = problem.constrain(z)
+    assert list(problem.layout.names) == ["x_decentered"]
+    x = float(ops.to_numpy(values["x"]))
+    assert x == pytest.approx(LOC + SCALE * float(ops.to_numpy(values["x_decentered"])), rel=1e-5)

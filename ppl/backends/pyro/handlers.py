@@ -13,6 +13,7 @@ from pyro.infer.reparam.reparam import Reparam as PyroReparam
 from pyro.poutine.block_messenger import BlockMessenger
 from pyro.poutine.condition_messenger import ConditionMessenger
 from pyro.poutine.messenger import Messenger
+from pyro.poutine.reparam_messenger import ReparamMessenger
 from pyro.poutine.runtime import _PYRO_STACK
 from pyro.poutine.subsample_messenger import _Subsample
 from pyro.poutine.trace_messenger import TraceMessenger
@@ -268,7 +269,19 @@ def reparam(config):
             strategy = config(msg)
             return None if strategy is None else _native_strategy(strategy)
 
-    return poutine.reparam(config=native)
+    return _ReparamMessenger(config=native)
+
+
+class _ReparamMessenger(ReparamMessenger):
+    """Pyro's ``ReparamMessenger``, with a latent site that its strategy turns into an observed
+    ``Delta`` (``LocScale``, ``Transform``) marked deterministic, as NumPyro records it: its value
+    then reaches ``Posterior.samples`` and the trace's site type on both backends."""
+
+    def _pyro_sample(self, msg) -> None:
+        latent = not msg["is_observed"]
+        super()._pyro_sample(msg)
+        if latent and msg["is_observed"]:
+            msg["infer"] = {**(msg["infer"] or {}), "_deterministic": True}
 
 
 _NATIVE_REPARAMS = {
