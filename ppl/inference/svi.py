@@ -91,7 +91,8 @@ __all__ = [
 ]
 
 CONVERGENCE_RULE = (
-    "a windowed mean ELBO that stopped improving (by more than its noise or than tol)"
+    "the stop rule (the windowed mean ELBO stopped improving by more than twice its noise, "
+    "or than tol)"
 )
 #: the step depends on the problem, the options and the state alone (the whitening travels in
 #: the state), so the driver compiles it once per model and data shapes

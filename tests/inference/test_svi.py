@@ -152,7 +152,7 @@ def test_tol_zero_runs_every_step_without_the_warning(backend):
 FROM_THE_PRIOR = {"init": "median", "whiten": False, "tol": 0, "lr": 0.05, "progress": False}
 
 
-@pytest.mark.filterwarnings("ignore:svi. a windowed mean ELBO")
+@pytest.mark.filterwarnings("ignore:svi. the stop rule")
 def test_chi2_recovers_the_conjugate_posterior(backend):
     post = ppl.infer(
         normal_normal,
@@ -185,7 +185,7 @@ def neg_mean(log_weights):
     return -ops.mean(log_weights)
 
 
-@pytest.mark.filterwarnings("ignore:svi. a windowed mean ELBO")
+@pytest.mark.filterwarnings("ignore:svi. the stop rule")
 def test_a_callable_elbo_fits_as_the_native_elbo(backend):
     fits = {}
     for objective in ("elbo", neg_mean):

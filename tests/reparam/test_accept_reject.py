@@ -255,7 +255,7 @@ def dirichlet_guide(counts, alpha, total_count):
     ppl.sample("probs", dist.Dirichlet(c))
 
 
-@pytest.mark.filterwarnings("ignore:svi. a windowed mean ELBO")  # tol=0: the fixed budget runs
+@pytest.mark.filterwarnings("ignore:svi. the stop rule")  # tol=0: the fixed budget runs
 @pytest.mark.parametrize(
     "backend_name",
     # NumPyro: ~20 s under load, nearly all of it XLA compilation; Pyro's TraceGraph_ELBO: ~30 s
