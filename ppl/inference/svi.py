@@ -29,9 +29,10 @@ of magnitude, where a guide started at the prior median with a small scale conve
 3. fit the backend's own guide, started at zero with unit scale, to the whitened target
    ``u -> p(m + L u)`` (the same posterior, so the ELBO is unchanged), with Adam whose rate decays
    from ``lr`` to ``lr * lr_decay`` over ``num_steps``;
-4. stop early once the ELBO, smoothed over windows of ``window`` steps, changes by less than
-   ``tol`` relative to its size between two windows (a warning names this rule when the
-   ``num_steps`` budget runs out first);
+4. stop early once the ELBO has stopped improving: its mean over the newer of two windows
+   (``max(window, steps // 4)`` steps each, the last half of the run) is not lower than over the
+   older by more than twice the noise of the difference, or than ``tol`` relative to its size
+   (``converged``; a warning names this rule when the ``num_steps`` budget runs out first);
 5. draw ``u`` from the fitted guide and return ``z = m + L u``.
 
 With a guide function, or ``init="median"``, the guide is fitted to the model itself, as the
@@ -89,7 +90,10 @@ __all__ = [
     "ESTIMATORS",
 ]
 
-CONVERGENCE_RULE = "the relative change of the windowed mean ELBO below tol"
+CONVERGENCE_RULE = (
+    "the stop rule (the windowed mean ELBO stopped improving by more than twice its noise, "
+    "or than tol)"
+)
 #: the step depends on the problem, the options and the state alone (the whitening travels in
 #: the state), so the driver compiles it once per model and data shapes
 CAPABILITIES = Capabilities(
@@ -143,8 +147,9 @@ class Options:
     alpha: the Rényi order.
     init: ``"map"`` (start from the MAP point, L-BFGS with ``map_iterations``) or ``"median"``
     (the backend's own start). whiten: fit in the space whitened by the Laplace approximation.
-    tol / window: stop when the mean losses of the last three windows of ``window`` steps differ
-    pairwise by less than ``tol * (1 + |mean|)``; ``tol=0`` runs all ``num_steps``.
+    tol / window: stop when the mean loss of the last of two windows of ``max(window, steps //
+    4)`` steps is not lower than the one before by more than twice its noise (``converged``) or
+    than ``tol * (1 + |mean|)``; ``tol=0`` runs all ``num_steps``.
     """
 
     guide: str | Callable = "normal"
@@ -160,7 +165,7 @@ class Options:
     map_iterations: int = 1000
     whiten: bool = True
     tol: float = 1e-4
-    window: int = 250
+    window: int = 500
     estimator: tuple | None = None
 
     def __post_init__(self):
@@ -388,18 +393,40 @@ def _runner_init(problem, options, plan, key, start, args=None):
     return init(key, start, args)
 
 
+#: batches per window: the standard error of a window's mean loss is the spread of its batch
+#: means, which holds when successive losses are correlated (Adam's momentum) or heavy-tailed
+BATCHES = 10
+#: how many standard errors a window-to-window decrease must exceed to count as progress
+#: (one-sided: a fit whose loss still falls by this much stops with probability ~2%)
+Z_PROGRESS = 2.0
+
+
+def _mean_and_se(block) -> tuple[float, float]:
+    """The mean of ``block`` and its standard error from ``BATCHES`` batch means."""
+    batches = np.array([b.mean() for b in np.array_split(block, min(BATCHES, len(block)))])
+    se = batches.std(ddof=1) / math.sqrt(len(batches)) if len(batches) > 1 else 0.0
+    return float(block.mean()), float(se)
+
+
 def converged(losses, options) -> bool:
-    """Whether the mean loss moved less than ``tol`` (relative) between each of the last three
-    windows of ``window`` steps (two quiet windows in a row, so noise alone rarely stops a fit
-    that is still improving)."""
-    w = options.window
-    if options.tol <= 0 or len(losses) < 3 * w:
+    """Whether the loss has stopped falling, by a test of the smoothed loss against its noise.
+
+    The last half of the ``n`` losses so far is split into two windows of ``max(window, n //
+    4)`` steps; the fit has settled when the mean loss fell from the older window to the newer
+    by less than ``Z_PROGRESS`` standard errors of the difference (the noise of a stochastic
+    ELBO, from batch means) or by less than ``tol`` relative to its size (a deterministic or
+    near-noiseless loss). The windows grow with the run, so the test detects ever slower
+    progress, and it cannot pass before the run is about twice as long as its descent (the
+    older window must lie past it): noise alone does not stop a fit that is still improving.
+    """
+    n, w = len(losses), max(options.window, len(losses) // 4)
+    if options.tol <= 0 or n < 2 * w:
         return False
-    means = [
-        float(np.mean(losses[len(losses) - (i + 1) * w : len(losses) - i * w])) for i in range(3)
-    ]
-    limit = options.tol * (1.0 + abs(means[0]))
-    return abs(means[0] - means[1]) < limit and abs(means[1] - means[2]) < limit
+    losses = np.asarray(losses, float)
+    new, se_new = _mean_and_se(losses[n - w :])
+    old, se_old = _mean_and_se(losses[n - 2 * w : n - w])
+    noise = Z_PROGRESS * math.sqrt(se_new**2 + se_old**2)
+    return old - new < max(noise, options.tol * (1.0 + abs(new)))
 
 
 def _sample(problem, options, plan, state, key, num_samples):

@@ -1,4 +1,5 @@
-"""The functional torch optimizers follow torch.optim (and Pyro's ClippedAdam) step by step."""
+"""The functional torch optimizers follow torch.optim step by step, and svi's decaying Adam is
+torch's Adam with the rate schedule of NumPyro's ``optax.exponential_decay`` (no clamp)."""
 
 import pytest
 
@@ -43,14 +44,23 @@ def test_functional_optimizer_matches_torch_optim(name):
     _compare(functional_optimizer(name, 0.05), reference_step, x0)
 
 
-def test_clipped_adam_matches_pyro():
+def test_svi_decaying_adam_is_unclamped_adam_with_numpyros_schedule():
+    # issue 24 item 2: Pyro's ClippedAdam clamps each gradient entry to [-10, 10], which biased
+    # noisy Gamma-guide fits; svi's Adam on Pyro is torch's Adam (the entry 30 of _grad is not
+    # clamped) with the rate lr * lr_decay ** (step / num_steps), as on NumPyro.
+    from ppl.backends.pyro.svi import _optimizer
+    from ppl.inference.svi import Options
+
+    options = Options(lr=0.05, lr_decay=0.1, num_steps=20)
     x0 = torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
     leaf = x0.clone().requires_grad_(True)
-    reference = pyro_optim.clipped_adam.ClippedAdam([leaf], lr=0.05, lrd=0.97)
+    reference = torch.optim.Adam([leaf], lr=0.05)
+    schedule = torch.optim.lr_scheduler.LambdaLR(reference, lambda step: 0.1 ** (step / 20))
 
     def reference_step(t):
         leaf.grad = _grad(leaf.detach(), t)
         reference.step()
+        schedule.step()
         return leaf.detach()
 
-    _compare(functional_optimizer("adam", 0.05, clip=10.0, decay=0.97), reference_step, x0)
+    _compare(_optimizer(options), reference_step, x0)

@@ -181,6 +181,48 @@ def test_svi_reaches_the_exact_gamma_posterior(backend):
     assert abs(post.samples["lam"].mean() / exact - 1) < 0.02
 
 
+def issue_guide(counts):
+    a = ppl.param("a", 2.0, constraint=dist.constraints.positive)
+    b = ppl.param("b", 1.0, constraint=dist.constraints.positive)
+    ppl.sample("lam", dist.Gamma(a, b))
+
+
+@pytest.mark.parametrize(
+    "backend_name",
+    # Pyro: 1,500 steps of its Trace_ELBO and 2,000 guide draws, ~15 s on an idle 2-core machine
+    ["numpyro", pytest.param("pyro", marks=pytest.mark.slow)],
+)
+def test_svi_learns_through_handlers_reparam(backend_name):
+    # Issue 24 item 2: the guide reparameterized by handlers.reparam (not the estimator= path),
+    # started at Gamma(2, 1). On Pyro the gradients were clamped to [-10, 10] (ClippedAdam),
+    # which biases these noisy, skewed estimates: with these options the old code ended at mean
+    # +18.5% and sd +325% (measured), further from the posterior than the start (sd +170%).
+    guide = handlers.reparam(issue_guide, config={"lam": AcceptReject(boost=1)})
+    post = ppl.infer(
+        gamma_poisson,
+        "svi",
+        args=(COUNTS,),
+        backend=backend_name,
+        guide=guide,
+        num_steps=1500,
+        lr=0.05,
+        tol=0,
+        num_samples=2000,
+        progress=False,
+    )
+    shape, rate = 1 + COUNTS.sum(), 1 + len(COUNTS)  # the exact posterior Gamma(33, 11)
+    draws = post.samples["lam"].reshape(-1)
+    mean_err = draws.mean() / (shape / rate) - 1
+    sd_err = draws.std() / (np.sqrt(shape) / rate) - 1
+    # Monte Carlo error of 2,000 guide draws: 0.3% on the mean (sd 0.52 / sqrt(2000) / 3), 1.6%
+    # on the sd. The rest is the fit's own distance after 1,500 steps: the mean is found fast,
+    # the sd is approached from above along the ELBO's flat ridge; measured now: mean within
+    # 4.0% and sd +51% to +60% (NumPyro, seeds 0-3), mean +2.1% and sd +53% (Pyro, seed 0).
+    # Thresholds: mean 8% and sd +100%, twice the measured error, far below the old Pyro result.
+    assert abs(mean_err) < 0.08, mean_err
+    assert abs(sd_err) < 1.0, sd_err
+
+
 def test_svi_estimator_option_errors(backend):
     common = dict(args=(COUNTS,), backend=backend.name, num_steps=2, progress=False)
     with pytest.raises(OptionError, match="Did you mean 'accept_reject'"):
@@ -213,7 +255,7 @@ def dirichlet_guide(counts, alpha, total_count):
     ppl.sample("probs", dist.Dirichlet(c))
 
 
-@pytest.mark.filterwarnings("ignore:svi. the relative change")  # tol=0: the fixed budget runs
+@pytest.mark.filterwarnings("ignore:svi. the stop rule")  # tol=0: the fixed budget runs
 @pytest.mark.parametrize(
     "backend_name",
     # NumPyro: ~20 s under load, nearly all of it XLA compilation; Pyro's TraceGraph_ELBO: ~30 s

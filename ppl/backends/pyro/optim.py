@@ -1,8 +1,8 @@
 """Functional optimizers on torch tensors: ``(init, update)`` with the state a tree of tensors.
 
-The update rules are ``torch.optim``'s (and Pyro's ``ClippedAdam``) with their default
-hyperparameters, written without in-place updates, so an algorithm's state holds its
-optimizer's moments and step count as tensors (checkpointable, and nothing lives in an object).
+The update rules are ``torch.optim``'s with their default hyperparameters, written without
+in-place updates, so an algorithm's state holds its optimizer's moments and step count as
+tensors (checkpointable, and nothing lives in an object).
 """
 
 from __future__ import annotations
@@ -22,37 +22,31 @@ RMSPROP_ALPHA, RMSPROP_EPS = 0.99, 1e-8
 ADAGRAD_EPS = 1e-10
 
 
-def _adam(lr, clip, decay):
-    """Adam; with ``clip`` the gradient is clamped to ``[-clip, clip]`` and the rate at update
-    ``t`` (from 1) is ``lr * decay**t``, as Pyro's ``ClippedAdam`` does."""
+def _adam():
+    """Adam (``torch.optim.Adam``'s rule)."""
     beta1, beta2 = ADAM_BETAS
 
     def moments(param):
         return {"m": torch.zeros_like(param), "v": torch.zeros_like(param)}
 
     def rule(param, grad, slot, t, rate):
-        if clip is not None:
-            grad = grad.clamp(-clip, clip)
         m = slot["m"] * beta1 + (1 - beta1) * grad
         v = slot["v"] * beta2 + (1 - beta2) * grad * grad
         correction1, correction2 = 1 - beta1**t, 1 - beta2**t
-        if clip is None:  # torch.optim.Adam
-            denominator = v.sqrt() / math.sqrt(correction2) + ADAM_EPS
-            return param - (rate / correction1) * m / denominator, {"m": m, "v": v}
-        step_size = rate * decay**t * math.sqrt(correction2) / correction1  # ClippedAdam
-        return param - step_size * m / (v.sqrt() + ADAM_EPS), {"m": m, "v": v}
+        denominator = v.sqrt() / math.sqrt(correction2) + ADAM_EPS
+        return param - (rate / correction1) * m / denominator, {"m": m, "v": v}
 
     return moments, rule
 
 
-def _sgd(lr, clip, decay):
+def _sgd():
     def rule(param, grad, slot, t, rate):
         return param - rate * grad, slot
 
     return (lambda param: {}), rule
 
 
-def _rmsprop(lr, clip, decay):
+def _rmsprop():
     def rule(param, grad, slot, t, rate):
         v = slot["v"] * RMSPROP_ALPHA + (1 - RMSPROP_ALPHA) * grad * grad
         return param - rate * grad / (v.sqrt() + RMSPROP_EPS), {"v": v}
@@ -60,7 +54,7 @@ def _rmsprop(lr, clip, decay):
     return (lambda param: {"v": torch.zeros_like(param)}), rule
 
 
-def _adagrad(lr, clip, decay):
+def _adagrad():
     def rule(param, grad, slot, t, rate):
         s = slot["s"] + grad * grad
         return param - rate * grad / (s.sqrt() + ADAGRAD_EPS), {"s": s}
@@ -71,11 +65,10 @@ def _adagrad(lr, clip, decay):
 OPTIMIZERS = {"adam": _adam, "sgd": _sgd, "rmsprop": _rmsprop, "adagrad": _adagrad}
 
 
-def functional_optimizer(name, lr, clip=None, decay=1.0) -> Optimizer:
+def functional_optimizer(name, lr) -> Optimizer:
     """The optimizer ``name`` (a key of ``OPTIMIZERS``) with rate ``lr``, a number or a schedule
-    ``step -> rate`` (step from 0). ``clip``/``decay``: ``ClippedAdam``'s gradient clamp and
-    per-update rate decay (Adam only). The state is ``{"step": tensor, "slots": [per leaf]}``."""
-    slots_of, rule = OPTIMIZERS[name](lr, clip, decay)
+    ``step -> rate`` (step from 0). The state is ``{"step": tensor, "slots": [per leaf]}``."""
+    slots_of, rule = OPTIMIZERS[name]()
 
     def init(params):
         leaves = pytree.tree_leaves(params)
