@@ -9,8 +9,6 @@ standard error itself, so degenerate weights cannot pass by being vague. Seeds a
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
