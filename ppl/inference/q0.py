@@ -290,9 +290,10 @@ def initial(
 #: a fit whose ELBO is this far below the best one's (a mode with under 1/1000 of its mass,
 #: or a start that did not converge) is dropped by ``cover_modes``
 MODE_MASS_GAP = math.log(1000.0)
-#: two fits are one mode if their means are closer than this many standard deviations (the
-#: two fits' scales combined) in every coordinate
-SAME_MODE_SDS = 3.0
+#: two fits are one mode unless the potential rises more than this (nats) above both fits'
+#: means somewhere on the segment between them (at ``BARRIER_POINTS`` interior points)
+BARRIER_NATS = 1.0
+BARRIER_POINTS = np.linspace(0.0, 1.0, 7)[1:-1]
 #: draws per fit that estimate its ELBO
 NUM_ELBO_DRAWS = 256
 
@@ -302,7 +303,9 @@ def cover_modes(problem, prior_key, vi_key, loc, log_scale, starts: int, fit):
     ``(loc, log_scale)`` and ``starts - 1`` more, each started at a prior draw (in the warm
     start's coordinates) with the first fit's scales; ``fit`` is ``(vi_steps, vi_lr,
     batch_size, start)``. Fits whose ELBO is ``MODE_MASS_GAP`` below the best are dropped, fits
-    closer than ``SAME_MODE_SDS`` are one mode (the first fit, then the best, stands for it).
+    with no barrier between their means (the potential on the segment between them stays
+    within ``BARRIER_NATS`` of the higher end) are one mode (the first fit, then the best,
+    stands for it).
     One mode: the first fit, unchanged. Several: their equal-weight mixture, ``(M, dim)``
     arrays; the importance weights correct the masses, and every mode gets paths.
 
@@ -329,16 +332,17 @@ def cover_modes(problem, prior_key, vi_key, loc, log_scale, starts: int, fit):
         elbos.append(elbo if math.isfinite(elbo) else -math.inf)
     elbos = np.array(elbos)
     locs = [np.asarray(backend.to_numpy(f[0]), np.float64) for f in fits]
-    scales = [np.exp(np.asarray(backend.to_numpy(f[1]), np.float64)) for f in fits]
+
+    def barrier(i, j) -> bool:
+        t = BARRIER_POINTS[:, None]
+        points = np.concatenate([[locs[i], locs[j]], (1 - t) * locs[i] + t * locs[j]])
+        u = np.asarray(backend.to_numpy(potential(start, backend.asarray(points))), np.float64)
+        return not u[2:].max() <= u[:2].max() + BARRIER_NATS  # NaN: a barrier
+
     order = [0] + sorted(range(1, len(fits)), key=lambda i: -elbos[i])
     modes: list[int] = []
     for i in order:
-        if not elbos[i] >= elbos.max() - MODE_MASS_GAP:
-            continue
-        if all(
-            np.any(np.abs(locs[i] - locs[j]) >= SAME_MODE_SDS * np.hypot(scales[i], scales[j]))
-            for j in modes
-        ):
+        if elbos[i] >= elbos.max() - MODE_MASS_GAP and all(barrier(i, j) for j in modes):
             modes.append(i)
     if len(modes) == 1:
         return fits[modes[0]]
