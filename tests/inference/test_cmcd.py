@@ -337,7 +337,8 @@ def _well_check(post, log_z, left):
     assert abs(post.log_z.estimate - log_z) < 4 * post.log_z.stderr, (post.log_z, log_z)
 
 
-def test_default_q0_covers_both_wells_of_the_double_well(float64):
+@pytest.mark.parametrize("backend_name", ["numpyro", pytest.param("pyro", marks=pytest.mark.slow)])
+def test_default_q0_covers_both_wells_of_the_double_well(float64, backend_name):
     """``ais`` with the default q0 on the double well: both wells get paths (issue 24 item 11:
     one VI fit, the old default, put every path in the right well)."""
     log_z, left = _double_well_truth()
@@ -345,7 +346,7 @@ def test_default_q0_covers_both_wells_of_the_double_well(float64):
         double_well_log_density,
         "ais",
         dim=2,
-        backend="numpyro",
+        backend=backend_name,
         seed=0,
         progress=False,
         K=8,
