@@ -1,8 +1,9 @@
 """Stochastic normalizing flows (``snf``) against the plain flow (``realnvp``), same settings.
 
 Double well (the paper's setting, Wu, Köhler & Noé 2020): ``E(x) = x1^4 - 6 x1^2 - 0.5 x1 +
-x2^2 / 2``, 3 RealNVP blocks with 64x64 MLPs, for ``snf`` 20 random-walk Metropolis steps of
-size 0.25 after each block; Adam 5e-3, batch 128; ``--ml-steps`` steps of maximum likelihood on
+x2^2 / 2``, 3 RealNVP blocks with 64x64 MLPs, for ``snf`` 20 random-walk Metropolis steps
+after each block, with the default learned step sizes (from 0.05; ``snf-fixed``: the paper's
+fixed 0.25, ``--step-size``); Adam 5e-3, batch 128; ``--ml-steps`` steps of maximum likelihood on
 data, then ``--mixed-steps`` steps of KL + ML (Adam is invariant to the paper's 0.5 / 0.5
 weighting). The data (``--data``): ``exact``, the paper's (10,000 exact draws,
 ``energies.double_well_draws``), or ``wells``, local Metropolis chains started in each well with
@@ -25,6 +26,9 @@ Rezende-Mohamed U1-U4 (``--targets u1 ...``): energy-only training; ``KL(q||p)``
 ``log Z - mean(log w)`` with the exact ``log Z`` by quadrature (for ``snf`` this is the KL
 between the path measures, an upper bound on the marginal KL), and the ESS of the weights.
 
+The flows run with ``warm_start=False`` (the base ``N(0, I)`` in the problem's coordinates, as
+in the paper) unless ``--warm-start``.
+
 torch runs on one thread (``torch.set_num_threads(1)``); see ``benchmarks/cmcd.py``.
 Run: ``.venv/bin/python benchmarks/snf.py --backend numpyro`` (Markdown on stdout).
 """
@@ -40,7 +44,7 @@ import numpy as np
 import ppl
 from ppl.models import energies
 
-METHODS = ("realnvp", "snf", "snf-learned")
+METHODS = ("realnvp", "snf-fixed", "snf")
 U_TARGETS = {"u1": "rezende_u1", "u2": "rezende_u2", "u3": "rezende_u3", "u4": "rezende_u4"}
 
 
@@ -67,11 +71,13 @@ def well_data(per_well: int, seed: int = 0) -> np.ndarray:
 
 
 def common(variant, args):
-    """``(method, options)`` of a row: ``realnvp``, ``snf`` (the paper's fixed steps) or
-    ``snf-learned`` (each stochastic block's step size trained with the flow, from
-    ``--learned-step-size``, as in the paper's adaptive-MC notebook)."""
+    """``(method, options)`` of a row: ``realnvp``, ``snf`` (its defaults: each stochastic
+    block's step size trained with the flow, from 0.05, as in the paper's adaptive-MC
+    notebook) or ``snf-fixed`` (``learn_step_size=False``: the paper's fixed steps of size
+    ``--step-size``)."""
     method = "realnvp" if variant == "realnvp" else "snf"
     options = dict(
+        warm_start=args.warm_start,
         num_blocks=3,
         hidden=(64, 64),
         lr=args.lr,
@@ -79,11 +85,9 @@ def common(variant, args):
         num_samples=args.num_samples,
     )
     if variant == "snf":
-        options.update(mc_steps=args.mc_steps, step_size=args.step_size)
-    elif variant == "snf-learned":
-        options.update(
-            mc_steps=args.mc_steps, step_size=args.learned_step_size, learn_step_size=True
-        )
+        options.update(mc_steps=args.mc_steps)
+    elif variant == "snf-fixed":
+        options.update(mc_steps=args.mc_steps, step_size=args.step_size, learn_step_size=False)
     return method, options
 
 
@@ -252,8 +256,13 @@ def main(argv=None):
     parser.add_argument("--data", choices=("exact", "wells"), default="exact")
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--mc-steps", type=int, default=20)
-    parser.add_argument("--step-size", type=float, default=0.25)
-    parser.add_argument("--learned-step-size", type=float, default=0.05, help="its start")
+    parser.add_argument("--step-size", type=float, default=0.25, help="snf-fixed's steps")
+    parser.add_argument(
+        "--warm-start",
+        action="store_true",
+        help="run the flows in the Laplace coordinates of the MAP (ppl's default); without it "
+        "the base is N(0, I), the paper's",
+    )
     parser.add_argument(
         "--num-data", type=int, default=10000, help="double well: data draws (wells: half each)"
     )

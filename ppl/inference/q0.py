@@ -41,10 +41,12 @@ from .whitened import batched_potential_and_grad as potential_and_grad
 __all__ = [
     "INITS",
     "check_start",
+    "cover_modes",
     "failure",
     "grad_potential",
     "initial",
     "log_prob",
+    "moments",
     "potential_and_grad",
     "sample",
 ]
@@ -58,20 +60,56 @@ MAD_TO_SD = 1.4826
 NUM_CHECK_DRAWS = 64
 
 
-def log_prob(xp, loc, log_scale, x):
-    """``log N(x | loc, diag(exp(log_scale))^2)``, summed over the last axis."""
+def _log_components(xp, loc, log_scale, x):
+    """``log N(x | loc_m, diag(exp(log_scale_m))^2)`` per component, over a last axis of
+    length ``M`` (``loc`` of shape ``(M, dim)``), and the residuals ``(x - loc_m) / scale_m^2``."""
+    x = x[..., None, :]
     r = (x - loc) * xp.exp(-log_scale)
-    return xp.sum(-0.5 * r**2 - log_scale, axis=-1) - 0.5 * x.shape[-1] * math.log(2 * math.pi)
+    log_n = xp.sum(-0.5 * r**2 - log_scale, axis=-1) - 0.5 * x.shape[-1] * math.log(2 * math.pi)
+    return log_n, (x - loc) * xp.exp(-2.0 * log_scale)
+
+
+def log_prob(xp, loc, log_scale, x):
+    """``log q0(x)``, summed over the last axis: ``log N(x | loc, diag(exp(log_scale))^2)``, or
+    for ``loc`` and ``log_scale`` of shape ``(M, dim)`` the equal-weight mixture of ``M`` such
+    Gaussians (``cover_modes``)."""
+    if loc.ndim == 1:
+        r = (x - loc) * xp.exp(-log_scale)
+        return xp.sum(-0.5 * r**2 - log_scale, axis=-1) - 0.5 * x.shape[-1] * math.log(2 * math.pi)
+    log_n, _ = _log_components(xp, loc, log_scale, x)
+    top = xp.max(log_n, axis=-1, keepdims=True)
+    return (xp.log(xp.sum(xp.exp(log_n - top), axis=-1)) + top[..., 0]) - math.log(loc.shape[0])
 
 
 def grad_potential(xp, loc, log_scale, x):
-    """``-grad log q0(x) = (x - loc) / scale^2``."""
-    return (x - loc) * xp.exp(-2.0 * log_scale)
+    """``-grad log q0(x)``: ``(x - loc) / scale^2``, or for a mixture the components' terms
+    weighted by their responsibilities."""
+    if loc.ndim == 1:
+        return (x - loc) * xp.exp(-2.0 * log_scale)
+    log_n, residuals = _log_components(xp, loc, log_scale, x)
+    weights = xp.exp(log_n - xp.max(log_n, axis=-1, keepdims=True))
+    weights = weights / xp.sum(weights, axis=-1, keepdims=True)
+    return xp.sum(weights[..., None] * residuals, axis=-2)
 
 
 def sample(backend, loc, log_scale, key, num: int):
-    """``num`` reparameterised draws ``loc + scale * noise``, shape ``(num, dim)``."""
-    return loc + backend.xp.exp(log_scale) * backend.normal(key, (num, loc.shape[-1]))
+    """``num`` reparameterised draws ``loc + scale * noise``, shape ``(num, dim)``; for a
+    mixture, draw ``i`` from component ``i mod M`` (stratified: each component gets its share
+    exactly, which keeps ``mean(w)`` unbiased for ``Z`` with less variance)."""
+    xp, dim = backend.xp, loc.shape[-1]
+    if loc.ndim == 2:
+        index = xp.asarray(np.arange(num) % loc.shape[0])
+        loc, log_scale = xp.take(loc, index, axis=0), xp.take(log_scale, index, axis=0)
+    return loc + xp.exp(log_scale) * backend.normal(key, (num, dim))
+
+
+def moments(xp, loc, log_scale):
+    """``(mean, sd)`` of ``q0`` per coordinate (of the mixture, for ``M`` components)."""
+    if loc.ndim == 1:
+        return loc, xp.exp(log_scale)
+    mean = xp.mean(loc, axis=0)
+    second = xp.mean(xp.exp(2.0 * log_scale) + loc**2, axis=0)
+    return mean, xp.sqrt(second - mean**2)
 
 
 def _prior_draws(problem, key) -> np.ndarray:
@@ -139,7 +177,8 @@ def check_start(problem, z, where: str, start=None) -> None:
         raise error
 
 
-def _prior_moments(problem, key, start=None):
+def _prior_draws_in(problem, key, start=None) -> np.ndarray:
+    """The finite prior draws, ``(n, dim)`` numpy, in the coordinates of ``start`` if given."""
     where = "prior draws that initialise q0"
     try:
         draws = _prior_draws(problem, key).astype(np.float64)
@@ -154,6 +193,11 @@ def _prior_moments(problem, key, start=None):
     if start is not None:  # in the warm start's coordinates
         shift, inverse = (problem.backend.to_numpy(a) for a in (start.shift, start.inverse))
         draws = warm_start.from_target(np, start._replace(shift=shift, inverse=inverse), draws)
+    return draws
+
+
+def _prior_moments(problem, key, start=None):
+    draws = _prior_draws_in(problem, key, start)
     if len(draws) < 2:
         raise ModelError(
             "init_q0='prior' (and 'vi', which starts from it) needs prior draws with a finite "
@@ -217,9 +261,12 @@ def initial(
     vi_lr: float = 0.05,
     batch_size: int = 64,
     start=None,
+    vi_starts: int = 1,
 ):
     """``(loc, log_scale)`` of the initial ``q0`` by ``strategy`` (one of ``INITS``), in the
-    whitened coordinates of the warm ``start`` if one is given."""
+    whitened coordinates of the warm ``start`` if one is given. With ``"vi"`` and
+    ``vi_starts > 1``, ``cover_modes`` adds fits from ``vi_starts - 1`` prior draws: on a target
+    with several modes ``q0`` is then a mixture (arrays of shape ``(M, dim)``)."""
     backend = problem.backend
     prior_key, vi_key, check_key = backend.split(key, 3)
     if strategy == "standard" or (strategy == "vi" and start is not None):
@@ -231,7 +278,72 @@ def initial(
         loc, log_scale = _fit_vi(
             problem, vi_key, loc, log_scale, vi_steps, vi_lr, batch_size, start
         )
+        if vi_starts > 1:
+            fit = (vi_steps, vi_lr, batch_size, start)
+            loc, log_scale = cover_modes(problem, prior_key, vi_key, loc, log_scale, vi_starts, fit)
     log_scale = log_scale + math.log(init_scale)
     particles = sample(backend, loc, log_scale, check_key, NUM_CHECK_DRAWS)
     check_start(problem, particles, "initial particles drawn from q0", start)
     return loc, log_scale
+
+
+#: a fit whose ELBO is this far below the best one's (a mode with under 1/1000 of its mass,
+#: or a start that did not converge) is dropped by ``cover_modes``
+MODE_MASS_GAP = math.log(1000.0)
+#: two fits are one mode unless the potential rises more than this (nats) above both fits'
+#: means somewhere on the segment between them (at ``BARRIER_POINTS`` interior points)
+BARRIER_NATS = 1.0
+BARRIER_POINTS = np.linspace(0.0, 1.0, 7)[1:-1]
+#: draws per fit that estimate its ELBO
+NUM_ELBO_DRAWS = 256
+
+
+def cover_modes(problem, prior_key, vi_key, loc, log_scale, starts: int, fit):
+    """``q0`` that covers the modes that mean-field VI finds from several starts: the fit
+    ``(loc, log_scale)`` and ``starts - 1`` more, each started at a prior draw (in the warm
+    start's coordinates) with the first fit's scales; ``fit`` is ``(vi_steps, vi_lr,
+    batch_size, start)``. Fits whose ELBO is ``MODE_MASS_GAP`` below the best are dropped, fits
+    with no barrier between their means (the potential on the segment between them stays
+    within ``BARRIER_NATS`` of the higher end) are one mode (the first fit, then the best,
+    stands for it).
+    One mode: the first fit, unchanged. Several: their equal-weight mixture, ``(M, dim)``
+    arrays; the importance weights correct the masses, and every mode gets paths.
+
+    A reverse-KL fit (VI, and the trained path after it) seeks one mode: on a double well it
+    misses the other well and ``log Z`` lacks its mass, with no sign in the weights (issue 24).
+    """
+    backend, xp = problem.backend, problem.backend.xp
+    vi_steps, vi_lr, batch_size, start = fit
+    draws = _prior_draws_in(problem, prior_key, start)[: starts - 1]
+    noise_key, *keys = backend.split(backend.split(vi_key)[1], len(draws) + 1)
+    fits = [(loc, log_scale)]
+    for draw, key in zip(draws, keys):
+        fits.append(
+            _fit_vi(
+                problem, key, backend.asarray(draw), log_scale, vi_steps, vi_lr, batch_size, start
+            )
+        )
+    potential = warm_start.potential(problem)
+    noise = backend.normal(noise_key, (NUM_ELBO_DRAWS, problem.dim))
+    elbos = []
+    for f_loc, f_log_scale in fits:
+        u = potential(start, f_loc + xp.exp(f_log_scale) * noise)
+        elbo = float(backend.to_numpy(-xp.mean(u) + xp.sum(f_log_scale)))
+        elbos.append(elbo if math.isfinite(elbo) else -math.inf)
+    elbos = np.array(elbos)
+    locs = [np.asarray(backend.to_numpy(f[0]), np.float64) for f in fits]
+
+    def barrier(i, j) -> bool:
+        t = BARRIER_POINTS[:, None]
+        points = np.concatenate([[locs[i], locs[j]], (1 - t) * locs[i] + t * locs[j]])
+        u = np.asarray(backend.to_numpy(potential(start, backend.asarray(points))), np.float64)
+        return not u[2:].max() <= u[:2].max() + BARRIER_NATS  # NaN: a barrier
+
+    order = [0] + sorted(range(1, len(fits)), key=lambda i: -elbos[i])
+    modes: list[int] = []
+    for i in order:
+        if elbos[i] >= elbos.max() - MODE_MASS_GAP and all(barrier(i, j) for j in modes):
+            modes.append(i)
+    if len(modes) == 1:
+        return fits[modes[0]]
+    return xp.stack([fits[i][0] for i in modes]), xp.stack([fits[i][1] for i in modes])

@@ -303,3 +303,53 @@ def test_an_error_in_the_warm_start_is_named():
 def test_fewer_than_one_step_is_refused(K):
     with pytest.raises(OptionError, match="K must be at least 1"):
         ppl.infer(gaussian, "cmcd", K=K, progress=False)
+
+
+# ---- separated modes: q0 from several VI starts (issue 24, item 11) ---------------------------
+
+
+def double_well_log_density(x):
+    """``-E(x)``, ``E = x1^4 - 6 x1^2 - x1 / 2 + x2^2 / 2``: 16% of the mass in the left well,
+    behind a barrier of ~8 kT (``ppl.models.energies``)."""
+    return -(x[0] ** 4 - 6.0 * x[0] ** 2 - 0.5 * x[0] + 0.5 * x[1] ** 2)
+
+
+def _double_well_truth():
+    from ppl.models import energies
+
+    log_z = energies.quadrature("double_well")[0]
+    x1 = np.linspace(-5.0, 5.0, 4001)
+    f = -energies.free_energy_profile(x1)
+    p = np.exp(f - f.max())
+    return log_z, float(p[x1 < 0].sum() / p.sum())
+
+
+def _well_check(post, log_z, left):
+    """The weighted left-well mass within 4 of its Monte-Carlo sds, ``sqrt(p (1 - p) / ESS)``
+    (0.03 at ESS 150), and log Z within 4 reported standard errors; one VI fit finds only the
+    right well, so the mass is 0 and log Z is ``log(1 - 0.156) = -0.17`` low."""
+    x = post.raw_samples["x"].reshape(-1, 2)
+    w = np.exp(post.diagnostics["log_weights"] - post.diagnostics["log_weights"].max())
+    mass, ess = w[x[:, 0] < 0].sum() / w.sum(), post.diagnostics["ess"]
+    assert ess > 100, ess
+    assert abs(mass - left) < 4 * math.sqrt(left * (1 - left) / ess), (mass, left, ess)
+    assert post.log_z.stderr < 0.1, post.log_z
+    assert abs(post.log_z.estimate - log_z) < 4 * post.log_z.stderr, (post.log_z, log_z)
+
+
+@pytest.mark.parametrize("backend_name", ["numpyro", pytest.param("pyro", marks=pytest.mark.slow)])
+def test_default_q0_covers_both_wells_of_the_double_well(float64, backend_name):
+    """``ais`` with the default q0 on the double well: both wells get paths (issue 24 item 11:
+    one VI fit, the old default, put every path in the right well)."""
+    log_z, left = _double_well_truth()
+    post = ppl.infer(
+        double_well_log_density,
+        "ais",
+        dim=2,
+        backend=backend_name,
+        seed=0,
+        progress=False,
+        K=8,
+        num_samples=400,
+    )
+    _well_check(post, log_z, left)

@@ -9,8 +9,6 @@ standard error itself, so degenerate weights cannot pass by being vague. Seeds a
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -174,6 +172,9 @@ def test_data_of_the_wrong_dimension_names_the_shapes(backend):
         ({"ml_steps": 5}, "data= is not given"),
         ({"data": np.array([[0.0, np.nan]])}, "1 NaN or inf"),
         ({"mc_steps": 0}, "mc_steps must be at least 1"),
+        ({"step_size": 0.0}, "step_size must be a positive number or None"),
+        ({"step_size": float("inf")}, "step_size must be a positive number or None"),
+        ({"step_size": "0.1"}, "step_size must be a positive number or None"),
     ],
 )
 def test_bad_options_name_the_cause(options, match):
@@ -185,6 +186,30 @@ def test_stochastic_blocks_relax_from_prior_to_target():
     flow = Flow(ppl.get_backend("numpyro").problem(gaussian), snf.Options(num_blocks=3), True)
     assert flow.lambdas == [0.0, 0.5, 1.0]
     assert flow.layer_names[0] == "base affine layer" and len(flow.layer_names) == 7
-    assert math.isclose(
-        float(np.exp(flow.initial_theta(ppl.get_backend().key(0))["log_step"][0])), 0.25
+
+
+@pytest.mark.parametrize(
+    "options,start,learned",
+    [
+        ({}, 0.05, True),  # the default: learned steps, from the adaptive-MC notebook's 0.05
+        ({"learn_step_size": False}, 0.25, False),  # the paper's fixed steps
+        ({"step_size": 0.4}, 0.4, True),
+        ({"step_size": 0.4, "learn_step_size": False}, 0.4, False),
+    ],
+)
+def test_step_sizes_are_learned_by_default_and_fixed_on_request(options, start, learned):
+    """Issue 24 item 10: learned step sizes are the default (they are trained parameters, so
+    one optimiser step moves them); ``learn_step_size=False`` keeps them fixed, at the paper's
+    0.25 unless ``step_size`` is given."""
+    backend = ppl.get_backend("numpyro")
+    algorithm = snf.build(
+        backend.problem(gaussian),
+        snf.Options(num_blocks=2, hidden=(4,), batch_size=8, mc_steps=2, **options),
     )
+    state = algorithm.init(backend.key(0))
+    where = state.params if learned else state.fixed
+    assert "log_step" in where and "log_step" not in (state.fixed if learned else state.params)
+    np.testing.assert_allclose(np.exp(backend.to_numpy(where["log_step"])), start, rtol=1e-6)
+    new_state, _ = algorithm.step(state, backend.key(1))
+    moved = {**new_state.fixed, **new_state.params}["log_step"]
+    assert (not np.allclose(backend.to_numpy(moved), np.log(start))) == learned

@@ -77,7 +77,11 @@ class Options:
     init_q0: ``q0``'s initialisation, ``"vi"`` (mean-field VI from the prior's moments),
     ``"prior"`` (the prior's moments in unconstrained space) or ``"standard"`` (``N(0, I)``).
     init_scale: factor on the initial standard deviation of ``q0``. vi_steps / vi_lr: Adam
-    steps and learning rate of the ``"vi"`` fit. score_clip: the target's score ``-grad U`` is
+    steps and learning rate of the ``"vi"`` fit. vi_starts: the ``"vi"`` fit is run from the
+    warm start and from ``vi_starts - 1`` prior draws; where the fits find several modes,
+    ``q0`` is their equal-weight mixture (``ppl.inference.q0.cover_modes``), so that every
+    mode gets paths (one fit seeks one mode, and the path does not cross a high barrier); 1:
+    the first fit alone. score_clip: the target's score ``-grad U`` is
     clipped to ``[-score_clip, score_clip]`` inside the drifts (the weights stay exact).
     warm_start: run the whole path in the coordinates whitened by the Laplace approximation at
     the MAP point (``ppl.inference.warm_start``); ``q0`` there by ``init_q0``: ``"vi"``
@@ -97,6 +101,7 @@ class Options:
     init_scale: float = 1.0
     vi_steps: int = 200
     vi_lr: float = 0.05
+    vi_starts: int = 8
     score_clip: float = 1e3
     warm_start: bool = True
 
@@ -104,7 +109,7 @@ class Options:
         check_field_types(self)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("init_q0", self.init_q0, INITS)
-        for name, least in (("K", 1), ("batch_size", 2), ("num_samples", 1)):
+        for name, least in (("K", 1), ("batch_size", 2), ("num_samples", 1), ("vi_starts", 1)):
             if getattr(self, name) < least:
                 raise OptionError(f"{name} must be at least {least}, got {getattr(self, name)}.")
         for name in ("num_steps", "vi_steps"):

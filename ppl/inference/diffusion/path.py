@@ -123,6 +123,7 @@ class Diffusion:
             vi_lr=o.vi_lr,
             batch_size=o.batch_size,
             start=start,
+            vi_starts=o.vi_starts,
         )
         theta = {
             "q0_loc": loc,
@@ -137,7 +138,7 @@ class Diffusion:
             theta["net"] = nn.time_mlp_init(
                 backend, net_key, self.dim, tuple(o.hidden), o.embed_dim, final_scale=0.0
             )
-            theta["net_loc"], theta["net_scale"] = loc, xp.exp(log_scale)
+            theta["net_loc"], theta["net_scale"] = q0.moments(xp, loc, log_scale)
         return theta
 
     def betas(self, theta):
@@ -163,7 +164,8 @@ class Diffusion:
         backend, xp = self.backend, self.xp
         draw_key, step_key = backend.split(key)
         x = q0.sample(backend, loc, log_scale, draw_key, CURVATURE_DRAWS)
-        x_near = x + 0.1 * xp.exp(log_scale) * backend.normal(step_key, tuple(x.shape))
+        sd = q0.moments(xp, loc, log_scale)[1]
+        x_near = x + 0.1 * sd * backend.normal(step_key, tuple(x.shape))
         (_, g), (_, g_near) = (
             self.potential_and_grad(start, x),
             self.potential_and_grad(start, x_near),

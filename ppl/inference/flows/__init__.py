@@ -12,7 +12,8 @@ log-weights for reweighting.
 - ``realnvp``: the flow alone (Dinh et al. 2017), the baseline.
 - ``snf``: a stochastic normalizing flow (Wu, Köhler & Noé, NeurIPS 2020): a stochastic block
   (random-walk Metropolis, MALA or ULA steps on the interpolated target) after each RealNVP
-  block; the stochastic blocks enter the weights through their backward/forward transition
+  block, each block's step size trained with the flow unless ``learn_step_size=False``; the
+  stochastic blocks enter the weights through their backward/forward transition
   ratios, so nothing is marginalised.
 
 Modules: ``blocks`` (the layers, paths, weights and likelihood), ``base`` (options, the

@@ -20,6 +20,8 @@ ppl.errors.OptionError: ml_steps=10 trains on data, but data= is not given. Pass
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -34,8 +36,10 @@ from .blocks import KERNELS, Flow
 
 __all__ = [
     "CAPABILITIES",
+    "FIXED_STEP",
     "FlowInfo",
     "FlowState",
+    "LEARNED_STEP_START",
     "Options",
     "StochasticOptions",
     "make_algorithm",
@@ -44,6 +48,8 @@ __all__ = [
 #: the step depends on the problem, the options and the state alone, so the driver compiles it
 #: once per model and data shapes (``ppl.inference.compiled``)
 CAPABILITIES = Capabilities(kind="fit", shares_compiled_steps=True)
+#: the stochastic blocks' default step sizes: the start of a learned one, and the paper's fixed
+LEARNED_STEP_START, FIXED_STEP = 0.05, 0.25
 
 
 def _check_choice(what: str, value, choices) -> None:
@@ -139,20 +145,37 @@ class StochasticOptions(Options):
     steps of ``kernel`` (``"mh"``: random-walk Metropolis with proposal scale ``step_size``;
     ``"mala"`` / ``"ula"``: Metropolis-adjusted / unadjusted Langevin with step size
     ``step_size``, proposal variance ``2 step_size``); each block has its own step size,
-    starting at ``step_size`` and trained with the flow when ``learn_step_size``."""
+    starting at ``step_size``. ``learn_step_size`` (the default) trains the step sizes with
+    the flow, from 0.05 unless ``step_size`` is given, as in the paper's adaptive-MC notebook;
+    ``learn_step_size=False`` keeps them fixed, at 0.25 unless given: the paper's setting.
+    On the paper's double well the learned steps halve the free-energy profile error of fixed
+    ones (``benchmarks/RESULTS.md``)."""
 
     kernel: str = "mh"
     mc_steps: int = 20
-    step_size: float = 0.25
-    learn_step_size: bool = False
+    step_size: float | None = None
+    learn_step_size: bool = True
 
     def __post_init__(self):
         super().__post_init__()
         _check_choice("kernel", self.kernel, KERNELS)
         if self.mc_steps < 1:
             raise OptionError(f"mc_steps must be at least 1, got {self.mc_steps}.")
-        if not self.step_size > 0:
-            raise OptionError(f"step_size must be positive, got {self.step_size}.")
+        step = self.step_size
+        if step is not None and (
+            isinstance(step, (bool, np.bool_))
+            or not isinstance(step, numbers.Real)
+            or not 0 < step < math.inf
+        ):
+            raise OptionError(f"step_size must be a positive number or None, got {step!r}.")
+
+    @property
+    def initial_step_size(self) -> float:
+        """Each stochastic block's step size at the start: ``step_size``, or its default
+        (0.05 when learned, the paper's fixed 0.25 otherwise)."""
+        if self.step_size is not None:
+            return float(self.step_size)
+        return LEARNED_STEP_START if self.learn_step_size else FIXED_STEP
 
 
 class FlowState(NamedTuple):

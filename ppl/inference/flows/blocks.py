@@ -133,7 +133,8 @@ class Flow:
             ],
         }
         if self.stochastic:
-            theta["log_step"] = backend.asarray(np.full(o.num_blocks, math.log(o.step_size)))
+            log_step = math.log(o.initial_step_size)
+            theta["log_step"] = backend.asarray(np.full(o.num_blocks, log_step))
         if start is not None:
             theta["warm"] = start
         return theta

@@ -4,10 +4,13 @@ RealNVP blocks interleaved with stochastic blocks: after RealNVP block ``i`` of 
 ``mc_steps`` steps of a Markov kernel (``kernel="mh"``, random-walk Metropolis, the paper's
 choice; or ``"mala"`` / ``"ula"``, Metropolis-adjusted / unadjusted Langevin) on ``pi_lambda ∝
 q0^(1 - lambda) pi^lambda`` with ``lambda = i / (n - 1)``, so the last block relaxes on the
-target itself. Training minimises the energy-based reverse KL over paths: each stochastic step
-adds ``log K(x | x') - log K(x' | x)`` to the path's log-weight (for Metropolis kernels the
-energy change ``U_lambda(x') - U_lambda(x)``), so the weights are exact without marginalising
-the noise; ``data=`` adds maximum likelihood along reverse paths.
+target itself. Each block's step size is trained with the flow (from 0.05; the paper's
+adaptive-MC variant, which wins on its double well: ``benchmarks/RESULTS.md``);
+``learn_step_size=False`` keeps the paper's fixed steps (0.25). Training minimises the
+energy-based reverse KL over paths: each stochastic step adds ``log K(x | x') - log K(x' | x)``
+to the path's log-weight (for Metropolis kernels the energy change ``U_lambda(x') -
+U_lambda(x)``), so the weights are exact without marginalising the noise; ``data=`` adds
+maximum likelihood along reverse paths.
 
 >>> import ppl
 >>> from ppl import dist
