@@ -6,9 +6,9 @@ every update rule here is a linear recursion ``s' = A s + noise`` (``s``: the po
 posterior mean, and the momentum where there is one), so its stationary law is known exactly:
 the mean is the posterior mean (no bias: the recursion and the gradient noise are centred), and
 the covariance solves the discrete Lyapunov equation ``S = A S A^T + Q``. ``Q`` holds the
-injected noise and, for minibatches, the gradient-noise variance ``V = (N^2/B) s_y^2
-(N - B)/(N - 1) / SIGMA^4`` of a without-replacement minibatch of size ``B`` (``s_y^2``: the
-data's variance). That is the "known step-size bias" (and minibatch bias) of the variance. The
+injected noise and, for minibatches, the gradient-noise variance ``V = (N^2/B) s_y^2 / SIGMA^4``
+of a minibatch of ``B`` indices drawn with replacement (``s_y^2``: the data's variance). That is
+the "known step-size bias" (and minibatch bias) of the variance. The
 Monte-Carlo error is estimated from the draws by batch means (``_mc_se``), and each check allows
 4 standard errors (a 1-in-16,000 false alarm for a normal error) around the exact stationary
 value. Samplers whose stationary law is not exactly linear (pSGLD's adaptive preconditioner,
@@ -34,8 +34,8 @@ Y = np.random.default_rng(1).normal(1.0, SIGMA, size=N)
 LAM = 1 / TAU**2 + N / SIGMA**2
 MEAN = Y.sum() / SIGMA**2 / LAM
 VAR = 1 / LAM
-#: gradient-noise variance of the potential's minibatch gradient (without replacement)
-GRAD_VAR = N**2 / B * Y.var() * (N - B) / (N - 1) / SIGMA**4
+#: gradient-noise variance of the potential's minibatch gradient (indices drawn with replacement)
+GRAD_VAR = N**2 / B * Y.var() / SIGMA**4
 NUM_WARMUP, NUM_SAMPLES = 500, 6000
 
 
