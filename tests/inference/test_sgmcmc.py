@@ -437,7 +437,11 @@ def test_default_step_size_recovers_the_posterior_with_minibatches(backend, meth
     # cyclical_sgld keeps the draws of each cycle's tail, where steps near zero stand still: 4,000
     # draws, and its sd within 40% (measured over 3 seeds per backend: sd ratios 0.84-1.35,
     # means within 0.33 sd)
-    draws, sd_bound = (4000, 0.4) if method == "cyclical_sgld" else (1000, 0.25)
+    # sghmc mixes slower here (ESS 15-43 in 1,000 draws, seeds 0-3 on both backends, with the
+    # minibatches drawn with replacement: sd ratios 0.96-1.26): 3,000 draws for ESS ~100
+    draws, sd_bound = {"cyclical_sgld": (4000, 0.4), "sghmc": (3000, 0.25)}.get(
+        method, (1000, 0.25)
+    )
     post = ppl.infer(
         model, method, args=(Y,), backend=backend.name, batch_size=B, seed=0, progress=False,
         num_samples=draws,

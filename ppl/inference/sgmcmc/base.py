@@ -71,7 +71,9 @@ class SGOptions:
 
     ``step_size="auto"`` (the default): the chain starts at the MAP point ``m`` and moves in the
     coordinates whitened by the Laplace approximation there (``z = m + L u``,
-    ``L = cholesky(H^-1)``), where the posterior has roughly unit scale in every direction; the
+    ``L = cholesky(H^-1)`` up to ``AUTO_MAX_DIM`` dimensions, the diagonal ``H_ii^-1/2``
+    above, as ``ppl.inference.warm_start.laplace_start`` gives it), where the posterior has
+    roughly unit scale in every direction; the
     step size is then the largest that keeps two errors small on a unit-scale Gaussian: the
     discretisation's inflation of the variance (at most ~3%) and the minibatch gradient's
     (at most 10%, from the gradient noise measured at ``m`` on 16 minibatches). The rule per
@@ -192,9 +194,10 @@ def schedule_numpy(options, steps) -> list[float]:
 
 # ---- state, info, gradients ------------------------------------------------------------
 class Frame(NamedTuple):
-    """The whitened coordinates of ``step_size="auto"``: ``z = shift + factor u`` and its
-    step size in them; ``seconds``, the cost of the warm start and the noise measurement, and
-    ``fallback``, the warm start's ``WarmStart.fallback`` (``ppl.inference.warm_start``)."""
+    """The whitened coordinates of ``step_size="auto"``: ``z = shift + factor u`` (``factor``
+    a lower-triangular matrix, or a vector for a diagonal one) and its step size in them;
+    ``seconds``, the cost of the warm start and the noise measurement, and ``fallback``, the
+    warm start's ``WarmStart.fallback`` (``ppl.inference.warm_start``)."""
 
     shift: Any
     factor: Any
@@ -320,40 +323,103 @@ AUTO_RULES: dict[str, Callable[[float, float], float]] = {
     "sghmc": lambda friction, v: min(0.01, 0.2 * friction / v),
     "sgnht": lambda friction, v: min(0.1, 2.0 * friction / v),  # its thermostat absorbs noise
 }
-#: the largest dimension whitened with a dense Laplace factor
+#: the largest dimension whitened with a dense Laplace factor; above it, a diagonal one
 AUTO_MAX_DIM = 2000
+#: L-BFGS iterations of the one MAP search above ``AUTO_MAX_DIM`` dimensions (each one a
+#: full-data gradient; ``laplace_start``'s 4 starts of 1,000 cost ~30 s on a 2,082-weight BNN)
+LARGE_MAP_ITERATIONS = 200
+
+
+def _diagonal_start(problem, key):
+    """``(shift, factor, inverse, fallback)`` above ``AUTO_MAX_DIM`` dimensions: one L-BFGS
+    search of ``LARGE_MAP_ITERATIONS`` from a uniform draw, and the diagonal Laplace factor
+    ``H_ii^-1/2`` there. ``laplace_start``'s importance check is left out: in thousands of
+    dimensions (a neural network's weights) no Gaussian's importance draws have any effective
+    size, and its fallback (mean-field VI from the prior) cost a minute where the sampler needs
+    only a scale per coordinate. Where the MAP search stopped short of a mode, a coordinate's
+    curvature can be zero, negative or not finite: it takes the median positive curvature (a
+    scale no larger than the typical one, so its steps stay stable)."""
+    from ..optimize import find_map
+    from ..warm_start import diagonal_curvature
+
+    backend = problem.backend
+    shift = find_map(problem, key, LARGE_MAP_ITERATIONS, num_starts=1)
+    curvature = diagonal_curvature(problem, np.asarray(backend.to_numpy(shift), np.float64))
+    usable = np.isfinite(curvature) & (curvature > 0)
+    if not usable.any():
+        raise OptionError(
+            f"step_size='auto' found no positive curvature at the MAP point of this "
+            f"{problem.dim}-dimensional model; pass a number (step_size=1e-4, say)."
+        )
+    curvature = np.where(usable, curvature, np.median(curvature[usable]))
+    fallback = backend.asarray(np.asarray(0, dtype=np.int32))
+    return shift, backend.asarray(curvature**-0.5), backend.asarray(curvature**0.5), fallback
+
+
+#: power iterations for the largest curvature in a diagonal frame, and their difference step
+POWER_ITERATIONS, POWER_STEP = 20, 1e-2
+
+
+def _largest_curvature(problem, shift, factor) -> float:
+    """The largest eigenvalue of the potential's Hessian at ``shift`` in the diagonal frame
+    ``z = shift + factor * u`` (power iteration on Hessian-vector products from central
+    differences of the full-data gradient). A diagonal factor gives unit curvature along each
+    coordinate, but correlated coordinates (a network's interchangeable units) leave directions
+    far stiffer than that, and the step-size rules assume unit scale."""
+    backend, xp = problem.backend, problem.backend.xp
+    value_and_grad = compiled(problem, "value_and_grad", lambda p: p.value_and_grad)
+    v = backend.normal(backend.key(0), tuple(shift.shape))
+    value = 1.0
+    for _ in range(POWER_ITERATIONS):
+        v = v / xp.sqrt(xp.sum(v * v))
+        step = POWER_STEP * factor * v
+        plus, minus = value_and_grad(shift + step)[1], value_and_grad(shift - step)[1]
+        hv = (plus - minus) * factor / (2 * POWER_STEP)
+        value = float(backend.to_numpy(xp.sum(v * hv)))
+        v = hv
+    return value
+
+
+def _whitened_gradient(grad, factor, xp):
+    """The gradient in whitened coordinates, ``grad @ factor`` (``factor``: a matrix or the
+    vector of a diagonal one)."""
+    return grad * factor if factor.ndim == 1 else xp.matmul(grad, factor)
 
 
 def auto_frame(problem, key, options, rule: str, blocks=None) -> Frame:
-    """The MAP point, the Laplace factor there, and the step size ``AUTO_RULES[rule]`` gives
-    for the gradient noise measured there. ``blocks``: ``(num_groups, dim)`` 0/1 masks whose
-    cross-group covariance is dropped, so that the whitening does not mix groups (structured
-    SG-MCMC)."""
+    """The MAP point, the Laplace factor there (dense up to ``AUTO_MAX_DIM`` dimensions,
+    diagonal above), and the step size ``AUTO_RULES[rule]`` gives for the gradient noise
+    measured there. ``blocks``: ``(num_groups, dim)`` 0/1 masks whose cross-group covariance
+    is dropped, so that the whitening does not mix groups (structured SG-MCMC; a diagonal
+    factor mixes none)."""
     from ..warm_start import laplace_start
 
-    if problem.dim > AUTO_MAX_DIM:
-        raise OptionError(
-            f"step_size='auto' whitens with a dense {problem.dim} x {problem.dim} Laplace "
-            f"factor, beyond {AUTO_MAX_DIM} dimensions; pass a number (step_size=1e-4, say)."
-        )
     backend, xp = problem.backend, problem.backend.xp
     begin = time.perf_counter()
     map_key, noise_key = backend.split(key)
-    warm = laplace_start(problem, map_key, max_dense_dim=AUTO_MAX_DIM)
-    shift, factor = warm.shift, np.asarray(backend.to_numpy(warm.factor), np.float64)
-    if blocks is not None:
+    if problem.dim > AUTO_MAX_DIM:
+        shift, factor, inverse, fallback = _diagonal_start(problem, map_key)
+    else:
+        warm = laplace_start(problem, map_key, max_dense_dim=AUTO_MAX_DIM)
+        shift, factor, inverse, fallback = warm.shift, warm.factor, warm.inverse, warm.fallback
+    if blocks is not None and factor.ndim == 2:
+        dense = np.asarray(backend.to_numpy(factor), np.float64)
         same_group = np.asarray(blocks).T @ np.asarray(blocks)
-        factor = np.linalg.cholesky((factor @ factor.T) * same_group)
-    factor = backend.asarray(factor)
-    inverse = xp.linalg.inv(factor)
+        factor = backend.asarray(np.linalg.cholesky((dense @ dense.T) * same_group))
+        inverse = xp.linalg.inv(factor)
     value_and_grad = compiled(problem, "value_and_grad", lambda p: p.value_and_grad)
-    grads = [xp.matmul(value_and_grad(shift, k)[1], factor) for k in backend.split(noise_key, 16)]
+    grads = [
+        _whitened_gradient(value_and_grad(shift, k)[1], factor, xp)
+        for k in backend.split(noise_key, 16)
+    ]
     mean = sum(grads) / len(grads)
     spread = sum((g - mean) ** 2 for g in grads) / (len(grads) - 1)
     noise = float(np.max(np.asarray(backend.to_numpy(spread)))) + 1e-12
     eps = AUTO_RULES[rule](getattr(options, "friction", 0.1), noise)
+    if factor.ndim == 1:  # the rules assume unit curvature: scale down by the stiffest direction
+        eps = eps / max(1.0, _largest_curvature(problem, shift, factor))
     seconds = backend.asarray(time.perf_counter() - begin)
-    return Frame(shift, factor, inverse, xp.asarray(eps, dtype=shift.dtype), seconds, warm.fallback)
+    return Frame(shift, factor, inverse, xp.asarray(eps, dtype=shift.dtype), seconds, fallback)
 
 
 class ChainStart:
@@ -378,9 +444,13 @@ def move(update: Update, position, aux, grad, eps, key, backend, options, frame)
     """``update`` applied in the chain's frame (whitened coordinates when there is one)."""
     if frame is None:
         return update.apply(position, aux, grad, eps, key, backend, options)
-    xp = backend.xp
+    xp, grad = backend.xp, _whitened_gradient(grad, frame.factor, backend.xp)
+    if frame.factor.ndim == 1:  # diagonal
+        u = (position - frame.shift) * frame.inverse
+        u, aux = update.apply(u, aux, grad, eps, key, backend, options)
+        return frame.shift + u * frame.factor, aux
     u = xp.matmul(position - frame.shift, xp.matrix_transpose(frame.inverse))
-    u, aux = update.apply(u, aux, xp.matmul(grad, frame.factor), eps, key, backend, options)
+    u, aux = update.apply(u, aux, grad, eps, key, backend, options)
     return frame.shift + xp.matmul(u, xp.matrix_transpose(frame.factor)), aux
 
 
