@@ -39,6 +39,7 @@ __all__ = [
     "Update",
     "frame_of",
     "make_sampler",
+    "controlled_gradient",
     "minibatch_gradient",
     "runaway_check",
     "schedule_numpy",
@@ -196,8 +197,10 @@ def schedule_numpy(options, steps) -> list[float]:
 class Frame(NamedTuple):
     """The whitened coordinates of ``step_size="auto"``: ``z = shift + factor u`` (``factor``
     a lower-triangular matrix, or a vector for a diagonal one) and its step size in them;
-    ``seconds``, the cost of the warm start and the noise measurement, and ``fallback``, the
-    warm start's ``WarmStart.fallback`` (``ppl.inference.warm_start``)."""
+    ``seconds``, the cost of the warm start and the noise measurement, ``fallback``, the
+    warm start's ``WarmStart.fallback`` (``ppl.inference.warm_start``), and ``anchor_grad``,
+    the full-data gradient at ``shift`` when the minibatch gradients carry its control variate
+    (``controlled_gradient``), else ``None``."""
 
     shift: Any
     factor: Any
@@ -205,6 +208,7 @@ class Frame(NamedTuple):
     step_size: Any
     seconds: Any
     fallback: Any
+    anchor_grad: Any = None
 
 
 class SGState(NamedTuple):
@@ -229,6 +233,18 @@ def minibatch_gradient(problem) -> Callable:
     """``(z, key) -> (U, dU/dz)``: the potential on a fresh minibatch drawn from ``key``
     (the full data when the model has no subsampled plate)."""
     return problem.value_and_grad
+
+
+def controlled_gradient(value_and_grad, frame, z, key):
+    """``(U, dU/dz)`` on the minibatch of ``key``; where ``frame`` has an anchor, the gradient
+    carries its control variate (SGLD-CV, Baker et al. 2019): ``g_B(z) - g_B(m) + g(m)``, the
+    same minibatch ``B`` at ``z`` and at the MAP point ``m``, plus the full-data gradient there.
+    Unbiased like ``g_B(z)``, with a noise that vanishes as ``z`` nears ``m`` instead of growing
+    as ``N / B``; it costs a second minibatch gradient per step."""
+    value, grad = value_and_grad(z, key)
+    if frame is None or frame.anchor_grad is None:
+        return value, grad
+    return value, grad - value_and_grad(frame.shift, key)[1] + frame.anchor_grad
 
 
 # ---- update rules ------------------------------------------------------------------------
@@ -386,12 +402,15 @@ def _whitened_gradient(grad, factor, xp):
     return grad * factor if factor.ndim == 1 else xp.matmul(grad, factor)
 
 
-def auto_frame(problem, key, options, rule: str, blocks=None) -> Frame:
+def auto_frame(problem, key, options, rule: str, blocks=None, control=True) -> Frame:
     """The MAP point, the Laplace factor there (dense up to ``AUTO_MAX_DIM`` dimensions,
     diagonal above), and the step size ``AUTO_RULES[rule]`` gives for the gradient noise
     measured there. ``blocks``: ``(num_groups, dim)`` 0/1 masks whose cross-group covariance
     is dropped, so that the whitening does not mix groups (structured SG-MCMC; a diagonal
-    factor mixes none)."""
+    factor mixes none). ``control``: with minibatches, give the gradients the MAP point's
+    control variate (``controlled_gradient``) when the step the rule allows with it, measured at
+    ``CV_POINTS`` draws of the Laplace approximation, is at least twice the step without (it
+    costs a second gradient per step)."""
     from ..warm_start import laplace_start
 
     backend, xp = problem.backend, problem.backend.xp
@@ -408,25 +427,50 @@ def auto_frame(problem, key, options, rule: str, blocks=None) -> Frame:
         factor = backend.asarray(np.linalg.cholesky((dense @ dense.T) * same_group))
         inverse = xp.linalg.inv(factor)
     value_and_grad = compiled(problem, "value_and_grad", lambda p: p.value_and_grad)
-    grads = [
-        _whitened_gradient(value_and_grad(shift, k)[1], factor, xp)
-        for k in backend.split(noise_key, 16)
-    ]
-    mean = sum(grads) / len(grads)
-    spread = sum((g - mean) ** 2 for g in grads) / (len(grads) - 1)
-    noise = float(np.max(np.asarray(backend.to_numpy(spread)))) + 1e-12
-    eps = AUTO_RULES[rule](getattr(options, "friction", 0.1), noise)
+    friction = getattr(options, "friction", 0.1)
+    plain_key, points_key = backend.split(noise_key)
+    noise = _gradient_noise(backend, [shift], plain_key, value_and_grad, None, factor)
+    eps, anchor = AUTO_RULES[rule](friction, noise), None
+    if control and problem.subsample_plates:
+        frame = Frame(shift, factor, inverse, None, None, None, value_and_grad(shift)[1])
+        u = backend.normal(points_key, (CV_POINTS, problem.dim))
+        points = [shift + (factor * r if factor.ndim == 1 else xp.matmul(factor, r)) for r in u]
+        noise = _gradient_noise(backend, points, plain_key, value_and_grad, frame, factor)
+        cv_eps = AUTO_RULES[rule](friction, noise)
+        if cv_eps >= 2 * eps:  # worth its second gradient per step
+            eps, anchor = cv_eps, frame.anchor_grad
     if factor.ndim == 1:  # the rules assume unit curvature: scale down by the stiffest direction
         eps = eps / max(1.0, _largest_curvature(problem, shift, factor))
     seconds = backend.asarray(time.perf_counter() - begin)
-    return Frame(shift, factor, inverse, xp.asarray(eps, dtype=shift.dtype), seconds, fallback)
+    eps = xp.asarray(eps, dtype=shift.dtype)
+    return Frame(shift, factor, inverse, eps, seconds, fallback, anchor)
+
+
+#: points of the Laplace approximation where the control variate's noise is measured
+CV_POINTS = 4
+
+
+def _gradient_noise(backend, points, key, value_and_grad, frame, factor) -> float:
+    """The largest per-coordinate variance of the (controlled) minibatch gradient in whitened
+    coordinates over 16 minibatches at each of ``points``."""
+    worst, xp = 0.0, backend.xp
+    for z in points:
+        grads = [
+            _whitened_gradient(controlled_gradient(value_and_grad, frame, z, k)[1], factor, xp)
+            for k in backend.split(key, 16)
+        ]
+        mean = sum(grads) / len(grads)
+        spread = sum((g - mean) ** 2 for g in grads) / (len(grads) - 1)
+        worst = max(worst, float(np.max(np.asarray(backend.to_numpy(spread)))))
+    return worst + 1e-12
 
 
 class ChainStart:
     """``start(key) -> (position, frame)`` at step 0 of every chain of one run: the initial
     position and no frame, or, for ``step_size="auto"``, the MAP point and its whitened frame
     (``auto_frame``), found from the first chain's key and shared by the others (so ``build``
-    makes one per run; the frame then travels in each chain's state)."""
+    makes one per run; the frame then travels in each chain's state). Structured SG-MCMC (its
+    ``blocks``) takes no control variate: its groups' gradients are taken at mixed points."""
 
     def __init__(self, problem, options, rule: str, blocks=None):
         self.problem, self.options, self.rule, self.blocks = problem, options, rule, blocks
@@ -436,7 +480,9 @@ class ChainStart:
         if self.options.step_size != "auto":
             return initial_position(self.problem, key, self.options), None
         if self._frame is None:
-            self._frame = auto_frame(self.problem, key, self.options, self.rule, self.blocks)
+            self._frame = auto_frame(
+                self.problem, key, self.options, self.rule, self.blocks, self.blocks is None
+            )
         return self._frame.shift, self._frame
 
 
@@ -504,7 +550,7 @@ def make_sampler(rule: str, auto_rule: str | None = None):
 
         def step(state, key):
             grad_key, noise_key = step_keys(backend, key)[:2]
-            value, grad = value_and_grad(state.position, grad_key)
+            value, grad = controlled_gradient(value_and_grad, state.frame, state.position, grad_key)
             dtype = state.position.dtype
             eps = step_size_at(options, state.step, backend.xp, dtype, frame_step_size(state.frame))
             z, aux = move(update, state.position, state.aux, grad, eps, noise_key, backend,
