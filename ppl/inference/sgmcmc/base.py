@@ -339,6 +339,11 @@ AUTO_RULES: dict[str, Callable[[float, float], float]] = {
     "sghmc": lambda friction, v: min(0.01, 0.2 * friction / v),
     "sgnht": lambda friction, v: min(0.1, 2.0 * friction / v),  # its thermostat absorbs noise
 }
+#: the step a rule's step size ``eps`` moves by at gradient noise ``v``, where it differs from
+#: ``eps``: pSGLD's preconditioner scales its steps by ~``1 / sqrt(1 + v)``
+EFFECTIVE_STEPS: dict[str, Callable[[float, float], float]] = {
+    "psgld": lambda eps, v: eps / math.sqrt(1.0 + v),
+}
 #: the largest dimension whitened with a dense Laplace factor; above it, a diagonal one
 AUTO_MAX_DIM = 2000
 #: L-BFGS iterations of the one MAP search above ``AUTO_MAX_DIM`` dimensions (each one a
@@ -409,8 +414,8 @@ def auto_frame(problem, key, options, rule: str, blocks=None, control=True) -> F
     is dropped, so that the whitening does not mix groups (structured SG-MCMC; a diagonal
     factor mixes none). ``control``: with minibatches, give the gradients the MAP point's
     control variate (``controlled_gradient``) when the step the rule allows with it, measured at
-    ``CV_POINTS`` draws of the Laplace approximation, is at least twice the step without (it
-    costs a second gradient per step)."""
+    ``CV_POINTS`` draws of the Laplace approximation, moves at least twice as far as the step
+    without (``EFFECTIVE_STEPS``; it costs a second gradient per step)."""
     from ..warm_start import laplace_start
 
     backend, xp = problem.backend, problem.backend.xp
@@ -429,15 +434,16 @@ def auto_frame(problem, key, options, rule: str, blocks=None, control=True) -> F
     value_and_grad = compiled(problem, "value_and_grad", lambda p: p.value_and_grad)
     friction = getattr(options, "friction", 0.1)
     plain_key, points_key = backend.split(noise_key)
+    effective = EFFECTIVE_STEPS.get(rule, lambda eps, v: eps)
     noise = _gradient_noise(backend, [shift], plain_key, value_and_grad, None, factor)
     eps, anchor = AUTO_RULES[rule](friction, noise), None
     if control and problem.subsample_plates:
         frame = Frame(shift, factor, inverse, None, None, None, value_and_grad(shift)[1])
         u = backend.normal(points_key, (CV_POINTS, problem.dim))
         points = [shift + (factor * r if factor.ndim == 1 else xp.matmul(factor, r)) for r in u]
-        noise = _gradient_noise(backend, points, plain_key, value_and_grad, frame, factor)
-        cv_eps = AUTO_RULES[rule](friction, noise)
-        if cv_eps >= 2 * eps:  # worth its second gradient per step
+        cv_noise = _gradient_noise(backend, points, plain_key, value_and_grad, frame, factor)
+        cv_eps = AUTO_RULES[rule](friction, cv_noise)
+        if effective(cv_eps, cv_noise) >= 2 * effective(eps, noise):  # worth a second gradient
             eps, anchor = cv_eps, frame.anchor_grad
     if factor.ndim == 1:  # the rules assume unit curvature: scale down by the stiffest direction
         eps = eps / max(1.0, _largest_curvature(problem, shift, factor))
