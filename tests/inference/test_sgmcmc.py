@@ -468,6 +468,9 @@ def test_auto_step_size_follows_the_gradient_noise(backend_name):
     assert frames[5].anchor_grad is not None and float(frames[5].step_size) == pytest.approx(0.1)
     plain = auto_frame(problems[5], backend.key(0), SGOptions(), "sgld", control=False)
     assert plain.anchor_grad is None and float(plain.step_size) < 0.05
+    # pSGLD's rule raises its step by sqrt(1 + v) for its preconditioner: the choice compares
+    # the steps it moves by, so it takes the control variate as well
+    assert auto_frame(problems[5], backend.key(0), SGOptions(), "psgld").anchor_grad is not None
 
 
 @pytest.mark.slow
