@@ -78,7 +78,11 @@ class SGOptions:
     step size is then the largest that keeps two errors small on a unit-scale Gaussian: the
     discretisation's inflation of the variance (at most ~3%) and the minibatch gradient's
     (at most 10%, from the gradient noise measured at ``m`` on 16 minibatches). The rule per
-    sampler is in ``AUTO_RULES``; ``timings`` count the MAP search in ``init_seconds``.
+    sampler is in ``AUTO_RULES``; ``timings`` count the MAP search in ``init_seconds``. With
+    minibatches, the gradients carry the MAP point's control variate (``controlled_gradient``)
+    where that at least doubles the step (small batches, whose noise would otherwise cut the
+    step until the chain barely mixes); a diagonal frame's step is also divided by its
+    stiffest direction's curvature.
     """
 
     num_warmup: int = 1000
