@@ -2,9 +2,10 @@
 floor (a bare compiled minibatch value-and-grad), on Bayesian logistic regression.
 
 N=100,000 data points (``--n``), D=20 features, minibatches of 100. Every baseline draws its
-minibatch indices with the matching ``ppl`` backend's O(B) function (``minibatch_indices`` in
-``ppl/backends/*/problem.py``), so the comparison is of the sampler machinery, not of the index
-draw; ``floor (hand-written loss, NumPyro's subsample)`` shows what NumPyro's own O(N) draw would
+minibatch as its users do: ``jax.random.randint(key, (B,), 0, N)`` for BlackJAX,
+``torch.randint(N, (B,))`` for the hand-written torch loop (i.i.d., with replacement; ``ppl``
+draws the same way, ``minibatch_indices`` in ``ppl/backends/*/problem.py``);
+``floor (hand-written loss, NumPyro's subsample)`` shows what NumPyro's own O(N) draw would
 cost. Compile time is reported separately; per-step times are the median of ``--repeats`` runs.
 BlackJAX's SGHMC resamples the momentum at every call and runs ``num_integration_steps=10``
 gradient steps in it (with 1 step the gradient never reaches the returned position and XLA
@@ -14,7 +15,9 @@ torch's intra-op threads otherwise spin against other processes and times swing 
 On Pyro every sampler is timed twice: as is, and with ``compile=True`` (value and gradient
 compiled once by ``torch.compile``; that compile time in the compile column).
 
-Run: ``.venv/bin/python benchmarks/sgmcmc_speed.py`` (a Markdown table on stdout).
+Run: ``.venv/bin/python benchmarks/sgmcmc_speed.py`` (a Markdown table on stdout);
+``--headline``: only NumPyro ``sgld`` / ``blackjax.sgld`` and Pyro ``sgld`` / the hand loop,
+each pair timed in alternation.
 """
 
 from __future__ import annotations
@@ -77,12 +80,18 @@ def _median_run(fn, repeats):
 
 
 def jax_baselines(x, y, steps, repeats):
+    return {
+        name: (_median_run(run, repeats) / count, compile_s)
+        for name, (run, count, compile_s) in jax_runners(x, y, steps).items()
+    }
+
+
+def jax_runners(x, y, steps):
+    """``{name: (run, steps_per_run, compile_seconds)}`` of the JAX baselines, compiled."""
     import blackjax
     import jax
     import jax.numpy as jnp
     from numpyro.primitives import _subsample_fn
-
-    from ppl.backends.numpyro.problem import minibatch_indices
 
     xj, yj = jnp.asarray(x), jnp.asarray(y)
 
@@ -94,7 +103,10 @@ def jax_baselines(x, y, steps, repeats):
         logits = xb @ z[:D] + z[D]
         return (yb * jax.nn.log_sigmoid(logits) + (1 - yb) * jax.nn.log_sigmoid(-logits)).sum()
 
-    def minibatch(key, draw=minibatch_indices):
+    def randint(size, batch, key):  # how BlackJAX's users draw a minibatch
+        return jax.random.randint(key, (batch,), 0, size)
+
+    def minibatch(key, draw=randint):
         idx = draw(N, B, key)
         return xj[idx], yj[idx]
 
@@ -143,15 +155,21 @@ def jax_baselines(x, y, steps, repeats):
         t0 = time.perf_counter()
         compiled = run.lower(z0, calls).compile()
         compile_s = time.perf_counter() - t0
-        seconds = _median_run(lambda f=compiled, k=calls: f(z0, k).block_until_ready(), repeats)
-        out[name] = (seconds / (len(calls) * grads), compile_s)
+        run_once = lambda f=compiled, k=calls: f(z0, k).block_until_ready()  # noqa: E731
+        out[name] = (run_once, len(calls) * grads, compile_s)
     return out
 
 
 def torch_baselines(x, y, steps, repeats):
-    import torch
+    return {
+        name: (_median_run(run, repeats) / steps, 0.0)
+        for name, run in torch_runners(x, y, steps).items()
+    }
 
-    from ppl.backends.pyro.problem import minibatch_indices
+
+def torch_runners(x, y, steps):
+    """``{name: run}`` of the torch baselines, each ``steps`` steps."""
+    import torch
 
     torch.set_num_threads(1)
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
@@ -165,7 +183,7 @@ def torch_baselines(x, y, steps, repeats):
         generator = torch.Generator().manual_seed(0)
         z = torch.zeros(D + 1)
         for _ in range(steps):
-            idx = minibatch_indices(N, B, generator)
+            idx = torch.randint(N, (B,), generator=generator)
             z.requires_grad_(True)
             (g,) = torch.autograd.grad(potential(z, idx), z)
             with torch.no_grad():
@@ -189,13 +207,38 @@ def torch_baselines(x, y, steps, repeats):
             z = z - 1e-6 * g
 
     return {
-        "floor (ppl's potential: bare value-and-grad loop)": (
-            _median_run(model_floor, repeats) / steps,
-            0.0,
-        ),
-        "floor (hand-written loss)": (_median_run(lambda: loop(floor), repeats) / steps, 0.0),
-        "hand-written SGLD loop": (_median_run(lambda: loop(sgld), repeats) / steps, 0.0),
+        "floor (ppl's potential: bare value-and-grad loop)": model_floor,
+        "floor (hand-written loss)": lambda: loop(floor),
+        "hand-written SGLD loop": lambda: loop(sgld),
     }
+
+
+def headline(x, y, args):
+    """The issue's two ratios, each pair timed in alternation (one run of each per repeat), so
+    that load from other processes on a shared machine falls on both alike: NumPyro ``sgld``
+    against ``blackjax.sgld``, Pyro ``sgld`` (default options and ``compile=True``) against the
+    hand-written torch SGLD loop, all with ``randint`` minibatches. Median per-step times and
+    the median of the per-repeat ratios."""
+    jax_run, jax_count, _ = jax_runners(x, y, args.steps_jax)["blackjax.sgld"]
+    torch_run = torch_runners(x, y, args.steps_torch)["hand-written SGLD loop"]
+    pairs = [
+        ("numpyro", "blackjax.sgld", lambda: _median_run(jax_run, 1) / jax_count,
+         lambda: time_ppl("sgld", "numpyro", x, y, args.steps_jax, 1)[0], "ppl sgld"),
+        ("pyro", "hand-written SGLD loop", lambda: _median_run(torch_run, 1) / args.steps_torch,
+         lambda: time_ppl("sgld", "pyro", x, y, args.steps_torch, 1)[0], "ppl sgld"),
+        ("pyro", "hand-written SGLD loop", lambda: _median_run(torch_run, 1) / args.steps_torch,
+         lambda: time_ppl("sgld", "pyro", x, y, args.steps_torch, 1, compile=True)[0],
+         "ppl sgld (compile=True)"),
+    ]  # fmt: skip
+    print("| backend | baseline (us) | ppl (us) | ppl / baseline (median of repeats) |")
+    print("|---|---|---|---:|")
+    for backend, base_name, base, ours, our_name in pairs:
+        ours()  # the compile, outside the timings
+        times = [(base(), ours()) for _ in range(args.repeats)]
+        ratio = statistics.median(o / b for b, o in times)
+        b_med, o_med = (statistics.median(t[i] for t in times) for i in (0, 1))
+        print(f"| {backend} | {base_name}: {b_med * 1e6:.1f} | {our_name}: {o_med * 1e6:.1f} | "
+              f"{ratio:.2f}x |", flush=True)  # fmt: skip
 
 
 def main():
@@ -205,9 +248,12 @@ def main():
     parser.add_argument("--n", type=int, default=N, help="data points")
     parser.add_argument("--steps-jax", type=int, default=2000)
     parser.add_argument("--steps-torch", type=int, default=300)
+    parser.add_argument("--headline", action="store_true", help="only the issue's two ratios")
     args = parser.parse_args()
     N = args.n
     x, y = data()
+    if args.headline:
+        return headline(x, y, args)
     rows = []
     print(f"N={N}, D={D}, batch={B}, repeats={args.repeats}, steps: jax {args.steps_jax}, "
           f"torch {args.steps_torch}\n")  # fmt: skip

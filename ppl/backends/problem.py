@@ -188,7 +188,9 @@ class Problem:
 
     ``potential(z, key=None)`` is the negative log joint (Jacobians of the transforms to
     unconstrained space included). Given a ``key``, every ``ppl.plate(..., subsample_size=B)``
-    draws a fresh minibatch from it and scales its log-likelihood by ``N / B``; without one the
+    draws a fresh minibatch from it (``B`` i.i.d. uniform indices, with replacement, when
+    ``4 B <= N``; ``B`` distinct ones above) and scales its log-likelihood by ``N / B``, an
+    unbiased estimate either way; without one the
     whole data set is used. ``constrain(z)`` maps ``z`` (any leading batch dimensions) to the
     model's site values, deterministic sites included.
     """

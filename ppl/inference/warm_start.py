@@ -65,6 +65,7 @@ __all__ = [
     "REASONS",
     "WarmStart",
     "describe",
+    "diagonal_curvature",
     "from_target",
     "laplace_start",
     "potential",
@@ -115,7 +116,7 @@ def _cholesky_inverse(values, vectors) -> np.ndarray:
     return np.linalg.cholesky(0.5 * (covariance + covariance.T))
 
 
-def _diagonal_curvature(problem, z: np.ndarray) -> np.ndarray:
+def diagonal_curvature(problem, z: np.ndarray) -> np.ndarray:
     """``H_ii`` by central differences of the gradient, ``DIAGONAL_BATCH`` coordinates at a
     time (one batched gradient per side)."""
 
@@ -148,7 +149,7 @@ def _laplace(problem, z: np.ndarray, max_dense_dim: int):
     if problem.dim <= max_dense_dim:
         values, vectors = _eigh(problem, problem.backend.asarray(z))
     else:
-        values, vectors = _diagonal_curvature(problem, z), None
+        values, vectors = diagonal_curvature(problem, z), None
     if not np.isfinite(values).all():
         return None, 1
     if values.min() <= 0:

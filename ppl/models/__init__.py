@@ -62,6 +62,7 @@ _POSTERIORDB = (
     "kidiq-kidscore_momiq",
     "sblrc-blr",
     "earnings-logearn_height",
+    "nes2000-nes",
     "arK-arK",
     "low_dim_gauss_mix-low_dim_gauss_mix",
 )

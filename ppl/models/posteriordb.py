@@ -38,6 +38,7 @@ __all__ = [
     "kidscore_momiq",
     "blr",
     "logearn_height",
+    "nes",
     "ar_k",
     "low_dim_gauss_mix",
 ]
@@ -120,6 +121,17 @@ def logearn_height(height, log_earn=None):
         ppl.sample("log_earn", dist.Normal(mean, sigma), obs=_at(log_earn, i))
 
 
+def nes(predictors, partyid7=None):
+    """``nes.stan``: ``partyid7 ~ normal(beta[1] + predictors @ beta[2:9], sigma)``, flat
+    priors. ``predictors``: the columns real_ideo, race_adj, age30_44, age45_64, age65up
+    (indicators of ``age_discrete`` = 2, 3, 4), educ1, gender, income, in that order."""
+    beta = ppl.sample("beta", dist.Normal(0.0, FLAT_SCALE).expand([9]).to_event(1))
+    sigma = ppl.sample("sigma", dist.HalfNormal(FLAT_SCALE))
+    with ppl.plate("data", predictors.shape[0]) as i:
+        mean = beta[0] + ops.matmul(predictors[i], beta[1:])
+        ppl.sample("partyid7", dist.Normal(mean, sigma), obs=_at(partyid7, i))
+
+
 def _at(observed, index):
     """The observations at the plate's (sub)sample ``index``; ``None`` stays ``None``."""
     return None if observed is None else observed[index]
@@ -174,6 +186,15 @@ def _args(name: str) -> tuple:
     if name == "earnings-logearn_height":
         height, earn = _arrays(load_data("earnings"), "height", "earn")
         return logearn_height, (height,), {"log_earn": np.log(earn)}, "Log earnings on height"
+    if name == "nes2000-nes":
+        d = load_data("nes2000")
+        real_ideo, race, educ, gender, income, age = _arrays(
+            d, "real_ideo", "race_adj", "educ1", "gender", "income", "age_discrete"
+        )
+        ages = [(age == k).astype(float) for k in (2, 3, 4)]
+        X = np.stack([real_ideo, race, *ages, educ, gender, income], axis=1)
+        (party,) = _arrays(d, "partyid7")
+        return nes, (X,), {"partyid7": party}, "Party identification, 9 coefficients (N=476)"
     if name == "arK-arK":
         d = load_data("arK")
         y, K = np.asarray(d["y"], dtype=float), int(d["K"])
@@ -190,6 +211,7 @@ NAMES = (
     "kidiq-kidscore_momiq",
     "sblrc-blr",
     "earnings-logearn_height",
+    "nes2000-nes",
     "arK-arK",
     "low_dim_gauss_mix-low_dim_gauss_mix",
 )

@@ -1,4 +1,4 @@
-"""The six posteriordb posteriors: package data, reference mapping, and the ``compare`` helper."""
+"""The seven posteriordb posteriors: package data, reference mapping, and the ``compare`` helper."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ppl.models import posteriordb
 NAMES = posteriordb.NAMES
 
 
-def test_the_package_ships_exactly_the_six_posteriors():
+def test_the_package_ships_exactly_the_seven_posteriors():
     data = resources.files("ppl.models").joinpath("data")
     files = sorted(p.name for p in data.iterdir() if p.name.endswith(".json"))
     assert files == sorted(
@@ -64,6 +64,7 @@ def _least_squares(X, y):
         ("kidiq-kidscore_momiq", lambda s: _least_squares(s.args[0], s.kwargs["kid_score"])),
         ("earnings-logearn_height", lambda s: _least_squares(s.args[0], s.kwargs["log_earn"])),
         ("sblrc-blr", lambda s: np.linalg.lstsq(s.args[0], s.kwargs["y"], rcond=None)[0]),
+        ("nes2000-nes", lambda s: _least_squares(s.args[0], s.kwargs["partyid7"])),
         ("arK-arK", lambda s: _least_squares(s.args[0], s.kwargs["y"])),
     ],
 )

@@ -67,6 +67,7 @@ SHAPES = {
     "kidiq-kidscore_momiq": {"beta": (2,), "sigma": ()},
     "sblrc-blr": {"beta": (5,), "sigma": ()},
     "earnings-logearn_height": {"beta": (2,), "sigma": ()},
+    "nes2000-nes": {"beta": (9,), "sigma": ()},
     "arK-arK": {"alpha": (), "beta": (5,), "sigma": ()},
     "low_dim_gauss_mix-low_dim_gauss_mix": {"mu": (2,), "sigma": (2,), "theta": ()},
 }

@@ -39,6 +39,7 @@ __all__ = [
     "Update",
     "frame_of",
     "make_sampler",
+    "controlled_gradient",
     "minibatch_gradient",
     "runaway_check",
     "schedule_numpy",
@@ -71,11 +72,17 @@ class SGOptions:
 
     ``step_size="auto"`` (the default): the chain starts at the MAP point ``m`` and moves in the
     coordinates whitened by the Laplace approximation there (``z = m + L u``,
-    ``L = cholesky(H^-1)``), where the posterior has roughly unit scale in every direction; the
+    ``L = cholesky(H^-1)`` up to ``AUTO_MAX_DIM`` dimensions, the diagonal ``H_ii^-1/2``
+    above, as ``ppl.inference.warm_start.laplace_start`` gives it), where the posterior has
+    roughly unit scale in every direction; the
     step size is then the largest that keeps two errors small on a unit-scale Gaussian: the
     discretisation's inflation of the variance (at most ~3%) and the minibatch gradient's
     (at most 10%, from the gradient noise measured at ``m`` on 16 minibatches). The rule per
-    sampler is in ``AUTO_RULES``; ``timings`` count the MAP search in ``init_seconds``.
+    sampler is in ``AUTO_RULES``; ``timings`` count the MAP search in ``init_seconds``. With
+    minibatches, the gradients carry the MAP point's control variate (``controlled_gradient``)
+    where that at least doubles the step (small batches, whose noise would otherwise cut the
+    step until the chain barely mixes); a diagonal frame's step is also divided by its
+    stiffest direction's curvature.
     """
 
     num_warmup: int = 1000
@@ -192,9 +199,12 @@ def schedule_numpy(options, steps) -> list[float]:
 
 # ---- state, info, gradients ------------------------------------------------------------
 class Frame(NamedTuple):
-    """The whitened coordinates of ``step_size="auto"``: ``z = shift + factor u`` and its
-    step size in them; ``seconds``, the cost of the warm start and the noise measurement, and
-    ``fallback``, the warm start's ``WarmStart.fallback`` (``ppl.inference.warm_start``)."""
+    """The whitened coordinates of ``step_size="auto"``: ``z = shift + factor u`` (``factor``
+    a lower-triangular matrix, or a vector for a diagonal one) and its step size in them;
+    ``seconds``, the cost of the warm start and the noise measurement, ``fallback``, the
+    warm start's ``WarmStart.fallback`` (``ppl.inference.warm_start``), and ``anchor_grad``,
+    the full-data gradient at ``shift`` when the minibatch gradients carry its control variate
+    (``controlled_gradient``), else ``None``."""
 
     shift: Any
     factor: Any
@@ -202,6 +212,7 @@ class Frame(NamedTuple):
     step_size: Any
     seconds: Any
     fallback: Any
+    anchor_grad: Any = None
 
 
 class SGState(NamedTuple):
@@ -226,6 +237,18 @@ def minibatch_gradient(problem) -> Callable:
     """``(z, key) -> (U, dU/dz)``: the potential on a fresh minibatch drawn from ``key``
     (the full data when the model has no subsampled plate)."""
     return problem.value_and_grad
+
+
+def controlled_gradient(value_and_grad, frame, z, key):
+    """``(U, dU/dz)`` on the minibatch of ``key``; where ``frame`` has an anchor, the gradient
+    carries its control variate (SGLD-CV, Baker et al. 2019): ``g_B(z) - g_B(m) + g(m)``, the
+    same minibatch ``B`` at ``z`` and at the MAP point ``m``, plus the full-data gradient there.
+    Unbiased like ``g_B(z)``, with a noise that vanishes as ``z`` nears ``m`` instead of growing
+    as ``N / B``; it costs a second minibatch gradient per step."""
+    value, grad = value_and_grad(z, key)
+    if frame is None or frame.anchor_grad is None:
+        return value, grad
+    return value, grad - value_and_grad(frame.shift, key)[1] + frame.anchor_grad
 
 
 # ---- update rules ------------------------------------------------------------------------
@@ -320,47 +343,144 @@ AUTO_RULES: dict[str, Callable[[float, float], float]] = {
     "sghmc": lambda friction, v: min(0.01, 0.2 * friction / v),
     "sgnht": lambda friction, v: min(0.1, 2.0 * friction / v),  # its thermostat absorbs noise
 }
-#: the largest dimension whitened with a dense Laplace factor
+#: the step a rule's step size ``eps`` moves by at gradient noise ``v``, where it differs from
+#: ``eps``: pSGLD's preconditioner scales its steps by ~``1 / sqrt(1 + v)``
+EFFECTIVE_STEPS: dict[str, Callable[[float, float], float]] = {
+    "psgld": lambda eps, v: eps / math.sqrt(1.0 + v),
+}
+#: the largest dimension whitened with a dense Laplace factor; above it, a diagonal one
 AUTO_MAX_DIM = 2000
+#: L-BFGS iterations of the one MAP search above ``AUTO_MAX_DIM`` dimensions (each one a
+#: full-data gradient; ``laplace_start``'s 4 starts of 1,000 cost ~30 s on a 2,082-weight BNN)
+LARGE_MAP_ITERATIONS = 200
 
 
-def auto_frame(problem, key, options, rule: str, blocks=None) -> Frame:
-    """The MAP point, the Laplace factor there, and the step size ``AUTO_RULES[rule]`` gives
-    for the gradient noise measured there. ``blocks``: ``(num_groups, dim)`` 0/1 masks whose
-    cross-group covariance is dropped, so that the whitening does not mix groups (structured
-    SG-MCMC)."""
+def _diagonal_start(problem, key):
+    """``(shift, factor, inverse, fallback)`` above ``AUTO_MAX_DIM`` dimensions: one L-BFGS
+    search of ``LARGE_MAP_ITERATIONS`` from a uniform draw, and the diagonal Laplace factor
+    ``H_ii^-1/2`` there. ``laplace_start``'s importance check is left out: in thousands of
+    dimensions (a neural network's weights) no Gaussian's importance draws have any effective
+    size, and its fallback (mean-field VI from the prior) cost a minute where the sampler needs
+    only a scale per coordinate. Where the MAP search stopped short of a mode, a coordinate's
+    curvature can be zero, negative or not finite: it takes the median positive curvature (a
+    scale no larger than the typical one, so its steps stay stable)."""
+    from ..optimize import find_map
+    from ..warm_start import diagonal_curvature
+
+    backend = problem.backend
+    shift = find_map(problem, key, LARGE_MAP_ITERATIONS, num_starts=1)
+    curvature = diagonal_curvature(problem, np.asarray(backend.to_numpy(shift), np.float64))
+    usable = np.isfinite(curvature) & (curvature > 0)
+    if not usable.any():
+        raise OptionError(
+            f"step_size='auto' found no positive curvature at the MAP point of this "
+            f"{problem.dim}-dimensional model; pass a number (step_size=1e-4, say)."
+        )
+    curvature = np.where(usable, curvature, np.median(curvature[usable]))
+    fallback = backend.asarray(np.asarray(0, dtype=np.int32))
+    return shift, backend.asarray(curvature**-0.5), backend.asarray(curvature**0.5), fallback
+
+
+#: power iterations for the largest curvature in a diagonal frame, and their difference step
+POWER_ITERATIONS, POWER_STEP = 20, 1e-2
+
+
+def _largest_curvature(problem, shift, factor) -> float:
+    """The largest eigenvalue of the potential's Hessian at ``shift`` in the diagonal frame
+    ``z = shift + factor * u`` (power iteration on Hessian-vector products from central
+    differences of the full-data gradient). A diagonal factor gives unit curvature along each
+    coordinate, but correlated coordinates (a network's interchangeable units) leave directions
+    far stiffer than that, and the step-size rules assume unit scale."""
+    backend, xp = problem.backend, problem.backend.xp
+    value_and_grad = compiled(problem, "value_and_grad", lambda p: p.value_and_grad)
+    v = backend.normal(backend.key(0), tuple(shift.shape))
+    value = 1.0
+    for _ in range(POWER_ITERATIONS):
+        v = v / xp.sqrt(xp.sum(v * v))
+        step = POWER_STEP * factor * v
+        plus, minus = value_and_grad(shift + step)[1], value_and_grad(shift - step)[1]
+        hv = (plus - minus) * factor / (2 * POWER_STEP)
+        value = float(backend.to_numpy(xp.sum(v * hv)))
+        v = hv
+    return value
+
+
+def _whitened_gradient(grad, factor, xp):
+    """The gradient in whitened coordinates, ``grad @ factor`` (``factor``: a matrix or the
+    vector of a diagonal one)."""
+    return grad * factor if factor.ndim == 1 else xp.matmul(grad, factor)
+
+
+def auto_frame(problem, key, options, rule: str, blocks=None, control=True) -> Frame:
+    """The MAP point, the Laplace factor there (dense up to ``AUTO_MAX_DIM`` dimensions,
+    diagonal above), and the step size ``AUTO_RULES[rule]`` gives for the gradient noise
+    measured there. ``blocks``: ``(num_groups, dim)`` 0/1 masks whose cross-group covariance
+    is dropped, so that the whitening does not mix groups (structured SG-MCMC; a diagonal
+    factor mixes none). ``control``: with minibatches, give the gradients the MAP point's
+    control variate (``controlled_gradient``) when the step the rule allows with it, measured at
+    ``CV_POINTS`` draws of the Laplace approximation, moves at least twice as far as the step
+    without (``EFFECTIVE_STEPS``; it costs a second gradient per step)."""
     from ..warm_start import laplace_start
 
-    if problem.dim > AUTO_MAX_DIM:
-        raise OptionError(
-            f"step_size='auto' whitens with a dense {problem.dim} x {problem.dim} Laplace "
-            f"factor, beyond {AUTO_MAX_DIM} dimensions; pass a number (step_size=1e-4, say)."
-        )
     backend, xp = problem.backend, problem.backend.xp
     begin = time.perf_counter()
     map_key, noise_key = backend.split(key)
-    warm = laplace_start(problem, map_key, max_dense_dim=AUTO_MAX_DIM)
-    shift, factor = warm.shift, np.asarray(backend.to_numpy(warm.factor), np.float64)
-    if blocks is not None:
+    if problem.dim > AUTO_MAX_DIM:
+        shift, factor, inverse, fallback = _diagonal_start(problem, map_key)
+    else:
+        warm = laplace_start(problem, map_key, max_dense_dim=AUTO_MAX_DIM)
+        shift, factor, inverse, fallback = warm.shift, warm.factor, warm.inverse, warm.fallback
+    if blocks is not None and factor.ndim == 2:
+        dense = np.asarray(backend.to_numpy(factor), np.float64)
         same_group = np.asarray(blocks).T @ np.asarray(blocks)
-        factor = np.linalg.cholesky((factor @ factor.T) * same_group)
-    factor = backend.asarray(factor)
-    inverse = xp.linalg.inv(factor)
+        factor = backend.asarray(np.linalg.cholesky((dense @ dense.T) * same_group))
+        inverse = xp.linalg.inv(factor)
     value_and_grad = compiled(problem, "value_and_grad", lambda p: p.value_and_grad)
-    grads = [xp.matmul(value_and_grad(shift, k)[1], factor) for k in backend.split(noise_key, 16)]
-    mean = sum(grads) / len(grads)
-    spread = sum((g - mean) ** 2 for g in grads) / (len(grads) - 1)
-    noise = float(np.max(np.asarray(backend.to_numpy(spread)))) + 1e-12
-    eps = AUTO_RULES[rule](getattr(options, "friction", 0.1), noise)
+    friction = getattr(options, "friction", 0.1)
+    plain_key, points_key = backend.split(noise_key)
+    effective = EFFECTIVE_STEPS.get(rule, lambda eps, v: eps)
+    noise = _gradient_noise(backend, [shift], plain_key, value_and_grad, None, factor)
+    eps, anchor = AUTO_RULES[rule](friction, noise), None
+    if control and problem.subsample_plates:
+        frame = Frame(shift, factor, inverse, None, None, None, value_and_grad(shift)[1])
+        u = backend.normal(points_key, (CV_POINTS, problem.dim))
+        points = [shift + (factor * r if factor.ndim == 1 else xp.matmul(factor, r)) for r in u]
+        cv_noise = _gradient_noise(backend, points, plain_key, value_and_grad, frame, factor)
+        cv_eps = AUTO_RULES[rule](friction, cv_noise)
+        if effective(cv_eps, cv_noise) >= 2 * effective(eps, noise):  # worth a second gradient
+            eps, anchor = cv_eps, frame.anchor_grad
+    if factor.ndim == 1:  # the rules assume unit curvature: scale down by the stiffest direction
+        eps = eps / max(1.0, _largest_curvature(problem, shift, factor))
     seconds = backend.asarray(time.perf_counter() - begin)
-    return Frame(shift, factor, inverse, xp.asarray(eps, dtype=shift.dtype), seconds, warm.fallback)
+    eps = xp.asarray(eps, dtype=shift.dtype)
+    return Frame(shift, factor, inverse, eps, seconds, fallback, anchor)
+
+
+#: points of the Laplace approximation where the control variate's noise is measured
+CV_POINTS = 4
+
+
+def _gradient_noise(backend, points, key, value_and_grad, frame, factor) -> float:
+    """The largest per-coordinate variance of the (controlled) minibatch gradient in whitened
+    coordinates over 16 minibatches at each of ``points``."""
+    worst, xp = 0.0, backend.xp
+    for z in points:
+        grads = [
+            _whitened_gradient(controlled_gradient(value_and_grad, frame, z, k)[1], factor, xp)
+            for k in backend.split(key, 16)
+        ]
+        mean = sum(grads) / len(grads)
+        spread = sum((g - mean) ** 2 for g in grads) / (len(grads) - 1)
+        worst = max(worst, float(np.max(np.asarray(backend.to_numpy(spread)))))
+    return worst + 1e-12
 
 
 class ChainStart:
     """``start(key) -> (position, frame)`` at step 0 of every chain of one run: the initial
     position and no frame, or, for ``step_size="auto"``, the MAP point and its whitened frame
     (``auto_frame``), found from the first chain's key and shared by the others (so ``build``
-    makes one per run; the frame then travels in each chain's state)."""
+    makes one per run; the frame then travels in each chain's state). Structured SG-MCMC (its
+    ``blocks``) takes no control variate: its groups' gradients are taken at mixed points."""
 
     def __init__(self, problem, options, rule: str, blocks=None):
         self.problem, self.options, self.rule, self.blocks = problem, options, rule, blocks
@@ -370,7 +490,9 @@ class ChainStart:
         if self.options.step_size != "auto":
             return initial_position(self.problem, key, self.options), None
         if self._frame is None:
-            self._frame = auto_frame(self.problem, key, self.options, self.rule, self.blocks)
+            self._frame = auto_frame(
+                self.problem, key, self.options, self.rule, self.blocks, self.blocks is None
+            )
         return self._frame.shift, self._frame
 
 
@@ -378,9 +500,13 @@ def move(update: Update, position, aux, grad, eps, key, backend, options, frame)
     """``update`` applied in the chain's frame (whitened coordinates when there is one)."""
     if frame is None:
         return update.apply(position, aux, grad, eps, key, backend, options)
-    xp = backend.xp
+    xp, grad = backend.xp, _whitened_gradient(grad, frame.factor, backend.xp)
+    if frame.factor.ndim == 1:  # diagonal
+        u = (position - frame.shift) * frame.inverse
+        u, aux = update.apply(u, aux, grad, eps, key, backend, options)
+        return frame.shift + u * frame.factor, aux
     u = xp.matmul(position - frame.shift, xp.matrix_transpose(frame.inverse))
-    u, aux = update.apply(u, aux, xp.matmul(grad, frame.factor), eps, key, backend, options)
+    u, aux = update.apply(u, aux, grad, eps, key, backend, options)
     return frame.shift + xp.matmul(u, xp.matrix_transpose(frame.factor)), aux
 
 
@@ -434,7 +560,7 @@ def make_sampler(rule: str, auto_rule: str | None = None):
 
         def step(state, key):
             grad_key, noise_key = step_keys(backend, key)[:2]
-            value, grad = value_and_grad(state.position, grad_key)
+            value, grad = controlled_gradient(value_and_grad, state.frame, state.position, grad_key)
             dtype = state.position.dtype
             eps = step_size_at(options, state.step, backend.xp, dtype, frame_step_size(state.frame))
             z, aux = move(update, state.position, state.aux, grad, eps, noise_key, backend,
