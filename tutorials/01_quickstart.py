@@ -30,7 +30,7 @@ OUT.mkdir(parents=True, exist_ok=True)
 FIGURES = ["trace.png"]
 
 NUTS = {"num_warmup": 50, "num_samples": 50} if SMOKE else {"num_warmup": 500, "num_samples": 1000}
-SVI = {"num_steps": 100, "map_iterations": 20} if SMOKE else {}
+SVI = {"num_steps": 100, "map_iterations": 20, "tol": 0} if SMOKE else {}
 
 # %% [markdown]
 # ## The model
@@ -69,7 +69,14 @@ for backend in ppl.backends():
         model, "nuts", args=(X,), kwargs={"y": y}, backend=backend, progress=False, **NUTS
     )
     posteriors[("svi", backend)] = ppl.infer(
-        model, "svi", args=(X,), kwargs={"y": y}, backend=backend, guide="mvn", progress=False, **SVI
+        model,
+        "svi",
+        args=(X,),
+        kwargs={"y": y},
+        backend=backend,
+        guide="mvn",
+        progress=False,
+        **SVI,
     )
 for (method, backend), post in posteriors.items():
     print(f"{method:>4} {backend:<8} w mean = {np.round(post.samples['w'].mean(axis=(0, 1)), 2)}")

@@ -30,7 +30,6 @@ from ppl.decide import (
     LinUCB,
     ThompsonSampling,
     linear_reward_model,
-    plot_regret,
     regret_table,
     simulate,
 )
@@ -94,9 +93,7 @@ SVI = {
 
 def agents(rep):
     model = linear_reward_model(P, prior="spike_slab", spike_slab={"temperature": 0.5})
-    ts = ThompsonSampling(
-        model, "svi", SVI, update_every=UPDATE_EVERY, backend=BACKEND, seed=rep
-    )
+    ts = ThompsonSampling(model, "svi", SVI, update_every=UPDATE_EVERY, backend=BACKEND, seed=rep)
     return {
         "TS spike-and-slab (svi)": ts,
         "LinUCB": LinUCB(K, alpha=1.0, seed=rep),
@@ -120,7 +117,8 @@ with warnings.catch_warnings():
             regret.setdefault(name, []).append(simulate(agent, env, T, seed=rep))
             seconds.setdefault(name, []).append(time.perf_counter() - start)
             last[name] = agent
-        print(f"replication {rep}: " + ", ".join(f"{n} {r[-1].sum():.1f}" for n, r in regret.items()))
+        totals = ", ".join(f"{n} {r[-1].sum():.1f}" for n, r in regret.items())
+        print(f"replication {rep}, cumulative regret: {totals}")
 results = {name: np.stack(runs) for name, runs in regret.items()}
 print(regret_table(results, {name: float(np.mean(s)) for name, s in seconds.items()}))
 
@@ -132,8 +130,18 @@ print(regret_table(results, {name: float(np.mean(s)) for name, s in seconds.item
 # curves against the bands (few replications give wide ones).
 
 # %%
-fig = plot_regret(results, OUT / "regret.png", title=f"p={P}, s={S}, K={K}, {R} replications")
-fig
+fig, ax = plt.subplots(figsize=(7, 4))
+rounds = np.arange(1, T + 1)
+for name, per_round in results.items():
+    cumulative = np.cumsum(per_round, axis=1)  # (replications, rounds)
+    mean, se = cumulative.mean(0), cumulative.std(0, ddof=1) / np.sqrt(len(cumulative))
+    (line,) = ax.plot(rounds, mean, label=name)
+    ax.fill_between(rounds, mean - se, mean + se, color=line.get_color(), alpha=0.2)
+ax.set(xlabel="round", ylabel="cumulative regret", title=f"p={P}, s={S}, K={K}, {R} replications")
+ax.legend(fontsize=8)
+fig.tight_layout()
+fig.savefig(OUT / "regret.png", dpi=90)
+plt.show()
 
 # %% [markdown]
 # ## What the sparse posterior learned
@@ -157,6 +165,7 @@ ax.legend(fontsize=8)
 fig.tight_layout()
 fig.savefig(OUT / "coefficients.png", dpi=90)
 plt.show()
-support = np.flatnonzero(truth)
-print(f"true support {support.tolist()}; posterior mean there {np.round(beta.mean(0)[support], 2)}")
-print(f"largest |posterior mean| off the support: {np.abs(np.delete(beta.mean(0), support)).max():.3f}")
+support, mean = np.flatnonzero(truth), beta.mean(axis=0)
+print(f"true support {support.tolist()}: true β {np.round(truth[support], 2)}")
+print(f"posterior mean there {np.round(mean[support], 2)}")
+print(f"largest |posterior mean| off the support: {np.abs(np.delete(mean, support)).max():.3f}")

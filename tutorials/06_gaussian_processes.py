@@ -32,7 +32,9 @@ OUT.mkdir(parents=True, exist_ok=True)
 FIGURES = ["predictive.png", "hyperparameters.png"]
 
 NUTS = {"num_warmup": 30, "num_samples": 30} if SMOKE else {"num_warmup": 500, "num_samples": 500}
-SVI = {"num_steps": 100, "map_iterations": 20, "num_samples": 100} if SMOKE else {"num_samples": 500}
+SVI = {"num_samples": 500}
+if SMOKE:
+    SVI = {"num_steps": 100, "map_iterations": 20, "num_samples": 100, "tol": 0}
 
 # %% [markdown]
 # ## Data
