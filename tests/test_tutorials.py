@@ -50,3 +50,21 @@ def test_tutorials_are_listed_with_a_title_and_unknown_names_rejected(capsys):
     assert all(len(line.split()) > 1 for line in lines), lines  # each has its title
     assert main(["tutorial", "01_quickstrt"]) == 2
     assert "Did you mean '01_quickstart'" in capsys.readouterr().err
+
+
+def test_tutorial_command_runs_the_file_with_smoke_and_backend_set(monkeypatch, capsys):
+    import runpy
+
+    seen = {}
+
+    def fake_run_path(path, run_name):
+        seen.update(
+            path=path, smoke=os.environ.get("PPL_SMOKE"), backend=os.environ.get("PPL_BACKEND")
+        )
+
+    monkeypatch.setattr(runpy, "run_path", fake_run_path)
+    monkeypatch.setenv("PPL_SMOKE", "0")  # setenv, so the values the command sets are undone
+    monkeypatch.setenv("PPL_BACKEND", "numpyro")
+    assert main(["tutorial", "01_quickstart", "--smoke", "--backend", "pyro"]) == 0
+    assert seen == {"path": str(TUTORIALS[0]), "smoke": "1", "backend": "pyro"}
+    assert "out/01_quickstart" in capsys.readouterr().out

@@ -135,8 +135,8 @@ plt.show()
 # ## Draws over the density
 #
 # The resampled draws (points) over the target's density (contours): for the funnel, its first
-# two coordinates `(v, x[0])`. A method that lost a mode shows no points there; the weights
-# already did what they could, so what is missing is missing from `log Z` too.
+# two coordinates `(v, x[0])`. Resampling can only reweight draws that exist: a mode (or the
+# funnel's neck) with no draws is missing from the picture and from `log Z` alike.
 
 
 # %%

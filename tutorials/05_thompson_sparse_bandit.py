@@ -147,8 +147,9 @@ plt.show()
 # ## What the sparse posterior learned
 #
 # The last replication's final spike-and-slab posterior: the mean of each coefficient with a 90%
-# interval, against the truth. The prior shrinks the 95 irrelevant coefficients to zero, so the
-# few that matter stand out: that is where the lower regret comes from.
+# interval, against the truth (crosses). The prior shrinks the coefficients that do not matter
+# towards zero, so the few that do stand out once the data support them: that is how a sparse
+# model can beat LinUCB and linear TS, which must learn all `P` coefficients.
 
 # %%
 ts_post = last["TS spike-and-slab (svi)"].posterior
