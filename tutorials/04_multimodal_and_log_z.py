@@ -189,6 +189,22 @@ fig.savefig(OUT / "draws.png", dpi=80)
 plt.show()
 
 # %% [markdown]
+# The double well puts a number on this. Its left well holds a share `P(left)` of the mass (by
+# quadrature of the exact density, below). A method whose draws all sit in the right well can at
+# best estimate `log Z + log(1 − P(left))`: compare that offset with the bars above, and the
+# share of each method's draws in the left well with `P(left)`.
+
+# %%
+if "double_well" in TARGETS:
+    p_left = 1.0 / (1.0 + np.exp(-energies.free_energy_difference()))
+    print(f"P(left well) = {p_left:.3f}; log(1 - P(left)) = {np.log1p(-p_left):+.3f}")
+    for method in METHODS:
+        x = results["double_well", method]["post"].samples["x"].reshape(-1, 2)
+        share = np.mean(x[:, 0] < 0)
+        error = results["double_well", method]["error"]
+        print(f"{method:<8} share of draws in the left well {share:.3f}, log Z error {error:+.3f}")
+
+# %% [markdown]
 # ## What each costs
 #
 # Wall time of each call (compilation, the warm start, training and drawing) against the
