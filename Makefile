@@ -22,7 +22,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest ppl tests -n auto --maxprocesses 4 --durations 15
 
 # the static site in site/: the tutorials executed (smoke mode unless DOCS_SMOKE=0, which runs
-# them in full, minutes each) and rendered with their figures, and the API reference
+# them in full, minutes each) and rendered with their figures, and the API reference; tqdm's
+# notice that the kernel has no ipywidgets is filtered out of the pages
 DOCS_SMOKE ?= 1
 DOCS_STAMP := $(VENV)/.docs-installed
 
@@ -31,7 +32,8 @@ $(DOCS_STAMP): $(STAMP)
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
-	PPL_SMOKE=$(DOCS_SMOKE) NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build
+	PPL_SMOKE=$(DOCS_SMOKE) NO_MKDOCS_2_WARNING=1 PYTHONWARNINGS='ignore:IProgress not found' \
+		$(BIN)/mkdocs build
 
 lint: $(STAMP)
 	$(BIN)/ruff check ppl tests benchmarks

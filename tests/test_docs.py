@@ -28,6 +28,7 @@ def test_built_site_shows_an_image_per_figure(tmp_path):
         pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
     site = tmp_path / "site"
     env = {**os.environ, "PPL_SMOKE": "1", "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
+    env["PYTHONWARNINGS"] = "ignore:IProgress not found"  # as make docs: tqdm without ipywidgets
     env.pop("MPLBACKEND", None)  # the kernel's inline backend is what puts the figures on the page
     out = subprocess.run(
         [mkdocs, "build", "-f", str(ROOT / "mkdocs.yml"), "-d", str(site)],

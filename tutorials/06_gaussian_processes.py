@@ -51,8 +51,12 @@ X_test = np.linspace(-4.5, 4.5, 200)[:, None]
 
 # %%
 posts = {
-    "nuts": ppl.infer(gp_regression, "nuts", args=(X,), kwargs={"y": y}, backend=BACKEND, **NUTS),
-    "svi": ppl.infer(gp_regression, "svi", args=(X,), kwargs={"y": y}, backend=BACKEND, **SVI),
+    "nuts": ppl.infer(
+        gp_regression, "nuts", args=(X,), kwargs={"y": y}, backend=BACKEND, progress=False, **NUTS
+    ),
+    "svi": ppl.infer(
+        gp_regression, "svi", args=(X,), kwargs={"y": y}, backend=BACKEND, progress=False, **SVI
+    ),
 }
 for name, post in posts.items():
     print(f"--- {name}: {sum(post.timings.values()):.1f} s (compiling, warm start, running)")

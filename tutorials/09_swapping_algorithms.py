@@ -26,7 +26,7 @@ FIGURES = ["marginals.png"]
 
 spec = ppl.models.get("kidiq-kidscore_momiq")
 options = (
-    {"num_warmup": 30, "num_samples": 30, "num_steps": 100, "map_iterations": 20}
+    {"num_warmup": 30, "num_samples": 30, "num_steps": 100, "map_iterations": 20, "tol": 0}
     if SMOKE
     else {"num_warmup": 500, "num_samples": 1000, "guide": "mvn"}
 )
