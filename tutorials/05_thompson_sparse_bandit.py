@@ -144,6 +144,20 @@ fig.savefig(OUT / "regret.png", dpi=90)
 plt.show()
 
 # %% [markdown]
+# The agents saw the same rounds in each replication, so compare them pair by pair: the mean of
+# the per-replication differences in cumulative regret and its standard error. A difference
+# within about two standard errors of zero is no evidence either way; more replications
+# (`R`) narrow it.
+
+# %%
+totals = {name: runs.sum(axis=1) for name, runs in results.items()}
+sparse = totals["TS spike-and-slab (svi)"]
+for other in ("LinUCB", "linear TS (Gaussian prior)"):
+    diff = sparse - totals[other]
+    se = diff.std(ddof=1) / np.sqrt(len(diff))
+    print(f"TS spike-and-slab - {other}: {diff.mean():+.1f} ± {se:.1f} (paired, {len(diff)} reps)")
+
+# %% [markdown]
 # ## What the sparse posterior learned
 #
 # The last replication's final spike-and-slab posterior: the mean of each coefficient with a 90%
