@@ -1,10 +1,11 @@
-# Two commands for a fresh machine: `make run` and `make test`. Both build .venv when missing.
+# Two commands for a fresh machine: `make run` and `make test` (and `make docs` for the site).
+# All build .venv when missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint docs clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +21,22 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest ppl tests -n auto --maxprocesses 4 --durations 15
 
+# the static site in site/: the tutorials executed (smoke mode unless DOCS_SMOKE=0, which runs
+# them in full, minutes each) and rendered with their figures, and the API reference; tqdm's
+# notice that the kernel has no ipywidgets is filtered out of the pages
+DOCS_SMOKE ?= 1
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,gp,docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	PPL_SMOKE=$(DOCS_SMOKE) NO_MKDOCS_2_WARNING=1 PYTHONWARNINGS='ignore:IProgress not found' \
+		$(BIN)/mkdocs build
+
 lint: $(STAMP)
 	$(BIN)/ruff check ppl tests benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info site

@@ -4,6 +4,7 @@
 algorithms of ``ppl.decide``; ``ppl models`` the model registry;
 ``ppl run MODEL --method M`` runs one algorithm on a ready model;
 ``ppl compare MODEL --methods a,b`` tabulates several on both backends;
+``ppl tutorials`` lists the tutorials; ``ppl tutorial NAME [--smoke]`` runs one;
 ``ppl main`` is the job behind ``make run``.
 """
 
@@ -120,13 +121,25 @@ def _tutorial_paths() -> dict:
     return {p.stem: p for p in sorted(folder.glob("*.py"))}
 
 
+def _first_line(path) -> str:
+    """The tutorial's title: its first markdown heading, without the ``#`` marks."""
+    for line in path.read_text().splitlines():
+        text = line.lstrip("# ").strip()
+        if line.startswith("# #") and text:
+            return text
+    return ""
+
+
 def _tutorials(args) -> int:
-    for name in _tutorial_paths():
-        print(name)
+    paths = _tutorial_paths()
+    width = max(map(len, paths), default=0)
+    for name, path in paths.items():
+        print(f"{name:<{width}}  {_first_line(path)}")
     return 0
 
 
 def _tutorial(args) -> int:
+    import os
     import runpy
 
     from .errors import OptionError, did_you_mean
@@ -138,7 +151,12 @@ def _tutorial(args) -> int:
             + did_you_mean(args.name, paths)
             + f" The tutorials are: {', '.join(paths) or 'none (run from a source checkout)'}."
         )
+    if args.smoke:
+        os.environ["PPL_SMOKE"] = "1"
+    if args.backend:
+        os.environ["PPL_BACKEND"] = args.backend
     runpy.run_path(str(paths[args.name]), run_name="__main__")
+    print(f"figures in {os.path.join('out', args.name)}")
     return 0
 
 
@@ -200,8 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     comp.add_argument("--plot", help="write posterior marginals side by side to this PNG")
     comp.set_defaults(run=_compare)
     commands.add_parser("tutorials", help="list the tutorials").set_defaults(run=_tutorials)
-    tutorial = commands.add_parser("tutorial", help="run one tutorial")
+    tutorial = commands.add_parser(
+        "tutorial", help="run one tutorial (figures go to out/NAME/ under the current directory)"
+    )
     tutorial.add_argument("name")
+    tutorial.add_argument("--smoke", action="store_true", help="tiny settings (PPL_SMOKE=1)")
+    tutorial.add_argument("--backend", default=None, help="sets PPL_BACKEND for the tutorial")
     tutorial.set_defaults(run=_tutorial)
     commands.add_parser("main", help="the job behind `make run`").set_defaults(run=_main_job)
     args = parser.parse_args(argv)

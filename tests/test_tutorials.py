@@ -1,5 +1,6 @@
-"""Every tutorial runs from start to end in smoke mode (tiny settings)."""
+"""Every tutorial runs from start to end in smoke mode (tiny settings) and writes its figures."""
 
+import ast
 import os
 import pathlib
 import subprocess
@@ -9,11 +10,24 @@ import pytest
 
 from ppl.cli import main
 
-TUTORIALS = sorted((pathlib.Path(__file__).parent.parent / "tutorials").glob("*.py"))
+ROOT = pathlib.Path(__file__).parent.parent
+TUTORIALS = sorted((ROOT / "tutorials").glob("*.py"))
+
+
+def figures(path: pathlib.Path) -> list[str]:
+    """The tutorial's top-level ``FIGURES = [...]`` list, read without running it."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [
+            "FIGURES"
+        ]:
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{path.name} declares no top-level FIGURES list")
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
-def test_tutorial_runs_in_smoke_mode(path, tmp_path):
+def test_tutorial_runs_in_smoke_mode_and_writes_its_figures(path, tmp_path):
+    names = figures(path)
+    assert names, f"{path.name} declares no figures"
     env = {**os.environ, "PPL_SMOKE": "1", "MPLBACKEND": "Agg"}
     out = subprocess.run(
         [sys.executable, str(path)],
@@ -24,10 +38,33 @@ def test_tutorial_runs_in_smoke_mode(path, tmp_path):
         timeout=600,
     )
     assert out.returncode == 0, out.stderr[-2000:]
+    folder = tmp_path / "out" / path.stem
+    missing = [n for n in names if not (folder / n).is_file() or (folder / n).stat().st_size == 0]
+    assert not missing, f"{path.name} did not write {missing} under {folder}"
 
 
-def test_tutorials_are_listed_and_unknown_names_rejected(capsys):
+def test_tutorials_are_listed_with_a_title_and_unknown_names_rejected(capsys):
     assert main(["tutorials"]) == 0
-    assert capsys.readouterr().out.split() == [p.stem for p in TUTORIALS]
-    assert main(["tutorial", "getting_startd"]) == 2
-    assert "Did you mean 'getting_started'" in capsys.readouterr().err
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == [p.stem for p in TUTORIALS]
+    assert all(len(line.split()) > 1 for line in lines), lines  # each has its title
+    assert main(["tutorial", "01_quickstrt"]) == 2
+    assert "Did you mean '01_quickstart'" in capsys.readouterr().err
+
+
+def test_tutorial_command_runs_the_file_with_smoke_and_backend_set(monkeypatch, capsys):
+    import runpy
+
+    seen = {}
+
+    def fake_run_path(path, run_name):
+        seen.update(
+            path=path, smoke=os.environ.get("PPL_SMOKE"), backend=os.environ.get("PPL_BACKEND")
+        )
+
+    monkeypatch.setattr(runpy, "run_path", fake_run_path)
+    monkeypatch.setenv("PPL_SMOKE", "0")  # setenv, so the values the command sets are undone
+    monkeypatch.setenv("PPL_BACKEND", "numpyro")
+    assert main(["tutorial", "01_quickstart", "--smoke", "--backend", "pyro"]) == 0
+    assert seen == {"path": str(TUTORIALS[0]), "smoke": "1", "backend": "pyro"}
+    assert "out/01_quickstart" in capsys.readouterr().out
