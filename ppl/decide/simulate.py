@@ -69,11 +69,9 @@ def regret_table(results: Mapping[str, np.ndarray], seconds: Mapping[str, float]
 def plot_regret(results: Mapping[str, np.ndarray], path: str | None = None, title: str = ""):
     """Cumulative regret per agent: the mean over replications and a band of one standard error
     either side. ``results[name]`` is ``(replications, horizon)`` per-round regret. Writes a PNG
-    to ``path`` when given (matplotlib, Agg backend) and returns the figure.
+    to ``path`` when given and returns the figure. It leaves matplotlib's backend alone (a
+    notebook keeps showing figures); matplotlib picks Agg itself where there is no display.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
