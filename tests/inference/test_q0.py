@@ -54,6 +54,9 @@ def _cover(model, **options):
     )
 
 
+# slow (23 s): the default suite keeps the end-to-end check of the same logic,
+# test_cmcd.py::test_default_q0_covers_both_wells_of_the_double_well
+@pytest.mark.slow
 @pytest.mark.usefixtures("float64")
 def test_several_vi_starts_find_both_modes_and_leave_one_mode_alone():
     """On the 1-D mixture (modes at -2 and 2, 8 sds apart) the fits from 8 starts are two
