@@ -36,7 +36,10 @@ def objective(options):
     if loss_function(options) is not None:
         return objectives.LogWeightObjective(options)
     name, kwargs = objective_spec(options)
-    return getattr(pyro.infer, name)(**kwargs)
+    # retain_graph: a model may cache tensors across its sample statements within one step
+    # (GPyTorch's variational strategies do, as its Pyro examples show), so the ELBO's one
+    # backward pass may meet a saved tensor twice; the graph is freed with the step's loss
+    return getattr(pyro.infer, name)(retain_graph=True, **kwargs)
 
 
 def _guide(name, model, init_loc, init_scale):
