@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, NamedTuple
 
 import pyro
@@ -36,10 +37,14 @@ def objective(options):
     if loss_function(options) is not None:
         return objectives.LogWeightObjective(options)
     name, kwargs = objective_spec(options)
+    elbo = getattr(pyro.infer, name)
     # retain_graph: a model may cache tensors across its sample statements within one step
     # (GPyTorch's variational strategies do, as its Pyro examples show), so the ELBO's one
-    # backward pass may meet a saved tensor twice; the graph is freed with the step's loss
-    return getattr(pyro.infer, name)(retain_graph=True, **kwargs)
+    # backward pass may meet a saved tensor twice; the graph is freed with the step's loss.
+    # (Pyro's RenyiELBO has no such argument.)
+    if "retain_graph" in inspect.signature(elbo).parameters:
+        kwargs = {**kwargs, "retain_graph": True}
+    return elbo(**kwargs)
 
 
 def _guide(name, model, init_loc, init_scale):
