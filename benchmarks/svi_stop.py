@@ -31,14 +31,8 @@ from ppl import dist, ops
 from ppl.errors import UntrustedResultWarning
 from ppl.models.spec import compare
 
-POSTERIORDB = (
-    "eight_schools-eight_schools_noncentered",
-    "kidiq-kidscore_momiq",
-    "sblrc-blr",
-    "earnings-logearn_height",
-    "arK-arK",
-    "low_dim_gauss_mix-low_dim_gauss_mix",
-)
+from .accuracy import POSTERIORS as POSTERIORDB
+
 #: the earlier rule's defaults
 OLD_TOL, OLD_WINDOW = 1e-4, 250
 
