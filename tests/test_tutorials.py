@@ -1,6 +1,7 @@
 """Every tutorial runs from start to end in smoke mode (tiny settings) and writes its figures."""
 
 import ast
+import importlib.util
 import os
 import pathlib
 import subprocess
@@ -14,14 +15,39 @@ ROOT = pathlib.Path(__file__).parent.parent
 TUTORIALS = sorted((ROOT / "tutorials").glob("*.py"))
 
 
-def figures(path: pathlib.Path) -> list[str]:
-    """The tutorial's top-level ``FIGURES = [...]`` list, read without running it."""
+def _literal(path: pathlib.Path, name: str, default=None):
+    """The value of the tutorial's top-level ``name = <literal>``, read without running it."""
     for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [
-            "FIGURES"
+            name
         ]:
             return ast.literal_eval(node.value)
-    raise AssertionError(f"{path.name} declares no top-level FIGURES list")
+    return default
+
+
+def figures(path: pathlib.Path) -> list[str]:
+    """The tutorial's top-level ``FIGURES = [...]`` list, read without running it, less the
+    figures that its ``NEEDS = {figure: module}`` ties to an optional package not installed here
+    (the tutorial skips their section with a message)."""
+    names = _literal(path, "FIGURES")
+    if names is None:
+        raise AssertionError(f"{path.name} declares no top-level FIGURES list")
+    needs = _literal(path, "NEEDS", {})
+    unknown = set(needs) - set(names)
+    assert not unknown, f"{path.name}: NEEDS names figures not in FIGURES: {sorted(unknown)}"
+    return [n for n in names if n not in needs or importlib.util.find_spec(needs[n]) is not None]
+
+
+def test_figures_drop_only_those_whose_optional_package_is_missing(tmp_path):
+    path = tmp_path / "tutorial.py"
+    path.write_text(
+        'FIGURES = ["a.png", "b.png", "c.png"]\n'
+        'NEEDS = {"b.png": "no_such_module_ppl_test", "c.png": "numpy"}\n'
+    )
+    assert figures(path) == ["a.png", "c.png"]
+    path.write_text('FIGURES = ["a.png"]\nNEEDS = {"z.png": "numpy"}\n')
+    with pytest.raises(AssertionError, match="z.png"):
+        figures(path)
 
 
 #: the backend each smoke run takes where it is not the tutorial's default: in smoke mode these

@@ -23,7 +23,7 @@ from ppl import dist
 from ..errors import ModelError
 from .spec import ModelSpec
 
-__all__ = ["make_svgp", "svgp_classifier", "svgp_guide", "svgp_data"]
+__all__ = ["make_svgp", "svgp_classifier", "svgp_guide", "svgp_data", "svgp_predict"]
 
 
 def make_svgp(inducing_points, name_prefix: str = "svgp"):
@@ -74,6 +74,18 @@ def svgp_guide(X, y=None, gp=None):
     function_dist = gp.pyro_guide(X, name_prefix=prefix)
     with ppl.plate(prefix + ".data_plate", X.shape[0], dim=-1):
         ppl.sample(prefix + ".f(x)", function_dist)
+
+
+def svgp_predict(gp, X):
+    """The variational posterior of the latent function at new inputs ``X`` (numpy ``(N, D)``):
+    ``(mean, sd)`` of ``q(f(x))`` at each point, numpy arrays ``(N,)``, from the module's current
+    parameters (those SVI left in it). ``sigmoid(f)`` is the class-1 probability."""
+    import torch  # backend-specific: GPyTorch modules take torch tensors
+
+    x = torch.as_tensor(np.asarray(X), dtype=torch.get_default_dtype())
+    with torch.no_grad():
+        q = gp(x, prior=False)
+        return q.mean.numpy().copy(), q.stddev.numpy().copy()
 
 
 def svgp_data(N: int = 100, seed: int = 0):

@@ -101,7 +101,7 @@ def test_svgp_classifier_trains_with_ppl_svi():
     # ppl.infer's svi on the GPyTorch model: GPyTorch caches tensors across the model's and
     # the guide's sample statements within a step, so the ELBO must retain its graph
     pytest.importorskip("gpytorch")
-    from ppl.models.gp_gpytorch import make_svgp
+    from ppl.models.gp_gpytorch import make_svgp, svgp_predict
 
     spec = ppl.models.get("svgp_classification")
     gp = make_svgp(np.linspace(-3.0, 3.0, 8)[:, None])  # a fresh module: the spec's stays as is
@@ -115,3 +115,21 @@ def test_svgp_classifier_trains_with_ppl_svi():
     assert np.all(np.isfinite(losses))
     # the ELBO improves: from ~80 at the start to ~55 after 100 steps (noisy: window means)
     assert losses[-20:].mean() < losses[:20].mean() - 10.0
+    # SVI left its parameters in the module: q(f)'s mean already orders the classes (y = 1 where
+    # sin(2x) > 0) at points where sin(2x) is near +-1; after 100 steps it is -0.5 and -0.6 at
+    # the class-0 points, 0.1 and 0.2 at the class-1 points (an untrained module gives ~0)
+    mean, sd = svgp_predict(gp, np.array([[-0.75], [2.25], [0.75], [-2.25]]))
+    assert max(mean[:2]) + 0.3 < min(mean[2:]) and np.all(sd > 0)
+
+
+def test_svgp_predict_of_an_untrained_module_is_the_gp_prior():
+    # before training q(u) is the (whitened) prior, so q(f(x)) is the GP prior at every x:
+    # mean ~0 (GPyTorch starts q(u)'s mean at 1e-3 noise), sd = sqrt(outputscale) = sqrt(log 2)
+    pytest.importorskip("gpytorch")
+    from ppl.models.gp_gpytorch import make_svgp, svgp_predict
+
+    gp = make_svgp(np.linspace(-3.0, 3.0, 8)[:, None])
+    mean, sd = svgp_predict(gp, np.linspace(-5.0, 5.0, 7)[:, None])
+    assert mean.shape == sd.shape == (7,)
+    np.testing.assert_allclose(mean, 0.0, atol=0.02)
+    np.testing.assert_allclose(sd, np.sqrt(np.log(2.0)), rtol=1e-3)
