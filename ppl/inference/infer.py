@@ -53,8 +53,9 @@ def infer(
     default): vectorized where the backend can map a model over chains (NumPyro), else
     sequential (Pyro). A method the backend or the devices cannot give warns and falls back.
     ``compile=True``: on Pyro, compile the SG-MCMC samplers' minibatch value and gradient with
-    ``torch.compile`` (up to ~15 s on the first compile on a machine, then ~1.5x faster per
-    gradient than the default); other algorithms refuse it on Pyro; NumPyro always compiles.
+    ``torch.compile`` (13 s for a first compile on a quiet 2-core machine; per step within
+    noise of the default on the logistic regression of ``benchmarks/sgmcmc_speed.py``); other
+    algorithms refuse it on Pyro; NumPyro always compiles.
     Without it, Pyro's SG-MCMC samplers take that value and gradient from one recorded graph
     (no autograd pass per step; built in well under a second, falling back with a warning for
     a model whose structure is not static). ``timings["compile_seconds"]`` holds compilation,
