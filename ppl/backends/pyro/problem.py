@@ -157,8 +157,11 @@ def build_problem(
             return neg_log_joint(z, *indices)
         signature = tuple(len(i) for i in indices)
         if signature not in recorded:
-            z0 = unconstrain(sample_prior(keys.key(0))).to(z.dtype)
-            recorded[signature] = _record(neg_log_joint, z0, indices, sizes) or neg_log_joint
+            if any(f is neg_log_joint for f in recorded.values()):  # not static: warned once
+                recorded[signature] = neg_log_joint
+            else:
+                z0 = unconstrain(sample_prior(keys.key(0))).to(z.dtype)
+                recorded[signature] = _record(neg_log_joint, z0, indices, sizes) or neg_log_joint
         return recorded[signature](z, *indices)
 
     def potential(z, key=None):
@@ -206,7 +209,7 @@ def build_problem(
         }
 
     value_and_grad, start = None, time.perf_counter()
-    static = record  # False where the recording of the log density fell back (and warned)
+    static = False  # whether the log density was recorded (a fallback has had its warning)
     if record and layout.dim and _evaluates(neg_log_joint, sample_prior, unconstrain, full):
         # record now: a recording cannot start inside a vmap (a model that fails at the
         # prior's draw is recorded where it is first used, and its error named there)
@@ -227,7 +230,7 @@ def build_problem(
             mode="inductor" if compile else "script",
         )
         compile_seconds += seconds
-    if value_and_grad is None and minibatch and static and plate_names:
+    if value_and_grad is None and minibatch and record and plate_names and layout.dim:
         start = time.perf_counter()  # record the minibatch potential now, timed as a compile,
         z0 = unconstrain(sample_prior(keys.key(0)))  # not inside a run's first step
         evaluate(z0, draw_indices(keys.key(0), z0.device))
