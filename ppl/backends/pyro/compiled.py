@@ -13,8 +13,8 @@ ones included), and that graph is then run in one of two ways:
   ``torch.jit.trace`` and frozen, so that a call runs the value-and-gradient graph in C++ with
   no Python per operation and no autograd tape; well under a second to build.
 - ``"inductor"`` (``compile=True``): compiled by ``torch.compile``, which fuses the operations
-  into a few kernels; per step within noise of ``"script"`` on the logistic regression of
-  ``benchmarks/sgmcmc_speed.py``, and its first compile on a machine takes seconds (13 s on a
+  into a few kernels; per step ~10% faster than ``"script"`` on the logistic regression of
+  ``benchmarks/sgmcmc_speed.py``, but its first compile on a machine takes seconds (13 s on a
   quiet 2-core VM, ``benchmarks/RESULTS.md``).
 
 The graph is specialised to the model's structure, its dtype and the minibatch sizes, as the
