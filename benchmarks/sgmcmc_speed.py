@@ -12,12 +12,13 @@ gradient steps in it (with 1 step the gradient never reaches the returned positi
 drops it), so its time is reported per gradient step (a call's time / 10). torch runs on one
 thread (``torch.set_num_threads(1)``) for every torch row alike: on a shared 2-core machine
 torch's intra-op threads otherwise spin against other processes and times swing by 10-50x.
-On Pyro every sampler is timed twice: as is, and with ``compile=True`` (value and gradient
-compiled once by ``torch.compile``; that compile time in the compile column).
+On Pyro every sampler is timed twice: as is (value and gradient from one recorded TorchScript
+graph), and with ``compile=True`` (that graph compiled by ``torch.compile``); the time to build
+either is in the compile column.
 
 Run: ``.venv/bin/python benchmarks/sgmcmc_speed.py`` (a Markdown table on stdout);
 ``--headline``: only NumPyro ``sgld`` / ``blackjax.sgld`` and Pyro ``sgld`` / the hand loop,
-each pair timed in alternation.
+each pair timed in alternation; ``--backends pyro`` (or ``numpyro``) keeps that backend's rows.
 """
 
 from __future__ import annotations
@@ -218,27 +219,35 @@ def headline(x, y, args):
     that load from other processes on a shared machine falls on both alike: NumPyro ``sgld``
     against ``blackjax.sgld``, Pyro ``sgld`` (default options and ``compile=True``) against the
     hand-written torch SGLD loop, all with ``randint`` minibatches. Median per-step times and
-    the median of the per-repeat ratios."""
+    the median of the per-repeat ratios. Compile seconds: the process's first call (outside
+    the timings; it may fill inductor's on-disk cache) and the median of the timed calls."""
     jax_run, jax_count, _ = jax_runners(x, y, args.steps_jax)["blackjax.sgld"]
     torch_run = torch_runners(x, y, args.steps_torch)["hand-written SGLD loop"]
     pairs = [
         ("numpyro", "blackjax.sgld", lambda: _median_run(jax_run, 1) / jax_count,
-         lambda: time_ppl("sgld", "numpyro", x, y, args.steps_jax, 1)[0], "ppl sgld"),
+         lambda: time_ppl("sgld", "numpyro", x, y, args.steps_jax, 1), "ppl sgld"),
         ("pyro", "hand-written SGLD loop", lambda: _median_run(torch_run, 1) / args.steps_torch,
-         lambda: time_ppl("sgld", "pyro", x, y, args.steps_torch, 1)[0], "ppl sgld"),
+         lambda: time_ppl("sgld", "pyro", x, y, args.steps_torch, 1), "ppl sgld"),
         ("pyro", "hand-written SGLD loop", lambda: _median_run(torch_run, 1) / args.steps_torch,
-         lambda: time_ppl("sgld", "pyro", x, y, args.steps_torch, 1, compile=True)[0],
+         lambda: time_ppl("sgld", "pyro", x, y, args.steps_torch, 1, compile=True),
          "ppl sgld (compile=True)"),
     ]  # fmt: skip
-    print("| backend | baseline (us) | ppl (us) | ppl / baseline (median of repeats) |")
-    print("|---|---|---|---:|")
+    pairs = [pair for pair in pairs if pair[0] in args.backends]
+    print("| backend | baseline (us) | ppl (us) | ppl / baseline (median of repeats) | "
+          "ppl compile (s): first, median of the rest |")  # fmt: skip
+    print("|---|---|---|---:|---:|")
     for backend, base_name, base, ours, our_name in pairs:
-        ours()  # the compile, outside the timings
-        times = [(base(), ours()) for _ in range(args.repeats)]
+        first_compile = ours()[1]  # the first call's compile, outside the timings
+        times, compiles = [], []
+        for _ in range(args.repeats):
+            base_time, (our_time, compile_s) = base(), ours()
+            times.append((base_time, our_time))
+            compiles.append(compile_s)
         ratio = statistics.median(o / b for b, o in times)
         b_med, o_med = (statistics.median(t[i] for t in times) for i in (0, 1))
         print(f"| {backend} | {base_name}: {b_med * 1e6:.1f} | {our_name}: {o_med * 1e6:.1f} | "
-              f"{ratio:.2f}x |", flush=True)  # fmt: skip
+              f"{ratio:.2f}x | {first_compile:.2f}, {statistics.median(compiles):.2f} |",
+              flush=True)  # fmt: skip
 
 
 def main():
@@ -249,6 +258,13 @@ def main():
     parser.add_argument("--steps-jax", type=int, default=2000)
     parser.add_argument("--steps-torch", type=int, default=300)
     parser.add_argument("--headline", action="store_true", help="only the issue's two ratios")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["numpyro", "pyro"],
+        choices=["numpyro", "pyro"],
+        help="with --headline: the rows of these backends only",
+    )
     args = parser.parse_args()
     N = args.n
     x, y = data()

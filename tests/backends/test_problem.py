@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import ppl
-from ppl.errors import ModelError, ShapeError
+from ppl import dist
+from ppl.errors import ModelError, ShapeError, UntrustedResultWarning
 from tests.models_for_tests import CASES, logistic_data, logistic_regression
 
 
@@ -225,6 +226,79 @@ def test_compiled_gradient_equals_the_recorded_one_on_every_minibatch():
         (v1, g1), (v2, g2) = plain.value_and_grad(z, key), compiled.value_and_grad(z, key)
         np.testing.assert_allclose(float(v2), float(v1), rtol=1e-5)
         np.testing.assert_allclose(g2.numpy(), g1.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def _count_autograd(monkeypatch):
+    """A list that gets one entry per ``torch.autograd.grad`` call from now on."""
+    torch = pytest.importorskip("torch")
+    calls, grad = [], torch.autograd.grad
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return grad(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "grad", counted)
+    return calls
+
+
+def test_pyro_minibatch_gradient_is_one_fused_graph_by_default(monkeypatch):
+    # issue 25: SG-MCMC's minibatch gradient on Pyro runs one recorded graph of value and
+    # gradient (no autograd pass per call, 2-3x faster than the recorded potential plus
+    # autograd); same minibatch per key and the same numbers as that path up to rounding
+    backend = ppl.get_backend("pyro")
+    X, y = logistic_data()
+    kwargs = {"y": y, "subsample_size": 10}
+    plain = backend.problem(logistic_regression, (X,), kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a fallback to the slow path warns
+        fused = backend.problem(logistic_regression, (X,), kwargs, minibatch=True)
+    assert fused.compile_seconds > 0
+    z = backend.asarray(np.linspace(-1.0, 1.0, plain.dim))
+    keys = backend.split(backend.key(3), 3)
+    expected = [plain.value_and_grad(z, key) for key in keys]
+    calls = _count_autograd(monkeypatch)
+    got = [fused.value_and_grad(z, key) for key in keys]
+    assert not calls, "the default minibatch gradient fell back to autograd"
+    for (v1, g1), (v2, g2) in zip(expected, got):
+        np.testing.assert_allclose(float(v2), float(v1), rtol=1e-5)
+        np.testing.assert_allclose(g2.numpy(), g1.numpy(), rtol=1e-4, atol=1e-4)
+    # a point that needs a gradient through the gradient takes the eager path, which nests
+    z_outer = z.clone().requires_grad_(True)
+    _, g_outer = fused.value_and_grad(z_outer, keys[0])
+    assert g_outer.requires_grad and calls
+
+
+def test_pyro_default_sgld_takes_no_autograd_pass_per_step(monkeypatch):
+    calls = _count_autograd(monkeypatch)
+    X, y = logistic_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a fallback to the slow path warns
+        warnings.simplefilter("ignore", UntrustedResultWarning)  # 200 draws from the start
+        post = ppl.infer(
+            logistic_regression, "sgld", args=(X,), kwargs={"y": y}, backend="pyro",
+            batch_size=10, step_size=1e-3, num_warmup=0, num_samples=200, progress=False,
+        )  # fmt: skip
+    assert post.samples["w"].shape[:2] == (1, 200)
+    assert len(calls) <= 4, f"{len(calls)} autograd passes: the fused gradient fell back"
+
+
+def branching_on_a_latent(y):
+    mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
+    scale = 1.0 + abs(float(mu))  # a Python number from a latent: a recording would freeze it
+    with ppl.plate("data", y.shape[0], subsample_size=5) as idx:
+        ppl.sample("y", dist.Normal(mu, scale), obs=y[idx])
+
+
+def test_pyro_model_that_cannot_be_fused_falls_back_with_one_warning():
+    backend = ppl.get_backend("pyro")
+    y = np.linspace(-1.0, 1.0, 20)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        problem = backend.problem(branching_on_a_latent, (y,), minibatch=True)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert len(messages) == 1 and "not static" in messages[0], messages
+    value, grad = problem.value_and_grad(backend.asarray(np.array([0.5])), backend.key(0))
+    assert np.isfinite(float(value)) and np.isfinite(grad.numpy()).all()
 
 
 def test_compile_is_accepted_and_ignored_on_numpyro():
