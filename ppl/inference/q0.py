@@ -318,7 +318,7 @@ def cover_modes(problem, prior_key, vi_key, loc, log_scale, starts: int, fit):
     - Rounds: while a round finds a mode that the rounds before it did not, and there are
       several, another round of ``starts`` fits starts from the next prior draws, up to
       ``MAX_ROUNDS`` rounds. A target with one mode pays for one round; on the six-mode 2-D
-      mixture (``gmm_challenging_2d``) 8 starts found 4 modes, the second round the other 2.
+      mixture (``gmm_challenging_2d``) one round of 8 starts finds 3-4 modes, the next the rest.
     - One mode: the first fit, unchanged. Several: the equal-weight mixture of one fit per
       mode and a defensive component, the prior's robust moments (the ``"prior"`` ``q0``),
       as ``(M + 1, dim)`` arrays. The importance weights correct the masses; every found mode
@@ -377,10 +377,10 @@ def cover_modes(problem, prior_key, vi_key, loc, log_scale, starts: int, fit):
             break
     if len(modes) == 1:
         return fits[modes[0]]
-    locs = [fits[i][0] for i in modes]
-    log_scales = [fits[i][1] for i in modes]
+    mode_locs = [fits[i][0] for i in modes]
+    mode_log_scales = [fits[i][1] for i in modes]
     if len(prior) >= 2:  # the defensive component: the prior's moments, as broad as "prior"
-        loc, sd = _robust_moments(prior)
-        locs.append(backend.asarray(loc))
-        log_scales.append(backend.asarray(np.log(sd)))
-    return xp.stack(locs), xp.stack(log_scales)
+        prior_loc, prior_sd = _robust_moments(prior)
+        mode_locs.append(backend.asarray(prior_loc))
+        mode_log_scales.append(backend.asarray(np.log(prior_sd)))
+    return xp.stack(mode_locs), xp.stack(mode_log_scales)
