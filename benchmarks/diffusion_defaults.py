@@ -17,7 +17,8 @@ Each row is one run of ``ppl.infer`` with the defaults (``--options`` adds some,
 minus the truth, "se" the reported standard error, ESS that of the 1,000 weighted draws, "s"
 the wall time of the call. torch runs on one thread, as in ``benchmarks/cmcd.py``.
 
-Run: ``.venv/bin/python benchmarks/diffusion_defaults.py --backend numpyro pyro``.
+Run: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/diffusion_defaults.py --backend numpyro pyro``
+(``PYTHONPATH``: so that the script imports this checkout's ``ppl``).
 """
 
 from __future__ import annotations

@@ -203,6 +203,11 @@ def _prior_moments(problem, key, start=None):
             "init_q0='prior' (and 'vi', which starts from it) needs prior draws with a finite "
             f"log density; {len(draws)} of {NUM_PRIOR_DRAWS} had one. Use init_q0='standard'."
         )
+    return _robust_moments(draws)
+
+
+def _robust_moments(draws):
+    """``(loc, sd)``: the median and scaled median absolute deviation of ``draws``."""
     # robust moments (median, scaled median absolute deviation): a heavy-tailed prior (a
     # funnel's) would otherwise give a q0 far broader than its bulk
     loc = np.median(draws, axis=0)
@@ -265,8 +270,9 @@ def initial(
 ):
     """``(loc, log_scale)`` of the initial ``q0`` by ``strategy`` (one of ``INITS``), in the
     whitened coordinates of the warm ``start`` if one is given. With ``"vi"`` and
-    ``vi_starts > 1``, ``cover_modes`` adds fits from ``vi_starts - 1`` prior draws: on a target
-    with several modes ``q0`` is then a mixture (arrays of shape ``(M, dim)``)."""
+    ``vi_starts > 1``, ``cover_modes`` adds fits from prior draws, ``vi_starts`` a round: on a
+    target with several modes ``q0`` is then a mixture (arrays of shape ``(M, dim)``, one
+    component per mode and a broad one)."""
     backend = problem.backend
     prior_key, vi_key, check_key = backend.split(key, 3)
     if strategy == "standard" or (strategy == "vi" and start is not None):
@@ -296,6 +302,8 @@ BARRIER_NATS = 1.0
 BARRIER_POINTS = np.linspace(0.0, 1.0, 7)[1:-1]
 #: draws per fit that estimate its ELBO
 NUM_ELBO_DRAWS = 256
+#: at most this many rounds of ``vi_starts`` fits (``cover_modes``)
+MAX_ROUNDS = 4
 
 
 def cover_modes(problem, prior_key, vi_key, loc, log_scale, starts: int, fit):
@@ -306,32 +314,41 @@ def cover_modes(problem, prior_key, vi_key, loc, log_scale, starts: int, fit):
     with no barrier between their means (the potential on the segment between them stays
     within ``BARRIER_NATS`` of the higher end) are one mode (the first fit, then the best,
     stands for it).
-    One mode: the first fit, unchanged. Several: their equal-weight mixture, ``(M, dim)``
-    arrays; the importance weights correct the masses, and every mode gets paths.
+
+    - Rounds: while a round finds a mode that the rounds before it did not, and there are
+      several, another round of ``starts`` fits starts from the next prior draws, up to
+      ``MAX_ROUNDS`` rounds. A target with one mode pays for one round; on the six-mode 2-D
+      mixture (``gmm_challenging_2d``) one round of 8 starts finds 3-4 modes, the next the rest.
+    - One mode: the first fit, unchanged. Several: the equal-weight mixture of one fit per
+      mode and a defensive component, the prior's robust moments (the ``"prior"`` ``q0``),
+      as ``(M + 1, dim)`` arrays. The importance weights correct the masses; every found mode
+      gets paths, and a mode that no fit found still gets the broad component's (mean-field
+      fits on that mixture often straddle two elongated modes, and the barrier rule then keeps
+      a fit of one of them only).
 
     A reverse-KL fit (VI, and the trained path after it) seeks one mode: on a double well it
     misses the other well and ``log Z`` lacks its mass, with no sign in the weights (issue 24).
     """
     backend, xp = problem.backend, problem.backend.xp
-    vi_steps, vi_lr, batch_size, start = fit
-    draws = _prior_draws_in(problem, prior_key, start)[: starts - 1]
+    start = fit[-1]
+    prior = _prior_draws_in(problem, prior_key, start)
+    draws = prior[: MAX_ROUNDS * starts - 1]
     noise_key, *keys = backend.split(backend.split(vi_key)[1], len(draws) + 1)
-    fits = [(loc, log_scale)]
-    for draw, key in zip(draws, keys):
-        fits.append(
-            _fit_vi(
-                problem, key, backend.asarray(draw), log_scale, vi_steps, vi_lr, batch_size, start
-            )
-        )
-    potential = warm_start.potential(problem)
+    # compiled once per model: the ELBOs and the barrier checks call it many times
+    potential = compiled.compiled(problem, "q0-potential", warm_start.potential)
     noise = backend.normal(noise_key, (NUM_ELBO_DRAWS, problem.dim))
-    elbos = []
-    for f_loc, f_log_scale in fits:
+
+    def elbo(f_loc, f_log_scale) -> float:
         u = potential(start, f_loc + xp.exp(f_log_scale) * noise)
-        elbo = float(backend.to_numpy(-xp.mean(u) + xp.sum(f_log_scale)))
-        elbos.append(elbo if math.isfinite(elbo) else -math.inf)
-    elbos = np.array(elbos)
-    locs = [np.asarray(backend.to_numpy(f[0]), np.float64) for f in fits]
+        value = float(backend.to_numpy(-xp.mean(u) + xp.sum(f_log_scale)))
+        return value if math.isfinite(value) else -math.inf
+
+    fits, elbos, locs = [], [], []
+
+    def add(f):
+        fits.append(f)
+        elbos.append(elbo(*f))
+        locs.append(np.asarray(backend.to_numpy(f[0]), np.float64))
 
     def barrier(i, j) -> bool:
         t = BARRIER_POINTS[:, None]
@@ -339,11 +356,31 @@ def cover_modes(problem, prior_key, vi_key, loc, log_scale, starts: int, fit):
         u = np.asarray(backend.to_numpy(potential(start, backend.asarray(points))), np.float64)
         return not u[2:].max() <= u[:2].max() + BARRIER_NATS  # NaN: a barrier
 
-    order = [0] + sorted(range(1, len(fits)), key=lambda i: -elbos[i])
-    modes: list[int] = []
-    for i in order:
-        if elbos[i] >= elbos.max() - MODE_MASS_GAP and all(barrier(i, j) for j in modes):
-            modes.append(i)
+    def find_modes() -> list[int]:
+        best = max(elbos)
+        order = [0] + sorted(range(1, len(fits)), key=lambda i: -elbos[i])
+        modes: list[int] = []
+        for i in order:
+            if elbos[i] >= best - MODE_MASS_GAP and all(barrier(i, j) for j in modes):
+                modes.append(i)
+        return modes
+
+    add((loc, log_scale))
+    pending = list(zip(draws, keys))
+    modes, size = [0], starts - 1  # the first round: the first fit and starts - 1 more
+    while pending:
+        for draw, key in pending[:size]:
+            add(_fit_vi(problem, key, backend.asarray(draw), log_scale, *fit))
+        pending, found, size = pending[size:], len(modes), starts
+        modes = find_modes()
+        if len(modes) <= found:  # one mode, or no new one in this round
+            break
     if len(modes) == 1:
         return fits[modes[0]]
-    return xp.stack([fits[i][0] for i in modes]), xp.stack([fits[i][1] for i in modes])
+    mode_locs = [fits[i][0] for i in modes]
+    mode_log_scales = [fits[i][1] for i in modes]
+    if len(prior) >= 2:  # the defensive component: the prior's moments, as broad as "prior"
+        prior_loc, prior_sd = _robust_moments(prior)
+        mode_locs.append(backend.asarray(prior_loc))
+        mode_log_scales.append(backend.asarray(np.log(prior_sd)))
+    return xp.stack(mode_locs), xp.stack(mode_log_scales)

@@ -78,11 +78,13 @@ class Options:
     ``"prior"`` (the prior's moments in unconstrained space) or ``"standard"`` (``N(0, I)``).
     init_scale: factor on the initial standard deviation of ``q0``. vi_steps / vi_lr: Adam
     steps and learning rate of the ``"vi"`` fit. vi_starts: the ``"vi"`` fit is run from the
-    warm start and from ``vi_starts - 1`` prior draws; where the fits find several modes,
-    ``q0`` is their equal-weight mixture (``ppl.inference.q0.cover_modes``), so that every
-    mode gets paths (one fit seeks one mode, and the path does not cross a high barrier); 1:
-    the first fit alone. score_clip: the target's score ``-grad U`` is
-    clipped to ``[-score_clip, score_clip]`` inside the drifts (the weights stay exact).
+    warm start and from ``vi_starts - 1`` prior draws, and again from ``vi_starts`` more while
+    a round finds new modes (at most 4 rounds); where the fits find several modes, ``q0`` is
+    the equal-weight mixture of one fit per mode and a broad component, the prior's moments
+    (``ppl.inference.q0.cover_modes``), so that every mode gets paths (one fit seeks one mode,
+    and the path does not cross a high barrier); 1: the first fit alone. score_clip: the
+    target's score ``-grad U`` is clipped to ``[-score_clip, score_clip]`` inside the drifts
+    (the weights stay exact).
     warm_start: run the whole path in the coordinates whitened by the Laplace approximation at
     the MAP point (``ppl.inference.warm_start``); ``q0`` there by ``init_q0``: ``"vi"``
     refines the Laplace approximation ``N(0, I)`` by mean-field VI, ``"standard"`` keeps it,
