@@ -188,7 +188,7 @@ def laplace_start(
         The fallback's mean-field VI: Adam steps, learning rate, draws per step.
     """
     from . import q0
-    from .optimize import find_map
+    from .optimize import find_map, potential_value
 
     backend = problem.backend
     begin = time.perf_counter()
@@ -198,7 +198,8 @@ def laplace_start(
         raise
     except Exception as err:  # Pyro's validation raises where NumPyro returns NaN
         raise q0.failure("MAP search of the warm start (warm_start=False skips it)", err) from err
-    finite = np.isfinite(z).all() and np.isfinite(float(problem.potential(backend.asarray(z))))
+    # the MAP search's compiled potential: no op-by-op run of the model
+    finite = np.isfinite(z).all() and np.isfinite(potential_value(problem, z))
     factor, reason = _laplace(problem, z, max_dense_dim) if finite else (None, 1)
     fallback_key, check_key = backend.split(backend.split(key)[1])
 
