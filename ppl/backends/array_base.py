@@ -98,8 +98,11 @@ class ArrayBackend(abc.ABC):
     def jit(self, f: Callable, **kwargs) -> Callable:
         """Compile ``f`` where the backend can (``jax.jit``); plain ``f`` otherwise."""
 
-    def precompile(self, f: Callable, *example_args) -> tuple[Callable, float]:
-        """``f`` compiled for arguments like ``example_args``, and the seconds compiling took."""
+    def precompile(self, f: Callable, *example_args, once: bool = False) -> tuple[Callable, float]:
+        """``f`` compiled for arguments like ``example_args``, and the seconds compiling took.
+        ``once``: a program run once or a few times (a fit's draws, an initial state), whose
+        cost is its compilation: compiled with less optimisation where the backend has the
+        choice."""
         return f, 0.0
 
     @abc.abstractmethod

@@ -73,8 +73,8 @@ class Backend(Runtime):
     def jit(self, f, **kwargs):
         return self.arrays.jit(f, **kwargs)
 
-    def precompile(self, f, *example_args):
-        return self.arrays.precompile(f, *example_args)
+    def precompile(self, f, *example_args, once: bool = False):
+        return self.arrays.precompile(f, *example_args, once=once)
 
     def scan(self, f, init, xs=None, length=None):
         return self.arrays.scan(f, init, xs, length)

@@ -207,8 +207,10 @@ class Compiled:
     """A compiled function of a problem, called with the inputs that are not the data;
     ``compile_seconds`` counts the compilation that calls through this handle paid."""
 
-    def __init__(self, entry: dict | None, arrays, build_local: Callable | None):
-        self._entry, self._arrays, self._local = entry, arrays, build_local
+    def __init__(
+        self, entry: dict | None, arrays, build_local: Callable | None, once: bool = False
+    ):
+        self._entry, self._arrays, self._local, self._once = entry, arrays, build_local, once
         self.compile_seconds = 0.0
         self._own: dict = {}
 
@@ -221,7 +223,9 @@ class Compiled:
         with _lock:
             program = entry["programs"].get(signature)
         if program is None:
-            program, seconds = backend.precompile(entry["function"], self._arrays, *inputs)
+            program, seconds = backend.precompile(
+                entry["function"], self._arrays, *inputs, once=self._once
+            )
             self.compile_seconds += seconds
             with _lock:
                 entry["programs"][signature] = program
@@ -231,7 +235,7 @@ class Compiled:
         backend, function = self._local
         signature = _inputs_signature(backend, inputs)
         if signature not in self._own:
-            self._own[signature], seconds = backend.precompile(function, *inputs)
+            self._own[signature], seconds = backend.precompile(function, *inputs, once=self._once)
             self.compile_seconds += seconds
         return self._own[signature](*inputs)
 
@@ -254,7 +258,9 @@ def _key(problem, name, static, keep):
     return key
 
 
-def compiled(problem, name: str, build: Callable, static: Any = (), share: bool = True) -> Compiled:
+def compiled(
+    problem, name: str, build: Callable, static: Any = (), share: bool = True, once: bool = False
+) -> Compiled:
     """``build(problem)`` compiled with the problem's data as arguments, once per process for
     ``(name, static)``, the model and the data's shapes (see the module docstring).
 
@@ -262,11 +268,12 @@ def compiled(problem, name: str, build: Callable, static: Any = (), share: bool 
     ``static`` say only: ``static`` holds every option that changes the program, and must be
     hashable. Where ``share`` is false, the problem cannot be rebound, or the model or ``static``
     cannot be identified, the function is compiled for this problem alone (still once per
-    handle and input shapes)."""
+    handle and input shapes). ``once``: the program runs once or a few times, so its
+    compilation is its cost (``Backend.precompile``)."""
     backend = problem.backend
     key = _key(problem, name, static, keep := []) if share else None
     if key is None:
-        return Compiled(None, None, (backend, build(problem)))
+        return Compiled(None, None, (backend, build(problem)), once)
     arrays, treedef, signature = _split_data(problem)
     with _lock:
         entry = _cache.get(key)
@@ -284,4 +291,4 @@ def compiled(problem, name: str, build: Callable, static: Any = (), share: bool 
             entry = _cache.setdefault(key, entry)
             while len(_cache) > MAX_ENTRIES:
                 _cache.popitem(last=False)
-    return Compiled(entry, arrays, None)
+    return Compiled(entry, arrays, None, once)

@@ -124,7 +124,8 @@ def _sampler(spec, build, problem, options, capabilities, num_samples: int):
 
     static = (spec.name, compiled.model_token(options), num_samples)
     share = capabilities.shares_compiled_steps and static[1] is not None
-    return compiled.compiled(problem, "driver-sample", sampler_of, static, share)
+    # run once: its compilation (of the draws' random numbers, mostly) is its cost
+    return compiled.compiled(problem, "driver-sample", sampler_of, static, share, once=True)
 
 
 def _to_numpy_tree(backend, tree) -> dict[str, np.ndarray]:

@@ -20,7 +20,62 @@ from scipy.optimize import minimize
 
 from .compiled import compiled
 
-__all__ = ["find_map"]
+__all__ = ["find_map", "potential_value"]
+
+#: tries of ``Problem.init`` for a start with a finite potential (its first is compiled here)
+INIT_TRIES = 100
+
+
+def _value_and_grad(problem):
+    # compiled with the data as arguments: a second search on data of the same shapes is free
+    return compiled(problem, "value_and_grad", lambda p: p.value_and_grad)
+
+
+def potential_value(problem, z) -> float:
+    """The potential at ``z`` through the MAP search's compiled value and gradient (no
+    separate program, and no op-by-op run of the model)."""
+    value, _ = _value_and_grad(problem)(problem.backend.asarray(z))
+    return float(value)
+
+
+def _first_tries(problem, num_starts: int):
+    """``(key, i) -> point``: the first try of ``problem.init(split(key, num_starts)[i],
+    strategy="uniform")`` (its uniform draw, constrained by the model and its latent sites
+    unconstrained again through the model's own supports), one program compiled with the data
+    as arguments for all the starts, instead of each operation compiled on its own."""
+    names = problem.layout.names
+
+    def build(p):
+        backend = p.backend
+
+        def first_try(key, index):
+            start_key = backend.split(key, num_starts)[index]
+            draw = backend.uniform(backend.split(start_key, INIT_TRIES)[0], (p.dim,), -2.0, 2.0)
+            values = p.constrain_one(draw)
+            return p.unconstrain({k: v for k, v in values.items() if k in names})
+
+        return first_try
+
+    return compiled(problem, "map-start", build, static=(num_starts,), once=True)
+
+
+def _start(problem, key, index: int, num_starts: int, fun) -> np.ndarray:
+    """The point ``problem.init(split(key, num_starts)[index], strategy="uniform")`` gives:
+    its first try compiled (``_first_tries``) and checked by the MAP search's compiled
+    potential where no ``init_values`` apply; ``Problem.init`` itself (its further tries, its
+    errors) only where that point's potential is not finite."""
+    backend = problem.backend
+    if not problem.init_values:
+        try:
+            point = _first_tries(problem, num_starts)(key, index)
+            x0 = np.asarray(backend.to_numpy(point), dtype=np.float64)
+            if math.isfinite(fun(x0)[0]):
+                return x0
+        except Exception:  # noqa: BLE001 - a backend that validates: Problem.init says why
+            pass
+    start_key = backend.split(key, num_starts)[index]
+    start = problem.init(start_key, strategy="uniform", max_tries=INIT_TRIES)
+    return np.asarray(backend.to_numpy(start), dtype=np.float64)
 
 
 def find_map(problem, key, max_iterations: int = 1000, num_starts: int = 4):
@@ -33,8 +88,7 @@ def find_map(problem, key, max_iterations: int = 1000, num_starts: int = 4):
     whose scales differ by orders of magnitude.
     """
     backend = problem.backend
-    # compiled with the data as arguments: a second search on data of the same shapes is free
-    value_and_grad = compiled(problem, "value_and_grad", lambda p: p.value_and_grad)
+    value_and_grad = _value_and_grad(problem)
 
     def fun(x):
         value, grad = value_and_grad(backend.asarray(x))
@@ -47,10 +101,6 @@ def find_map(problem, key, max_iterations: int = 1000, num_starts: int = 4):
         result = minimize(fun, x0, jac=True, method="L-BFGS-B", options={"maxiter": max_iterations})
         return (result.x, result.fun) if np.isfinite(result.fun) else (x0, fun(x0)[0])
 
-    keys = backend.split(key, num_starts)
-    ends = []
-    for i in range(num_starts):
-        start = problem.init(keys[i], strategy="uniform")
-        ends.append(descend(np.asarray(backend.to_numpy(start), dtype=np.float64)))
+    ends = [descend(_start(problem, key, i, num_starts, fun)) for i in range(num_starts)]
     best, _ = descend(min(ends, key=lambda end: end[1])[0])
     return backend.asarray(best)

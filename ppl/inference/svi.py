@@ -389,7 +389,9 @@ def _runner_init(problem, options, plan, key, start, args=None):
     def runner_init(bound):  # the plan on a problem bound to the compiled function's data
         return (plan if bound is problem else _Plan(bound, options)).runner.init
 
-    init = compiled.compiled(problem, "svi-init", runner_init, static, static is not None)
+    init = compiled.compiled(
+        problem, "svi-init", runner_init, static, static is not None, once=True
+    )
     return init(key, start, args)
 
 

@@ -188,7 +188,7 @@ def laplace_start(
         The fallback's mean-field VI: Adam steps, learning rate, draws per step.
     """
     from . import q0
-    from .optimize import find_map
+    from .optimize import find_map, potential_value
 
     backend = problem.backend
     begin = time.perf_counter()
@@ -198,11 +198,12 @@ def laplace_start(
         raise
     except Exception as err:  # Pyro's validation raises where NumPyro returns NaN
         raise q0.failure("MAP search of the warm start (warm_start=False skips it)", err) from err
-    finite = np.isfinite(z).all() and np.isfinite(float(problem.potential(backend.asarray(z))))
+    # the MAP search's compiled potential: no op-by-op run of the model
+    finite = np.isfinite(z).all() and np.isfinite(potential_value(problem, z))
     factor, reason = _laplace(problem, z, max_dense_dim) if finite else (None, 1)
-    fallback_key, check_key = backend.split(backend.split(key)[1])
 
     def fallback():
+        fallback_key = backend.split(backend.split(key)[1])[0]
         loc, log_scale = q0.initial(
             problem,
             fallback_key,
@@ -218,13 +219,24 @@ def laplace_start(
     if factor is None:
         z, factor = fallback()
     else:
-        noise = np.asarray(backend.to_numpy(backend.normal(check_key, (CHECK_DRAWS, problem.dim))))
+        noise = np.asarray(backend.to_numpy(_check_noise(problem, key)))
         elbo, ess = _importance_check(problem, z, factor, noise)
         if ess < MIN_LAPLACE_ESS:
             loc, scale = fallback()
             if _importance_check(problem, loc, scale, noise)[0] > elbo:
                 z, factor, reason = loc, scale, len(REASONS) - 1
     return _warm_start(backend, z, factor, reason, time.perf_counter() - begin)
+
+
+def _check_noise(problem, key):
+    """The check's ``(CHECK_DRAWS, dim)`` standard normal draws, from the key
+    ``split(split(key)[1])[1]``: one program compiled once (not each operation on its own)."""
+
+    def build(p):
+        backend = p.backend
+        return lambda k: backend.normal(backend.split(backend.split(k)[1])[1], (CHECK_DRAWS, p.dim))
+
+    return compiled(problem, "warm-check-noise", build, once=True)(key)
 
 
 def _warm_start(backend, shift, factor, reason: int, seconds: float) -> WarmStart:
