@@ -86,6 +86,8 @@ def test_backend_forwards_each_array_method_to_its_arrays(backend, name):
     for param in list(inspect.signature(getattr(ArrayBackend, name)).parameters.values())[1:]:
         if param.kind is param.VAR_KEYWORD:
             kwargs["extra"] = object()
+        elif param.kind is param.KEYWORD_ONLY:
+            kwargs[param.name] = object()
         else:
             args.append(object())
     called, got_args, got_kwargs = getattr(runtime, name)(*args, **kwargs)
