@@ -53,9 +53,15 @@ from ppl import dist, ops
 from ppl.models.bnn import deep_bnn_predict, deep_bnn_regression, deep_bnn_weights, friedman_data
 
 METHODS = ("sgld", "sghmc", "psgld", "structured_sgmcmc")
+#: BlackJAX's step-size grids by problem and sampler. SGLD's step multiplies the gradient
+#: (stable below ~2 / the largest curvature: ~1e-5 for the logistic regression at N = 10^5);
+#: BlackJAX's SGHMC moves ``x += h p``, ``p += h grad + ...`` (stable below ~2 / sqrt(the
+#: largest curvature): ~1e-2), so its grid sits near the square root of SGLD's
 BLACKJAX_STEPS = {
-    "bnn": (1e-6, 1e-5, 1e-4),
-    "logistic": (1e-7, 1e-6, 1e-5),
+    ("bnn", "sgld"): (1e-6, 1e-5, 1e-4, 1e-3),
+    ("bnn", "sghmc"): (1e-4, 1e-3, 1e-2),
+    ("logistic", "sgld"): (1e-7, 1e-6, 1e-5),
+    ("logistic", "sghmc"): (1e-4, 1e-3, 1e-2),
 }
 SGHMC_STEPS = 10
 TEST_BNN, TEST_LR = 2_000, 100_000
@@ -289,7 +295,7 @@ def blackjax_rows(kind, Xtr, ytr, args):
         run = jax.jit(scan_all)
         keys = jax.random.split(jax.random.PRNGKey(0), calls)
         first_compile = 0.0
-        for eps in BLACKJAX_STEPS[kind]:
+        for eps in BLACKJAX_STEPS[kind, sampler]:
             t0 = time.perf_counter()
             compiled = run.lower(z0, keys, jnp.float32(eps)).compile()
             compile_s = time.perf_counter() - t0
@@ -298,7 +304,7 @@ def blackjax_rows(kind, Xtr, ytr, args):
             us = 1e6 * (time.perf_counter() - t0) / (calls * per_call)
             kept = np.asarray(path[warm_calls:])
             draws = {k: np.asarray(v)[None] for k, v in to_samples(jnp.asarray(kept)).items()}
-            if eps == BLACKJAX_STEPS[kind][0]:
+            if eps == BLACKJAX_STEPS[kind, sampler][0]:
                 first_compile = compile_s
             out[(sampler, eps)] = (draws, us, first_compile, bool(np.isfinite(kept).all()))
     return out
