@@ -72,8 +72,9 @@ class SGOptions:
 
     ``step_size="auto"`` (the default): the chain starts at the MAP point ``m`` and moves in the
     coordinates whitened by the Laplace approximation there (``z = m + L u``,
-    ``L = cholesky(H^-1)`` up to ``AUTO_MAX_DIM`` dimensions, the diagonal ``H_ii^-1/2``
-    above, as ``ppl.inference.warm_start.laplace_start`` gives it), where the posterior has
+    ``L = cholesky(H^-1)`` up to ``AUTO_MAX_DIM`` dimensions, as
+    ``ppl.inference.warm_start.laplace_start`` gives it, and above, the diagonal
+    ``H_ii^-1/2`` from Hutchinson's estimate, ``hutchinson_curvature``), where the posterior has
     roughly unit scale in every direction; the
     step size is then the largest that keeps two errors small on a unit-scale Gaussian: the
     discretisation's inflation of the variance (at most ~3%) and the minibatch gradient's
