@@ -25,7 +25,7 @@ TEST_ENV := OMP_NUM_THREADS=1
 # the import contracts first (.importlinter: layers, the backend boundary, no cycles), then the tests
 test: $(STAMP)
 	$(BIN)/lint-imports
-	$(TEST_ENV) $(BIN)/python -m pytest ppl tests -n auto --maxprocesses 4 --durations 15
+	$(TEST_ENV) $(BIN)/python -m pytest ppl tests -n auto --maxprocesses 4 --dist worksteal --durations 15
 
 # the static site in site/: the tutorials executed (smoke mode unless DOCS_SMOKE=0, which runs
 # them in full, minutes each) and rendered with their figures, and the API reference; tqdm's
