@@ -49,6 +49,7 @@ import warnings
 import numpy as np
 
 import ppl
+from benchmarks.sgmcmc_speed import logistic_log_density
 from ppl import dist, ops
 from ppl.models.bnn import deep_bnn_predict, deep_bnn_regression, deep_bnn_weights, friedman_data
 
@@ -211,14 +212,7 @@ def blackjax_rows(kind, Xtr, ytr, args):
     rng = np.random.default_rng(0)
     if kind == "logistic":
         dim = D_LR + 1
-
-        def log_prior(z):
-            return jax.scipy.stats.norm.logpdf(z).sum()
-
-        def log_lik(z, batch):
-            xb, yb = batch
-            logits = xb @ z[:D_LR] + z[D_LR]
-            return (yb * jax.nn.log_sigmoid(logits) + (1 - yb) * jax.nn.log_sigmoid(-logits)).sum()
+        log_prior, log_lik = logistic_log_density(D_LR)
 
         z0 = jnp.asarray(rng.normal(size=dim).astype(np.float32))
 

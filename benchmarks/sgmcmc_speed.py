@@ -87,14 +87,11 @@ def jax_baselines(x, y, steps, repeats):
     }
 
 
-def jax_runners(x, y, steps):
-    """``{name: (run, steps_per_run, compile_seconds)}`` of the JAX baselines, compiled."""
-    import blackjax
+def logistic_log_density(D):
+    """``(log_prior, log_lik)`` of Bayesian logistic regression with ``D`` weights and an
+    intercept (``z[D]``), standard normal priors, as JAX functions for BlackJAX:
+    ``log_lik(z, (x_batch, y_batch))`` sums over the batch."""
     import jax
-    import jax.numpy as jnp
-    from numpyro.primitives import _subsample_fn
-
-    xj, yj = jnp.asarray(x), jnp.asarray(y)
 
     def log_prior(z):
         return jax.scipy.stats.norm.logpdf(z).sum()
@@ -103,6 +100,19 @@ def jax_runners(x, y, steps):
         xb, yb = batch
         logits = xb @ z[:D] + z[D]
         return (yb * jax.nn.log_sigmoid(logits) + (1 - yb) * jax.nn.log_sigmoid(-logits)).sum()
+
+    return log_prior, log_lik
+
+
+def jax_runners(x, y, steps):
+    """``{name: (run, steps_per_run, compile_seconds)}`` of the JAX baselines, compiled."""
+    import blackjax
+    import jax
+    import jax.numpy as jnp
+    from numpyro.primitives import _subsample_fn
+
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+    log_prior, log_lik = logistic_log_density(D)
 
     def randint(size, batch, key):  # how BlackJAX's users draw a minibatch
         return jax.random.randint(key, (batch,), 0, size)
