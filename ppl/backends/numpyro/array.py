@@ -21,7 +21,7 @@ import optax
 from jax import lax
 
 from ...errors import BackendError, OptionError, did_you_mean
-from ..array_base import ArrayBackend, Optimizer, to_numpy_any
+from ..array_base import ArrayBackend, DataParallel, Optimizer, to_numpy_any
 from .optimizers import OPTIMIZERS
 
 __all__ = ["NumPyroArrays", "ONCE_COMPILER_OPTIONS"]
@@ -174,6 +174,36 @@ class NumPyroArrays(ArrayBackend):
 
     def device_count(self, device):
         return len(jax.devices(device.platform))
+
+    def data_parallel(self, num_devices, device):
+        devices = jax.devices(device.platform)  # every process's, after jax.distributed
+        if len(devices) < num_devices:
+            raise BackendError(
+                f"devices={num_devices}: JAX sees {len(devices)} {device.platform} device(s) "
+                f"({devices}). On CPU, set XLA_FLAGS=--xla_force_host_platform_device_count="
+                f"{num_devices} before JAX is imported; on GPUs, make them visible "
+                "(CUDA_VISIBLE_DEVICES=0,1,...); across processes or hosts, start each with "
+                "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID set (ppl calls "
+                f"jax.distributed.initialize). Or ask for devices <= {len(devices)}."
+            )
+        mesh = jax.sharding.Mesh(np.array(devices[:num_devices]), ("data",))
+        replicated = jax.sharding.PartitionSpec()
+
+        def sum_parts(f, *args):
+            def local(*args):  # one device: its part, then the sum over the mesh
+                return jax.lax.psum(f(jax.lax.axis_index("data"), *args), "data")
+
+            return jax.shard_map(
+                local, mesh=mesh, in_specs=replicated, out_specs=replicated, check_vma=False
+            )(*args)
+
+        return DataParallel(
+            num_devices,
+            sum_parts,
+            devices[0],
+            jax.sharding.NamedSharding(mesh, replicated),
+            f"{num_devices} JAX {device.platform} devices",
+        )
 
     def device_scope(self, device):
         return jax.default_device(device)
