@@ -59,6 +59,10 @@ np.testing.assert_allclose(four, one, atol=ATOL)
 print("largest difference", float(np.abs(four - one).max()))
 with pytest.raises(OptionError, match="must divide the minibatch of plate 'data'"):
     draws("numpyro", batch_size=42, devices=4)
+from ppl.cli import main  # the command line's --devices
+options = ["num_warmup=20", "num_samples=30", "step_size=0.001", "batch_size=40"]
+assert main(["run", "logistic_regression", "--method", "sgld", "--backend", "numpyro",
+             "--devices", "4", *[x for o in options for x in ("--option", o)]]) == 0
 print("ok")
 """
 
