@@ -144,3 +144,41 @@ def test_a_process_group_that_fails_to_start_names_the_variables(monkeypatch):
 def test_what_devices_cannot_split_is_refused(options, match):
     with pytest.raises(OptionError, match=match):
         draws("numpyro", **options)
+
+
+MULTI_PROCESS_CHILD = """
+import jax, numpy as np, os, ppl
+ppl.get_backend("numpyro")  # joins the processes: before JAX's first computation
+from tests.inference.test_data_parallel import draws
+assert jax.process_count() == 2 and len(jax.devices()) == 4, jax.devices()
+np.save(os.environ["OUT"], draws("numpyro", devices=4))
+"""
+
+
+@pytest.mark.slow
+def test_jax_processes_joined_by_jax_distributed_give_the_one_device_chain(tmp_path):
+    # two processes of two host devices each, joined through the coordinator variables
+    port = str(_free_port())
+    procs = []
+    for rank in range(2):
+        env = {**os.environ, "PYTHONPATH": str(ROOT),
+               "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}", "JAX_NUM_PROCESSES": "2",
+               "JAX_PROCESS_ID": str(rank),
+               "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+               "OUT": str(tmp_path / f"process{rank}.npy")}  # fmt: skip
+        procs.append(subprocess.Popen([sys.executable, "-c", MULTI_PROCESS_CHILD], cwd=ROOT,
+                                      env=env, stderr=subprocess.PIPE, text=True))  # fmt: skip
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors[0][-3000:] + errors[1][-3000:]
+    one = draws("numpyro")
+    for rank in range(2):
+        np.testing.assert_allclose(np.load(tmp_path / f"process{rank}.npy"), one, atol=ATOL)
+
+
+def test_jax_coordinator_variables_that_cannot_join_name_all_three():
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_COORDINATOR_ADDRESS": "127.0.0.1:1"}
+    env.pop("JAX_NUM_PROCESSES", None)
+    out = _run_child("import ppl; ppl.get_backend('numpyro').arrays", env)
+    assert out.returncode != 0
+    assert "jax.distributed.initialize failed" in out.stderr
+    assert "JAX_NUM_PROCESSES=<unset>" in out.stderr and "JAX_PROCESS_ID" in out.stderr

@@ -12,6 +12,7 @@ It imports jax and optax, never numpyro: an algorithm written over arrays runs o
 
 from __future__ import annotations
 
+import os
 import time
 
 import jax
@@ -24,7 +25,38 @@ from ...errors import BackendError, OptionError, did_you_mean
 from ..array_base import ArrayBackend, DataParallel, Optimizer, to_numpy_any
 from .optimizers import OPTIMIZERS
 
-__all__ = ["NumPyroArrays", "ONCE_COMPILER_OPTIONS"]
+__all__ = ["NumPyroArrays", "ONCE_COMPILER_OPTIONS", "DISTRIBUTED_ENVIRONMENT"]
+
+#: the variables that make this process one of several (``jax.distributed.initialize``)
+DISTRIBUTED_ENVIRONMENT = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
+
+
+def _join_processes() -> None:
+    """``jax.distributed.initialize`` from ``DISTRIBUTED_ENVIRONMENT`` where it is set (before
+    JAX starts a computation, so on this module's import): ``jax.devices()`` then lists every
+    process's devices, and ``devices=N`` can span them (CPU collectives through gloo)."""
+    settings = {name: os.environ.get(name) for name in DISTRIBUTED_ENVIRONMENT}
+    if settings["JAX_COORDINATOR_ADDRESS"] is None or jax.distributed.is_initialized():
+        return
+    described = ", ".join(f"{k}={v if v is not None else '<unset>'}" for k, v in settings.items())
+    try:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(
+            settings["JAX_COORDINATOR_ADDRESS"],
+            int(settings["JAX_NUM_PROCESSES"]),
+            int(settings["JAX_PROCESS_ID"]),
+        )
+    except Exception as err:  # noqa: BLE001 - every failure to join is named the same way
+        raise BackendError(
+            f"jax.distributed.initialize failed ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:300] if str(err) else ''}) with {described}. Set all "
+            "three in every process: the coordinator's host:port (process 0 listens there), "
+            "the number of processes, and this process's id in 0..JAX_NUM_PROCESSES-1; or "
+            "unset JAX_COORDINATOR_ADDRESS to run in one process."
+        ) from err
+
+
+_join_processes()
 
 #: XLA's options for a program run once (``precompile(once=True)``): LLVM's optimisation
 #: level 1 instead of 3 halves the compilation of random draws (``jax.random.normal`` of
@@ -157,9 +189,16 @@ class NumPyroArrays(ArrayBackend):
         return devices[index]
 
     def to_device(self, tree, device):
-        return jax.tree_util.tree_map(
-            lambda v: jax.device_put(v, device) if isinstance(v, jax.Array) else v, tree
-        )
+        # onto devices of several processes (jax.distributed): each process gives its own
+        # copy of the same values, from the host
+        local = not isinstance(device, jax.sharding.Sharding) or device.is_fully_addressable
+
+        def put(v):
+            if not isinstance(v, jax.Array):
+                return v
+            return jax.device_put(v if local else np.asarray(v), device)
+
+        return jax.tree_util.tree_map(put, tree)
 
     def chain_shardings(self, device, num_chains):
         devices = jax.devices(device.platform)
@@ -200,7 +239,7 @@ class NumPyroArrays(ArrayBackend):
         return DataParallel(
             num_devices,
             sum_parts,
-            devices[0],
+            jax.local_devices(backend=device.platform)[0],  # this process's first
             jax.sharding.NamedSharding(mesh, replicated),
             f"{num_devices} JAX {device.platform} devices",
         )
