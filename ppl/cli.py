@@ -81,7 +81,8 @@ def _run(args) -> int:
         chain_method=args.chain_method,
         devices=args.devices,
     )
-    if os.environ.get("RANK", "0") != "0":  # torchrun's other processes: rank 0 reports
+    # the other processes of torchrun (RANK) or jax.distributed (JAX_PROCESS_ID): one reports
+    if os.environ.get("RANK", os.environ.get("JAX_PROCESS_ID", "0")) != "0":
         return 0
     post = row.posterior
     print(post.summary().to_string())

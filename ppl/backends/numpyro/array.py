@@ -189,14 +189,17 @@ class NumPyroArrays(ArrayBackend):
         return devices[index]
 
     def to_device(self, tree, device):
-        # onto devices of several processes (jax.distributed): each process gives its own
-        # copy of the same values, from the host
+        # onto devices of several processes (jax.distributed): each process fills its own
+        # devices from its host copy (the same values, but for a state's wall-clock seconds)
         local = not isinstance(device, jax.sharding.Sharding) or device.is_fully_addressable
 
         def put(v):
             if not isinstance(v, jax.Array):
                 return v
-            return jax.device_put(v if local else np.asarray(v), device)
+            if local:
+                return jax.device_put(v, device)
+            host = np.asarray(v)
+            return jax.make_array_from_callback(host.shape, device, lambda index: host[index])
 
         return jax.tree_util.tree_map(put, tree)
 
