@@ -128,6 +128,22 @@ def test_torch_without_a_process_group_names_the_launch_line(monkeypatch):
     assert "MASTER_ADDR" in str(caught.value)
 
 
+def test_more_processes_asked_than_the_group_has_names_world_size():
+    # a group of one process (the test's child, so this process stays without one)
+    code = (
+        "from tests.inference.test_data_parallel import draws\n"
+        "from ppl.errors import BackendError\n"
+        "try:\n    draws('pyro', devices=2)\nexcept BackendError as err:\n    print(err)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(_free_port()), "RANK": "0", "WORLD_SIZE": "1"}  # fmt: skip
+    out = _run_child(code, env)
+    assert "devices=2, but the torch.distributed process group has 1 process" in out.stdout, (
+        out.stdout + out.stderr[-2000:]
+    )
+    assert "WORLD_SIZE=1" in out.stdout and "torchrun --nproc_per_node 2" in out.stdout
+
+
 def test_a_process_group_that_fails_to_start_names_the_variables(monkeypatch):
     env = dict(MASTER_ADDR="127.0.0.1", MASTER_PORT="not-a-port", RANK="0", WORLD_SIZE="2")
     for name, value in env.items():

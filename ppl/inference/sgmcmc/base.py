@@ -52,9 +52,7 @@ __all__ = [
 #: state alone, so the driver compiles it once per model and data shapes
 #: (``ppl.inference.compiled``)
 #: and, with ``devices=N``, each minibatch split over ``N`` devices (``data_parallel``)
-CAPABILITIES = Capabilities(
-    kind="mcmc", minibatch=True, shares_compiled_steps=True, data_parallel=True
-)
+CAPABILITIES = Capabilities("mcmc", minibatch=True, shares_compiled_steps=True, data_parallel=True)
 SCHEDULES = ("constant", "polynomial", "cyclical")
 INIT_STRATEGIES = ("prior", "uniform")
 
