@@ -11,8 +11,10 @@ algorithms of ``ppl.decide``; ``ppl models`` the model registry;
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from .compare import EXECUTORS
 from .errors import PPLError
 from .inference.chains import CHAIN_METHODS
 
@@ -77,7 +79,11 @@ def _run(args) -> int:
         progress=None,
         device=args.device,
         chain_method=args.chain_method,
+        devices=args.devices,
     )
+    # the other processes of torchrun (RANK) or jax.distributed (JAX_PROCESS_ID): one reports
+    if os.environ.get("RANK", os.environ.get("JAX_PROCESS_ID", "0")) != "0":
+        return 0
     post = row.posterior
     print(post.summary().to_string())
     print()
@@ -99,6 +105,7 @@ def _compare(args) -> int:
         parse_options(args.option),
         args.seed,
         progress=False,
+        executor=args.executor,
     )
     if not rows:
         from .errors import OptionError
@@ -204,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="how num_chains chains run (default: vectorized where the backend can)",
     )
+    run.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="devices that share every minibatch gradient (SG-MCMC; on pyro, one process per "
+        "device: torchrun --nproc_per_node N -m ppl run ...)",
+    )
     run.add_argument("--option", action="append", help="an algorithm option, key=value")
     run.add_argument("--out", help="save the posterior to this netCDF file")
     run.set_defaults(run=_run)
@@ -216,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
         "--option", action="append", help="an option, key=value (each method takes the ones it has)"
     )
     comp.add_argument("--plot", help="write posterior marginals side by side to this PNG")
+    comp.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="local: one run after another; ray: Ray tasks (pip install ppl[ray])",
+    )
     comp.set_defaults(run=_compare)
     commands.add_parser("tutorials", help="list the tutorials").set_defaults(run=_tutorials)
     tutorial = commands.add_parser(

@@ -1,5 +1,10 @@
 """Run several algorithms on one ready model, on both backends, and tabulate the results.
 
+The runs are independent, and each takes the one seed it is given, so their results do not
+depend on where or in which order they run: ``executor="local"`` runs them one after another
+here, ``executor="ray"`` as Ray tasks (``pip install ppl[ray]``) on the cluster that
+``ray.init`` joins (this machine's cores, or ``RAY_ADDRESS``'s cluster).
+
 >>> from ppl.compare import parse_options
 >>> parse_options(["num_samples=200", "guide=mvn", "lr=0.01"])
 {'num_samples': 200, 'guide': 'mvn', 'lr': 0.01}
@@ -15,7 +20,18 @@ from dataclasses import dataclass
 
 from .errors import OptionError, did_you_mean
 
-__all__ = ["Row", "parse_options", "run_one", "compare", "format_table", "plot_marginals"]
+__all__ = [
+    "EXECUTORS",
+    "Row",
+    "parse_options",
+    "run_one",
+    "compare",
+    "format_table",
+    "plot_marginals",
+]
+
+#: where ``compare`` runs its runs
+EXECUTORS = ("local", "ray")
 
 
 @dataclass
@@ -65,6 +81,7 @@ def run_one(
     strict: bool = True,
     device: str | None = None,
     chain_method: str | None = None,
+    devices: int = 1,
 ) -> Row:
     """Run ``method`` on model ``spec`` and measure it against the spec's reference."""
     import ppl
@@ -81,6 +98,7 @@ def run_one(
         progress=progress,
         device=device,
         chain_method=chain_method,
+        devices=devices,
         **given,
     )
     row = Row(
@@ -101,24 +119,64 @@ def run_one(
     return row
 
 
-def compare(spec, methods, backends, options=None, seed=0, progress=None) -> list[Row]:
+def compare(
+    spec, methods, backends, options=None, seed=0, progress=None, executor="local"
+) -> list[Row]:
     """``run_one`` for every method on every backend the model and the method support; options
-    that a method does not have are left out for it."""
+    that a method does not have are left out for it. ``executor``: ``"local"`` (one after
+    another, here) or ``"ray"`` (Ray tasks, in parallel; each row's posterior then comes back
+    without its problem, so ``predictive`` is not available on it)."""
     _check_names(methods, backends, options or {})
+    if executor not in EXECUTORS:
+        raise OptionError(
+            f"Unknown executor {executor!r}; choose one of {EXECUTORS}."
+            + did_you_mean(executor, EXECUTORS)
+        )
     from .inference.registry import get
 
-    rows = []
-    for method in methods:
-        for backend in backends:
-            if backend not in spec.backends or backend not in get(method).backends:
-                continue
-            try:
-                rows.append(
-                    run_one(spec, method, backend, options or {}, seed, progress, strict=False)
-                )
-            except Exception as err:  # one failed run is a row of the table, not the end
-                rows.append(Row(method, backend, error=f"{type(err).__name__}: {err}"[:160]))
-    return rows
+    runs = [
+        (spec, method, backend, options or {}, seed)
+        for method in methods
+        for backend in backends
+        if backend in spec.backends and backend in get(method).backends
+    ]
+    if executor == "ray":
+        ray = _ray()
+        if not ray.is_initialized():
+            ray.init()  # this machine's cores, or the cluster RAY_ADDRESS names
+        task = ray.remote(_portable_run)
+        return ray.get([task.remote(*run) for run in runs])
+    return [_guarded_run(*run, progress=progress) for run in runs]
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError as err:
+        raise OptionError(
+            "executor='ray' runs the runs as Ray tasks, but Ray is not installed: "
+            "pip install ppl[ray] (or pip install ray), or use executor='local'."
+        ) from err
+    return ray
+
+
+def _guarded_run(spec, method, backend, options, seed, progress=None) -> Row:
+    """``run_one``, where one failed run is a row of the table, not the end."""
+    try:
+        return run_one(spec, method, backend, options, seed, progress, strict=False)
+    except Exception as err:  # noqa: BLE001 - the error goes into the row, named
+        return Row(method, backend, error=f"{type(err).__name__}: {err}"[:160])
+
+
+def _portable_run(spec, method, backend, options, seed) -> Row:
+    """``_guarded_run`` in a Ray worker: the posterior comes back without its problem (the
+    compiled functions of a model, which do not travel between processes)."""
+    import dataclasses
+
+    row = _guarded_run(spec, method, backend, options, seed, progress=False)
+    if row.posterior is not None:
+        row.posterior = dataclasses.replace(row.posterior, problem=None)
+    return row
 
 
 def _check_names(methods, backends, options: dict) -> None:

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["ArrayBackend", "Optimizer", "to_numpy_any"]
+__all__ = ["ArrayBackend", "DataParallel", "Optimizer", "to_numpy_any"]
 
 
 class Optimizer(NamedTuple):
@@ -36,6 +36,26 @@ class Optimizer(NamedTuple):
 
     init: Callable[[Any], Any]
     update: Callable[[Any, Any, Any], tuple[Any, Any]]
+
+
+class DataParallel(NamedTuple):
+    """Devices that share every minibatch (``ArrayBackend.data_parallel``).
+
+    num_parts: how many parts a minibatch is split into, one per device. sum_parts:
+    ``sum_parts(f, *args)`` is ``sum(f(part, *args) for part in range(num_parts))`` (``f``
+    returns a tree of arrays), each device computing its own part and the backend's collective
+    summing them (``psum`` over a device mesh on JAX, ``all_reduce`` of ``torch.distributed``
+    on torch); every device gets the sum. device: the device this process builds the
+    problem on (``resolve_device``'s kind). placement: where the driver puts the data and the
+    state, a placement ``to_device`` accepts (on every device of a JAX mesh), or ``None``
+    where they stay on ``device`` (one process per device). where: the devices in words.
+    """
+
+    num_parts: int
+    sum_parts: Callable
+    device: Any
+    placement: Any
+    where: str
 
 
 def to_numpy_any(x) -> np.ndarray:
@@ -189,6 +209,14 @@ class ArrayBackend(abc.ABC):
     def device_count(self, device) -> int:
         """How many devices like ``device`` (from ``resolve_device``) are visible."""
         return 1
+
+    def data_parallel(self, num_devices: int, device) -> DataParallel:
+        """``num_devices`` devices like ``device`` (from ``resolve_device``) that share every
+        minibatch (``DataParallel``); a ``BackendError`` naming what is visible and the fix
+        where they are not there."""
+        from ..errors import BackendError
+
+        raise BackendError(f"The {self.name} array layer has no data-parallel devices.")
 
     @abc.abstractmethod
     def device_scope(self, device):

@@ -138,6 +138,9 @@ class Backend(Runtime):
     def device_count(self, device):
         return self.arrays.device_count(device)
 
+    def data_parallel(self, num_devices, device):
+        return self.arrays.data_parallel(num_devices, device)
+
     def apply_precision(self, precision):
         return self.arrays.apply_precision(precision)
 

@@ -220,6 +220,13 @@ class Problem:
     #: ``(args, kwargs) -> Problem``: the same structure bound to other data of the same shapes
     #: (``with_data``); ``None`` where the backend cannot rebind without rebuilding
     rebind: Callable | None = field(default=None, repr=False)
+    #: ``(z, key, part, num_parts) -> potential``: part ``part`` of ``num_parts`` of the
+    #: minibatch that ``key`` draws (its ``part``-th contiguous slice of every subsampled
+    #: plate's indices), plus ``1 / num_parts`` of every other term, so the parts sum to
+    #: ``potential(z, key)``; ``None`` where the backend cannot split a minibatch
+    part_potential: Callable | None = field(default=None, repr=False)
+    #: the devices that share every minibatch (``ArrayBackend.data_parallel``), or ``None``
+    parallel: Any = None
 
     def __post_init__(self):
         if self.constrain_many is None:
@@ -235,7 +242,11 @@ class Problem:
             raise NotImplementedError(f"The {self.backend.name!r} problem cannot be rebound.")
         bound = self.rebind(args, kwargs)
         return dataclasses.replace(
-            bound, model=self.model, init_values=self.init_values, observed=self.observed
+            bound,
+            model=self.model,
+            init_values=self.init_values,
+            observed=self.observed,
+            parallel=self.parallel,
         )
 
     @property

@@ -50,7 +50,9 @@ class Capabilities:
     turn early stopping off); convergence_rule: the rule in words, for the warning when the
     budget runs out first. shares_compiled_steps: ``step``, ``sample`` and the start depend on
     the problem, the options and the state alone, so the driver compiles them once per
-    process for the model and the data's shapes.
+    process for the model and the data's shapes. data_parallel: the algorithm takes its
+    minibatch gradients from ``ppl.inference.data_parallel.gradient``, so ``devices=N``
+    splits each minibatch over ``N`` devices.
     """
 
     kind: str
@@ -58,6 +60,7 @@ class Capabilities:
     stops_early: bool = False
     convergence_rule: str = ""
     shares_compiled_steps: bool = False
+    data_parallel: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -100,7 +103,9 @@ class RunConfig:
     seed: the seed of the run's keys. device: where it runs (``None``: the backend's default).
     chain_method: how chains run (``"vectorized"``, ``"parallel"`` over devices,
     ``"sequential"``; ``None``: vectorized where the backend can map a model over chains, else
-    sequential). progress: a progress bar (``None``: when stderr is a terminal). checkpoint_every /
+    sequential). devices: how many devices share every minibatch gradient
+    (``ppl.inference.data_parallel``; 1: one). progress: a progress bar (``None``: when
+    stderr is a terminal). checkpoint_every /
     checkpoint_path / resume_from: see ``ppl.infer``. num_chains: chains (``"mcmc"``).
     num_warmup: steps discarded before the first kept one. thinning: keep every n-th step
     after warmup. num_samples: draws kept per chain (``"mcmc"``) or drawn from the fit.
@@ -116,6 +121,7 @@ class RunConfig:
     seed: int = 0
     device: str | None = None
     chain_method: str | None = None
+    devices: int = 1
     progress: bool | None = None
     checkpoint_every: int | None = None
     checkpoint_path: str | None = None

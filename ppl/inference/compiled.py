@@ -250,8 +250,9 @@ def _key(problem, name, static, keep):
     try:
         _, treedef, signature = _split_data(problem)
         plates = tuple(sorted(problem.subsample_plates.items()))
+        parts = 1 if problem.parallel is None else problem.parallel.num_parts
         key = (name, static, token, problem.backend.name, treedef, signature, problem.layout,
-               plates)  # fmt: skip
+               plates, parts)  # fmt: skip
         hash(key)
     except TypeError:
         return None

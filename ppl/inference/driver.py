@@ -152,8 +152,11 @@ def _run_steps(spec, algorithm, build, problem, options, config, key, checkpoint
     vectorize = layout.vectorize
     groups = [_stack_trees(backend, states)] if vectorize else states
     loop_problem = problem
-    if layout.shardings is not None:  # the data on every device of the chains
-        replicated = layout.shardings[0]
+    # the data on every device of the chains, or of the devices that share each minibatch
+    replicated = layout.shardings[0] if layout.shardings is not None else None
+    if problem.parallel is not None and problem.parallel.placement is not None:
+        replicated = problem.parallel.placement
+    if replicated is not None:
         loop_problem = problem.with_data(
             *backend.to_device((problem.args, dict(problem.kwargs)), replicated)
         )
@@ -166,6 +169,8 @@ def _run_steps(spec, algorithm, build, problem, options, config, key, checkpoint
         groups, positions, infos, progress_made = checkpoint.load(backend, groups, spec, options)
     if layout.shardings is not None:  # one chain per device
         groups = [backend.to_device(groups[0], layout.shardings[1])]
+    elif replicated is not None:  # every state on every device that shares the minibatch
+        groups = [backend.to_device(group, replicated) for group in groups]
     bar = _progress_bar(total * (1 if vectorize else num_chains), config.progress, spec.name)
     if bar is not None:
         bar.update(sum(progress_made))

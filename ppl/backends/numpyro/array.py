@@ -12,6 +12,7 @@ It imports jax and optax, never numpyro: an algorithm written over arrays runs o
 
 from __future__ import annotations
 
+import os
 import time
 
 import jax
@@ -21,10 +22,41 @@ import optax
 from jax import lax
 
 from ...errors import BackendError, OptionError, did_you_mean
-from ..array_base import ArrayBackend, Optimizer, to_numpy_any
+from ..array_base import ArrayBackend, DataParallel, Optimizer, to_numpy_any
 from .optimizers import OPTIMIZERS
 
-__all__ = ["NumPyroArrays", "ONCE_COMPILER_OPTIONS"]
+__all__ = ["NumPyroArrays", "ONCE_COMPILER_OPTIONS", "DISTRIBUTED_ENVIRONMENT"]
+
+#: the variables that make this process one of several (``jax.distributed.initialize``)
+DISTRIBUTED_ENVIRONMENT = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
+
+
+def _join_processes() -> None:
+    """``jax.distributed.initialize`` from ``DISTRIBUTED_ENVIRONMENT`` where it is set (before
+    JAX starts a computation, so on this module's import): ``jax.devices()`` then lists every
+    process's devices, and ``devices=N`` can span them (CPU collectives through gloo)."""
+    settings = {name: os.environ.get(name) for name in DISTRIBUTED_ENVIRONMENT}
+    if settings["JAX_COORDINATOR_ADDRESS"] is None or jax.distributed.is_initialized():
+        return
+    described = ", ".join(f"{k}={v if v is not None else '<unset>'}" for k, v in settings.items())
+    try:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(
+            settings["JAX_COORDINATOR_ADDRESS"],
+            int(settings["JAX_NUM_PROCESSES"]),
+            int(settings["JAX_PROCESS_ID"]),
+        )
+    except Exception as err:  # noqa: BLE001 - every failure to join is named the same way
+        raise BackendError(
+            f"jax.distributed.initialize failed ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:300] if str(err) else ''}) with {described}. Set all "
+            "three in every process: the coordinator's host:port (process 0 listens there), "
+            "the number of processes, and this process's id in 0..JAX_NUM_PROCESSES-1; or "
+            "unset JAX_COORDINATOR_ADDRESS to run in one process."
+        ) from err
+
+
+_join_processes()
 
 #: XLA's options for a program run once (``precompile(once=True)``): LLVM's optimisation
 #: level 1 instead of 3 halves the compilation of random draws (``jax.random.normal`` of
@@ -157,9 +189,19 @@ class NumPyroArrays(ArrayBackend):
         return devices[index]
 
     def to_device(self, tree, device):
-        return jax.tree_util.tree_map(
-            lambda v: jax.device_put(v, device) if isinstance(v, jax.Array) else v, tree
-        )
+        # onto devices of several processes (jax.distributed): each process fills its own
+        # devices from its host copy (the same values, but for a state's wall-clock seconds)
+        local = not isinstance(device, jax.sharding.Sharding) or device.is_fully_addressable
+
+        def put(v):
+            if not isinstance(v, jax.Array):
+                return v
+            if local:
+                return jax.device_put(v, device)
+            host = np.asarray(v)
+            return jax.make_array_from_callback(host.shape, device, lambda index: host[index])
+
+        return jax.tree_util.tree_map(put, tree)
 
     def chain_shardings(self, device, num_chains):
         devices = jax.devices(device.platform)
@@ -174,6 +216,36 @@ class NumPyroArrays(ArrayBackend):
 
     def device_count(self, device):
         return len(jax.devices(device.platform))
+
+    def data_parallel(self, num_devices, device):
+        devices = jax.devices(device.platform)  # every process's, after jax.distributed
+        if len(devices) < num_devices:
+            raise BackendError(
+                f"devices={num_devices}: JAX sees {len(devices)} {device.platform} device(s) "
+                f"({devices}). On CPU, set XLA_FLAGS=--xla_force_host_platform_device_count="
+                f"{num_devices} before JAX is imported; on GPUs, make them visible "
+                "(CUDA_VISIBLE_DEVICES=0,1,...); across processes or hosts, start each with "
+                "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID set (ppl calls "
+                f"jax.distributed.initialize). Or ask for devices <= {len(devices)}."
+            )
+        mesh = jax.sharding.Mesh(np.array(devices[:num_devices]), ("data",))
+        replicated = jax.sharding.PartitionSpec()
+
+        def sum_parts(f, *args):
+            def local(*args):  # one device: its part, then the sum over the mesh
+                return jax.lax.psum(f(jax.lax.axis_index("data"), *args), "data")
+
+            return jax.shard_map(
+                local, mesh=mesh, in_specs=replicated, out_specs=replicated, check_vma=False
+            )(*args)
+
+        return DataParallel(
+            num_devices,
+            sum_parts,
+            jax.local_devices(backend=device.platform)[0],  # this process's first
+            jax.sharding.NamedSharding(mesh, replicated),
+            f"{num_devices} JAX {device.platform} devices",
+        )
 
     def device_scope(self, device):
         return jax.default_device(device)

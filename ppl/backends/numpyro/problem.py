@@ -36,6 +36,26 @@ class _FastSubsample(Messenger):
             msg["fn"] = minibatch_indices
 
 
+class _PartSubsample(Messenger):
+    """Draws every subsampled plate's indices as ``_FastSubsample`` would for a minibatch
+    ``num_parts`` times the plate's subsample size, and keeps its ``part``-th slice (``part``
+    may be traced: a device's index on a mesh)."""
+
+    def __init__(self, fn, part, num_parts):
+        self.part, self.num_parts = part, num_parts
+        super().__init__(fn)
+
+    def process_message(self, msg):
+        if msg["type"] == "plate" and msg["fn"] is _subsample_fn:
+            part, num_parts = self.part, self.num_parts
+
+            def indices(size, subsample_size, rng_key=None):
+                whole = minibatch_indices(size, subsample_size * num_parts, rng_key)
+                return jax.lax.dynamic_slice_in_dim(whole, part * subsample_size, subsample_size)
+
+            msg["fn"] = indices
+
+
 def prototype_trace(model, args, kwargs):
     """One run of the model (seeded with 0) and the plates that draw minibatches."""
     proto = trace(seed(model, jax.random.PRNGKey(0))).get_trace(*args, **kwargs)
@@ -110,6 +130,16 @@ def _functions(model, args, kwargs, transforms, layout, subsample_plates) -> dic
         with block():  # isolated: callers' handlers (an outer SVI trace, say) never see it
             return potential_energy(target, args, kwargs, params)
 
+    def part_potential(z, key, part, num_parts):
+        # each plate takes a slice of 1/num_parts of its minibatch, so its log-likelihood is
+        # scaled by num_parts times N/B; the division by num_parts gives the slice its share
+        # of the minibatch potential and every other term (prior, Jacobians) 1/num_parts
+        params = layout.unravel(z, jnp)
+        sizes = {name: batch // num_parts for name, (_, batch) in subsample_plates.items()}
+        with block(), plate_subsample_sizes(sizes):
+            target = seed(_PartSubsample(model, part, num_parts), key)
+            return potential_energy(target, args, kwargs, params) / num_parts
+
     def constrain_one(z):
         params = layout.unravel(z, jnp)
         return constrain_fn(full_model, args, kwargs, params, return_deterministic=True)
@@ -148,6 +178,7 @@ def _functions(model, args, kwargs, transforms, layout, subsample_plates) -> dic
 
     return dict(
         potential=potential,
+        part_potential=part_potential,
         constrain_one=constrain_one,
         unconstrain=unconstrain,
         unconstrain_fixed=unconstrain_fixed,

@@ -198,6 +198,11 @@ class TorchArrays(ArrayBackend):
     def device_count(self, device):
         return torch.cuda.device_count() if device.type == "cuda" else 1
 
+    def data_parallel(self, num_devices, device):
+        from .distributed import data_parallel  # torch.distributed, only when asked for
+
+        return data_parallel(num_devices, device)
+
     def resolve_device(self, device):
         if device is None:
             return torch.device("cpu")

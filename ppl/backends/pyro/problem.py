@@ -171,6 +171,16 @@ def build_problem(
     def _potential(z, key):
         return evaluate(z, draw_indices(key, z.device))
 
+    def part_potential(z, key, part, num_parts):
+        # the part-th slice of every plate's minibatch: its plate scale is num_parts * N / B,
+        # and the division gives the slice its share and every other term 1/num_parts
+        chunks = tuple(
+            i[part * (len(i) // num_parts) : (part + 1) * (len(i) // num_parts)]
+            for i in draw_indices(key, z.device)
+        )
+        with poutine.block():
+            return evaluate(z, chunks) / num_parts
+
     def draw_indices(key, device):
         """The subsampled plates' indices for ``key`` (all of the data without one)."""
         if key is None or not plate_names:
@@ -255,6 +265,7 @@ def build_problem(
         init_values=init_values,
         value_and_grad=value_and_grad,
         compile_seconds=compile_seconds,
+        part_potential=part_potential,
     )
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from ...core import Algorithm, Capabilities
 from ...errors import OptionError, did_you_mean
+from .. import data_parallel
 from ..checks import check_runaway
 from ..compiled import compiled
 from ..option_types import check_field_types
@@ -50,7 +51,8 @@ __all__ = [
 #: minibatch gradients (``batch_size``); the step depends on the problem, the options and the
 #: state alone, so the driver compiles it once per model and data shapes
 #: (``ppl.inference.compiled``)
-CAPABILITIES = Capabilities(kind="mcmc", minibatch=True, shares_compiled_steps=True)
+#: and, with ``devices=N``, each minibatch split over ``N`` devices (``data_parallel``)
+CAPABILITIES = Capabilities("mcmc", minibatch=True, shares_compiled_steps=True, data_parallel=True)
 SCHEDULES = ("constant", "polynomial", "cyclical")
 INIT_STRATEGIES = ("prior", "uniform")
 
@@ -236,8 +238,9 @@ class SGInfo(NamedTuple):
 
 def minibatch_gradient(problem) -> Callable:
     """``(z, key) -> (U, dU/dz)``: the potential on a fresh minibatch drawn from ``key``
-    (the full data when the model has no subsampled plate)."""
-    return problem.value_and_grad
+    (the full data when the model has no subsampled plate), split over the devices of
+    ``devices=N`` (``ppl.inference.data_parallel``)."""
+    return data_parallel.gradient(problem)
 
 
 def controlled_gradient(value_and_grad, frame, z, key):
