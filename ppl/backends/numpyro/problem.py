@@ -1,7 +1,16 @@
 """``Problem`` on NumPyro, built on ``numpyro.infer.util``
-(``potential_energy``, ``constrain_fn``)."""
+(``potential_energy``, ``constrain_fn``).
+
+Discrete sites marked ``infer={"enumerate": "parallel"}`` are summed out as NumPyro's own
+``initialize_model`` does for NUTS: the model runs under ``numpyro.contrib.funsor.enum`` (to the
+left of its plates) and ``potential_energy(..., enum=True)`` contracts the enumerated
+dimensions with funsor, ``markov`` chains in linear time; their draws given the continuous
+sites come from ``numpyro.contrib.funsor.infer_discrete``.
+"""
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +21,14 @@ from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 from numpyro.primitives import Messenger, _subsample_fn
 
 from ...core import plate_subsample_sizes
-from ..problem import FlatLayout, Problem, latent_sites, observed_values
+from ..problem import (
+    FlatLayout,
+    Problem,
+    enumerated_sites,
+    latent_sites,
+    max_plate_nesting,
+    observed_values,
+)
 
 
 def minibatch_indices(size: int, subsample_size: int, rng_key=None):
@@ -61,6 +77,9 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
         tuple(tuple(transforms[s["name"]].inverse_shape(jnp.shape(s["value"]))) for s in latent),
     )
     has_deterministic = any(site["type"] == "deterministic" for site in proto.values())
+    enumerated = enumerated_sites(proto)
+    # where enumeration starts, left of the plates; None: nothing to enumerate
+    first_enum_dim = -max_plate_nesting(proto) - 1 if enumerated else None
     sizes = [size for size, _ in subsample_plates.values()]
     structure = dict(
         backend=backend,
@@ -70,11 +89,14 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
         model=model,
         observed=observed_values(proto),
         init_values={k: jnp.asarray(v) for k, v in init_values.items()},
+        enumerated=enumerated,
     )
     fixed = {}
 
     def bind_data(args, kwargs) -> Problem:
-        functions = _functions(model, args, kwargs, transforms, layout, subsample_plates)
+        functions = _functions(
+            model, args, kwargs, transforms, layout, subsample_plates, first_enum_dim
+        )
         if "supports" not in fixed:  # checked once, at the prototype's data
             fixed["supports"] = _same_values(
                 functions["constrain_one"], functions["transforms_only"], layout
@@ -96,8 +118,13 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
     return bind_data(args, kwargs)
 
 
-def _functions(model, args, kwargs, transforms, layout, subsample_plates) -> dict:
-    """The ``Problem``'s functions of ``model(*args, **kwargs)``, for a fixed structure."""
+def _functions(model, args, kwargs, transforms, layout, subsample_plates, first_enum_dim) -> dict:
+    """The ``Problem``'s functions of ``model(*args, **kwargs)``, for a fixed structure
+    (``first_enum_dim``: where enumeration starts, ``None`` for a model without enumerated
+    sites)."""
+    enumerates = first_enum_dim is not None
+    if enumerates:  # funsor (NumPyro's enumeration extra) is needed by enumerated models only
+        from numpyro.contrib.funsor import enum, infer_discrete
 
     def full_model(*args, **kwargs):  # every subsampled plate over its whole data set
         with plate_subsample_sizes(dict.fromkeys(subsample_plates)):
@@ -107,12 +134,15 @@ def _functions(model, args, kwargs, transforms, layout, subsample_plates) -> dic
         params = layout.unravel(z, jnp)
         fast = key is not None and subsample_plates
         target = seed(_FastSubsample(model), key) if fast else full_model
+        if enumerates:
+            target = enum(target, first_available_dim=first_enum_dim)
         with block():  # isolated: callers' handlers (an outer SVI trace, say) never see it
-            return potential_energy(target, args, kwargs, params)
+            return potential_energy(target, args, kwargs, params, enum=enumerates)
 
     def constrain_one(z):
         params = layout.unravel(z, jnp)
-        return constrain_fn(full_model, args, kwargs, params, return_deterministic=True)
+        target = seed(full_model, 0) if enumerates else full_model  # draws discrete sites
+        return constrain_fn(target, args, kwargs, params, return_deterministic=True)
 
     def unconstrain_fixed(values, batch_ndim=0):
         parts = {name: t.inv(jnp.asarray(values[name])) for name, t in transforms.items()}
@@ -146,8 +176,28 @@ def _functions(model, args, kwargs, transforms, layout, subsample_plates) -> dic
             name: t(u) for (name, t), u in zip(transforms.items(), layout.unravel(z, jnp).values())
         }
 
+    def sample_discrete_one(z, key, temperature):
+        values = {k: v for k, v in constrain_one(z).items() if k in layout.names}
+        conditioned = substitute(full_model, data=values)
+        draw = infer_discrete(conditioned, first_enum_dim, temperature=temperature, rng_key=key)
+        tr = trace(draw).get_trace(*args, **kwargs)
+        return {
+            name: site["value"]
+            for name, site in tr.items()
+            if site["type"] == "sample" and site["infer"].get("enumerate") == "parallel"
+        }
+
+    samplers = {}  # temperature -> the batched draw, compiled (one per bound problem)
+
+    def sample_discrete(zs, key, temperature=1):
+        if temperature not in samplers:
+            one = functools.partial(sample_discrete_one, temperature=temperature)
+            samplers[temperature] = jax.jit(jax.vmap(one))
+        return samplers[temperature](zs, jax.random.split(key, zs.shape[0]))
+
     return dict(
         potential=potential,
+        sample_discrete=sample_discrete if enumerates else None,
         constrain_one=constrain_one,
         unconstrain=unconstrain,
         unconstrain_fixed=unconstrain_fixed,
