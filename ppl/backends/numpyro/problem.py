@@ -11,6 +11,7 @@ sites come from ``numpyro.contrib.funsor.infer_discrete``.
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +30,9 @@ from ..problem import (
     max_plate_nesting,
     observed_values,
 )
+
+#: the largest joint support of the enumerated sites whose draws ``infer_discrete`` makes
+MAX_JOINT_SUPPORT = 2**16
 
 
 def minibatch_indices(size: int, subsample_size: int, rng_key=None):
@@ -80,6 +84,11 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
     enumerated = enumerated_sites(proto)
     # where enumeration starts, left of the plates; None: nothing to enumerate
     first_enum_dim = -max_plate_nesting(proto) - 1 if enumerated else None
+    # NumPyro's infer_discrete contracts the enumerated sites jointly, without the markov
+    # structure: a chain's joint support (3^120 for the HMM) would not fit in memory
+    joint_support = math.prod(
+        int(proto[name]["fn"].enumerate_support(expand=False).shape[0]) for name in enumerated
+    )
     sizes = [size for size, _ in subsample_plates.values()]
     structure = dict(
         backend=backend,
@@ -102,6 +111,8 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
                 functions["constrain_one"], functions["transforms_only"], layout
             )
         transforms_only = functions.pop("transforms_only")
+        if joint_support > MAX_JOINT_SUPPORT:
+            functions["sample_discrete"] = None
         if fixed["supports"]:
             functions["unconstrain"] = functions.pop("unconstrain_fixed")
         else:
