@@ -8,9 +8,12 @@ backends sum them out with the forward algorithm (time linear in the length ``T`
 
 >>> import ppl
 >>> spec = ppl.models.get("gaussian_hmm")
->>> problem = ppl.get_backend("numpyro").problem(spec.model, spec.args, spec.kwargs)
->>> problem.layout.names, len(problem.enumerated)
-(('stay', 'locs', 'scale'), 120)
+>>> len(spec.args[0])
+120
+>>> y = spec.args[0][:10]  # the first ten observations
+>>> problem = ppl.get_backend("numpyro").problem(spec.model, (y,))
+>>> problem.layout.names, problem.enumerated[:3]
+(('stay', 'locs', 'scale'), ('x_0', 'x_1', 'x_2'))
 """
 
 from __future__ import annotations

@@ -14,10 +14,12 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 import pytest
+from scipy.special import logsumexp
+from scipy.stats import norm
 
 import ppl
 from ppl.backends import bind
-from ppl.models.hmm import gaussian_hmm, hmm_data
+from ppl.models.hmm import gaussian_hmm, hmm_data, hmm_transition
 from ppl.models.mixture import gaussian_mixture_enum, mixture_data
 
 from ..models.test_enumeration import hmm_forward
@@ -101,19 +103,26 @@ def test_svi_on_the_enumerated_mixture(mixture_reference):
     got, ref = _moments(relabel(post.samples)), _moments(mixture_reference)
     for k in ref:
         assert np.all(np.abs(got[k][0] - ref[k][0]) <= 0.5 * ref[k][2]), (k, got[k][0], ref[k][0])
+    # the assignments: drawn per draw from p(z | y, params), so their frequencies estimate the
+    # average responsibilities at the same draws; per point and state an sd of at most
+    # 0.5 / sqrt(1000) = 0.016, so a total variation over 0.1 at any of the 100 points would be
+    # a > 3-sigma error in two states at once
+    assert post.samples["z"].shape == (1, 1000, 100)
+    assert post.to_arviz().posterior["z"].shape == (1, 1000, 100)
+    w, loc, sc = (post.samples[k][0] for k in ("weights", "locs", "scales"))
+    log_r = np.log(w[:, None, :]) + norm(loc[:, None, :], sc[:, None, :]).logpdf(
+        MIXTURE_Y[None, :, None]
+    )
+    exact = np.exp(log_r - logsumexp(log_r, axis=-1, keepdims=True)).mean(axis=0)
+    freq = np.stack([(post.samples["z"][0] == k).mean(axis=0) for k in range(3)], axis=-1)
+    assert 0.5 * np.abs(freq - exact).sum(axis=-1).max() <= 0.1
 
 
 def _forward_backward(y, stay, locs, scale):
     """``P(x_t = k | y, params)`` by the forward-backward algorithm, in numpy."""
-    from scipy.special import logsumexp
-
-    from ppl.models.hmm import hmm_transition
-
     log_z, log_alpha = hmm_forward(y, stay, locs, scale)
     with np.errstate(divide="ignore"):
         log_trans = np.log(hmm_transition(np.asarray(stay)))
-    from scipy.stats import norm
-
     log_emit = norm(locs, scale).logpdf(y[:, None])
     log_beta = np.zeros_like(log_alpha)
     for t in range(len(y) - 2, -1, -1):
