@@ -19,7 +19,7 @@ import sys
 from . import distributions, errors, ops
 from .backends import backend, backends, get_backend, set_backend
 from .config import get_precision, set_precision
-from .primitives import deterministic, factor, param, plate, sample, subsample
+from .primitives import deterministic, factor, markov, param, plate, sample, subsample
 
 dist = distributions
 # ``from ppl.dist import constraints`` (an import statement needs a module of that name)
@@ -59,6 +59,7 @@ __all__ = [
     "deterministic",
     "factor",
     "subsample",
+    "markov",
     "dist",
     "distributions",
     "ops",

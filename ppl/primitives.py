@@ -23,6 +23,7 @@ __all__ = [
     "deterministic",
     "factor",
     "subsample",
+    "markov",
     "plate_subsample_sizes",
 ]
 
@@ -60,3 +61,10 @@ def factor(name: str, log_factor):
 def subsample(data, event_dim: int):
     """Index ``data`` by the enclosing subsampled plates (a no-op outside them)."""
     return get_backend().primitives["subsample"](data, event_dim=event_dim)
+
+
+def markov(fn=None, history: int = 1, keep: bool = False):
+    """Declare Markov structure, as ``pyro.markov``: ``for t in ppl.markov(range(T)):`` (or
+    ``with ppl.markov():``) lets enumerated sites reuse tensor dimensions after ``history``
+    steps, so a chain of enumerated sites is summed out in time linear in its length."""
+    return get_backend().primitives["markov"](fn, history=history, keep=keep)

@@ -26,7 +26,16 @@ import numpy as np
 from ..errors import ModelError, ShapeError
 from .base import to_numpy_any
 
-__all__ = ["FlatLayout", "Problem", "check_observed_shape", "latent_sites", "observed_values"]
+__all__ = [
+    "FlatLayout",
+    "Problem",
+    "check_enumerable",
+    "check_observed_shape",
+    "enumerated_sites",
+    "latent_sites",
+    "max_plate_nesting",
+    "observed_values",
+]
 
 
 class FlatLayout(NamedTuple):
@@ -105,10 +114,8 @@ def latent_sites(trace, subsample_plates, skip=(), data=None) -> list:
         if site["infer"].get("is_auxiliary", False):
             continue
         if fn.support.is_discrete:
-            raise ModelError(
-                f"Latent site {name!r} is discrete ({type(fn).__name__}); this algorithm needs "
-                "continuous latent sites. Marginalise it out of the model, or observe it."
-            )
+            check_enumerable(name, site, subsample_plates)
+            continue
         local = [f.name for f in site["cond_indep_stack"] if f.name in subsample_plates]
         if local:
             raise ModelError(
@@ -118,6 +125,61 @@ def latent_sites(trace, subsample_plates, skip=(), data=None) -> list:
             )
         latent.append(site)
     return latent
+
+
+def check_enumerable(name: str, site, subsample_plates) -> None:
+    """A ``ModelError`` unless the discrete latent ``site`` can be summed out by enumeration:
+    marked ``infer={"enumerate": "parallel"}``, with a finite support, outside subsampled
+    plates (a minibatch's ``N / B`` scale would apply to each enumerated term, not to the
+    per-point marginal)."""
+    fn = site["fn"]
+    kind = type(fn).__name__
+    if site["infer"].get("enumerate") != "parallel":
+        raise ModelError(
+            f"Latent site {name!r} is discrete ({kind}) and not enumerated, and this algorithm "
+            "samples continuous sites only. Either sum it out exactly: mark it "
+            f'ppl.sample({name!r}, ..., infer={{"enumerate": "parallel"}}); or sample it: '
+            'ppl.infer(model, "gibbs", ...).'
+        )
+    if not getattr(fn, "has_enumerate_support", False):
+        raise ModelError(
+            f"Latent site {name!r} is marked for enumeration but its {kind} distribution has no "
+            'finite support to enumerate. Sample it with ppl.infer(model, "gibbs", ...), or '
+            "truncate it to a finite support (a Categorical over the values that matter)."
+        )
+    local = [f.name for f in site["cond_indep_stack"] if f.name in subsample_plates]
+    if local:
+        raise ModelError(
+            f"Enumerated site {name!r} lies inside the subsampled plate {local[0]!r}: the "
+            "minibatch scale would weight each enumerated term instead of the per-point "
+            "marginal, which is not an unbiased estimate. Drop subsample_size (full-data "
+            'gradients), or sample the site with ppl.infer(model, "gibbs", ...).'
+        )
+
+
+def enumerated_sites(trace) -> tuple[str, ...]:
+    """The names of the latent sites of a backend's trace marked for parallel enumeration."""
+    return tuple(
+        name
+        for name, site in trace.items()
+        if site["type"] == "sample"
+        and not site["is_observed"]
+        and site["infer"].get("enumerate") == "parallel"
+        and site["fn"].support.is_discrete
+    )
+
+
+def max_plate_nesting(trace) -> int:
+    """How many plate dimensions the sample sites of a backend's trace use (as Pyro's and
+    NumPyro's ``_guess_max_plate_nesting``): enumeration starts to the left of them."""
+    dims = [
+        frame.dim
+        for site in trace.values()
+        if site["type"] == "sample"
+        for frame in site["cond_indep_stack"]
+        if frame.dim is not None
+    ]
+    return -min(dims) if dims else 0
 
 
 def observed_values(trace, skip=()) -> dict:
@@ -187,7 +249,8 @@ class Problem:
     """A model as a target density on a flat unconstrained vector space.
 
     ``potential(z, key=None)`` is the negative log joint (Jacobians of the transforms to
-    unconstrained space included). Given a ``key``, every ``ppl.plate(..., subsample_size=B)``
+    unconstrained space included), with the ``enumerated`` discrete sites summed out. Given a
+    ``key``, every ``ppl.plate(..., subsample_size=B)``
     draws a fresh minibatch from it (``B`` i.i.d. uniform indices, with replacement, when
     ``4 B <= N``; ``B`` distinct ones above) and scales its log-likelihood by ``N / B``, an
     unbiased estimate either way; without one the
@@ -227,6 +290,12 @@ class Problem:
     part_potential: Callable | None = field(default=None, repr=False)
     #: the devices that share every minibatch (``ArrayBackend.data_parallel``), or ``None``
     parallel: Any = None
+    #: the discrete sites summed out of ``potential`` by enumeration
+    enumerated: tuple[str, ...] = ()
+    #: ``(zs, key, temperature=1) -> {site: (n, *shape) array}``: a draw of each enumerated site
+    #: from its conditional given each of the ``n`` points ``zs`` (``temperature=0``: the
+    #: most probable joint assignment, Viterbi for a chain); ``None`` without enumerated sites
+    sample_discrete: Callable | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.constrain_many is None:

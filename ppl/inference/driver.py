@@ -347,6 +347,10 @@ def run(spec, problem, options, config: RunConfig, observed=None) -> Posterior:
         samples = {k: backend.to_numpy(v) for k, v in constrain(flat).items()}
         timings["compile_seconds"] += constrain.compile_seconds
         timings["constrain_seconds"] = time.perf_counter() - t0 - constrain.compile_seconds
+        if problem.enumerated:
+            t0 = time.perf_counter()
+            samples.update(_discrete_samples(spec.name, problem, flat, backend.split(loop_key)[1]))
+            timings["discrete_seconds"] = time.perf_counter() - t0
     raw_samples = {}
     if log_weights is not None and samples:  # equal-weight draws for the user; raw ones kept
         checks.check_weighted_draws(spec.name, samples, log_weights)
@@ -366,3 +370,23 @@ def run(spec, problem, options, config: RunConfig, observed=None) -> Posterior:
         observed_data=observed or {},
         problem=problem,
     )
+
+
+def _discrete_samples(name, problem, flat, key) -> dict:
+    """The enumerated sites, one draw from their conditional given each draw of the
+    continuous sites (``infer_discrete``): ``{site: (chain, draw, *shape)}`` numpy arrays."""
+    if problem.sample_discrete is None:
+        warnings.warn(
+            f"{name}: the enumerated sites {list(problem.enumerated)} are summed out of the "
+            f"posterior but the {problem.backend.name!r} backend cannot draw them for this "
+            "model (its joint support is too large to contract at once); the samples hold the "
+            "continuous sites only. Run it with backend='pyro' to recover them.",
+            UntrustedResultWarning,
+            stacklevel=4,
+        )
+        return {}
+    backend = problem.backend
+    batch = tuple(flat.shape[:-1])
+    rows = backend.xp.reshape(flat, (math.prod(batch), flat.shape[-1]))
+    draws = problem.sample_discrete(rows, key)
+    return {k: backend.to_numpy(v).reshape(batch + tuple(v.shape[1:])) for k, v in draws.items()}

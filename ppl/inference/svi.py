@@ -73,7 +73,7 @@ import numpy as np
 
 from ..backends import bind
 from ..core import Algorithm, Capabilities, Draws, needs_score_terms
-from ..errors import OptionError, did_you_mean
+from ..errors import ModelError, OptionError, did_you_mean
 from . import compiled, objectives
 from .optimize import find_map
 from .option_types import check_at_least, check_field_types, check_positive
@@ -262,6 +262,21 @@ def _whitens(options) -> bool:
     )
 
 
+def _refuse_enumerated(problem) -> None:
+    """A ``ModelError`` where the guide would be fitted to a model with enumerated sites: the
+    backend's ELBO would draw them (from the guide, or the prior where the guide has none)
+    instead of summing them out."""
+    if problem.enumerated:
+        raise ModelError(
+            f"svi: the model's discrete site {problem.enumerated[0]!r} is enumerated, which the "
+            "default guide handles (it is fitted to the marginal potential) but a guide "
+            "function, init='median', whiten=False or a model over "
+            f"{MAX_WHITEN_DIM} dimensions do not: their ELBO would sample the site instead of "
+            "summing it out. Use the default guide (guide='normal', init='map'), or sample "
+            'the site with ppl.infer(model, "gibbs", ...).'
+        )
+
+
 class SVIState(NamedTuple):
     """runner: the backend's SVI state; whitening: the ``WarmStart`` (``z = shift + factor @
     u``, ``ppl.inference.warm_start``) that ``init`` found and the guide is fitted in, or
@@ -283,6 +298,7 @@ class _Plan:
         if self.whiten:
             model, args, kwargs = bind(self._whitened_model, backend.name), (), {}
         else:
+            _refuse_enumerated(problem)
             model, args, kwargs = problem.model, problem.args, problem.kwargs
         init_scale = 1.0 if self.whiten else 0.1
         if options.estimator:

@@ -37,6 +37,7 @@ _REGISTRY: dict[str, str | Callable[[], ModelSpec]] = {
     "hierarchical_logistic_regression": _P + "regression:hierarchical_logistic_spec",
     "gaussian_mixture_enum": _P + "mixture:enumerated_spec",
     "gaussian_mixture": _P + "mixture:marginal_spec",
+    "gaussian_hmm": _P + "hmm:hmm_spec",
     "bnn_regression": _P + "bnn:regression_spec",
     "bnn_classification": _P + "bnn:classification_spec",
     "spike_and_slab_regression": _P + "sparse:spike_and_slab_spec",

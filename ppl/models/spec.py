@@ -45,8 +45,9 @@ class ModelSpec:
     guide : callable or None
         A guide that belongs to the model (only models that bring their own, e.g. GPyTorch's).
     enumerate : bool
-        The model has discrete latent sites marked ``infer={"enumerate": "parallel"}``; it needs an
-        enumeration-aware algorithm and cannot be turned into a flat continuous ``Problem``.
+        The model has discrete latent sites marked ``infer={"enumerate": "parallel"}``; its
+        ``Problem`` sums them out (``Problem.enumerated``) and ``Posterior.samples`` holds
+        their draws.
     """
 
     name: str

@@ -27,6 +27,13 @@ def _sample(name, fn, obs=None, **kwargs):
         ) from err
 
 
+def _markov(fn=None, history=1, keep=False):
+    """``numpyro.contrib.funsor.markov`` (imported on first use: it needs ``funsor``)."""
+    from numpyro.contrib.funsor import markov
+
+    return markov(fn, history=history, keep=keep)
+
+
 def _predicted_sites(sites, samples) -> list[str]:
     """The sample and deterministic sites of a trace but ``samples``' and ``factor`` sites."""
     return [
@@ -50,6 +57,7 @@ class NumPyroBackend(Backend):
         "deterministic": numpyro.deterministic,
         "factor": numpyro.factor,
         "subsample": numpyro.subsample,
+        "markov": _markov,
     }
     supports_vmap_of_models = True
 

@@ -1,7 +1,17 @@
 """``Problem`` on NumPyro, built on ``numpyro.infer.util``
-(``potential_energy``, ``constrain_fn``)."""
+(``potential_energy``, ``constrain_fn``).
+
+Discrete sites marked ``infer={"enumerate": "parallel"}`` are summed out as NumPyro's own
+``initialize_model`` does for NUTS: the model runs under ``numpyro.contrib.funsor.enum`` (to the
+left of its plates) and ``potential_energy(..., enum=True)`` contracts the enumerated
+dimensions with funsor, ``markov`` chains in linear time; their draws given the continuous
+sites come from ``numpyro.contrib.funsor.infer_discrete``.
+"""
 
 from __future__ import annotations
+
+import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +22,17 @@ from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 from numpyro.primitives import Messenger, _subsample_fn
 
 from ...core import plate_subsample_sizes
-from ..problem import FlatLayout, Problem, latent_sites, observed_values
+from ..problem import (
+    FlatLayout,
+    Problem,
+    enumerated_sites,
+    latent_sites,
+    max_plate_nesting,
+    observed_values,
+)
+
+#: the largest joint support of the enumerated sites whose draws ``infer_discrete`` makes
+MAX_JOINT_SUPPORT = 2**16
 
 
 def minibatch_indices(size: int, subsample_size: int, rng_key=None):
@@ -81,6 +101,14 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
         tuple(tuple(transforms[s["name"]].inverse_shape(jnp.shape(s["value"]))) for s in latent),
     )
     has_deterministic = any(site["type"] == "deterministic" for site in proto.values())
+    enumerated = enumerated_sites(proto)
+    # where enumeration starts, left of the plates; None: nothing to enumerate
+    first_enum_dim = -max_plate_nesting(proto) - 1 if enumerated else None
+    # NumPyro's infer_discrete contracts the enumerated sites jointly, without the markov
+    # structure: a chain's joint support (3^120 for the HMM) would not fit in memory
+    joint_support = math.prod(
+        int(proto[name]["fn"].enumerate_support(expand=False).shape[0]) for name in enumerated
+    )
     sizes = [size for size, _ in subsample_plates.values()]
     structure = dict(
         backend=backend,
@@ -90,16 +118,21 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
         model=model,
         observed=observed_values(proto),
         init_values={k: jnp.asarray(v) for k, v in init_values.items()},
+        enumerated=enumerated,
     )
     fixed = {}
 
     def bind_data(args, kwargs) -> Problem:
-        functions = _functions(model, args, kwargs, transforms, layout, subsample_plates)
+        functions = _functions(
+            model, args, kwargs, transforms, layout, subsample_plates, first_enum_dim
+        )
         if "supports" not in fixed:  # checked once, at the prototype's data
             fixed["supports"] = _same_values(
                 functions["constrain_one"], functions["transforms_only"], layout
             )
         transforms_only = functions.pop("transforms_only")
+        if joint_support > MAX_JOINT_SUPPORT:
+            functions["sample_discrete"] = None
         if fixed["supports"]:
             functions["unconstrain"] = functions.pop("unconstrain_fixed")
         else:
@@ -116,8 +149,13 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
     return bind_data(args, kwargs)
 
 
-def _functions(model, args, kwargs, transforms, layout, subsample_plates) -> dict:
-    """The ``Problem``'s functions of ``model(*args, **kwargs)``, for a fixed structure."""
+def _functions(model, args, kwargs, transforms, layout, subsample_plates, first_enum_dim) -> dict:
+    """The ``Problem``'s functions of ``model(*args, **kwargs)``, for a fixed structure
+    (``first_enum_dim``: where enumeration starts, ``None`` for a model without enumerated
+    sites)."""
+    enumerates = first_enum_dim is not None
+    if enumerates:  # funsor (NumPyro's enumeration extra) is needed by enumerated models only
+        from numpyro.contrib.funsor import enum, infer_discrete
 
     def full_model(*args, **kwargs):  # every subsampled plate over its whole data set
         with plate_subsample_sizes(dict.fromkeys(subsample_plates)):
@@ -127,8 +165,10 @@ def _functions(model, args, kwargs, transforms, layout, subsample_plates) -> dic
         params = layout.unravel(z, jnp)
         fast = key is not None and subsample_plates
         target = seed(_FastSubsample(model), key) if fast else full_model
+        if enumerates:
+            target = enum(target, first_available_dim=first_enum_dim)
         with block():  # isolated: callers' handlers (an outer SVI trace, say) never see it
-            return potential_energy(target, args, kwargs, params)
+            return potential_energy(target, args, kwargs, params, enum=enumerates)
 
     def part_potential(z, key, part, num_parts):
         # each plate takes a slice of 1/num_parts of its minibatch, so its log-likelihood is
@@ -138,11 +178,14 @@ def _functions(model, args, kwargs, transforms, layout, subsample_plates) -> dic
         sizes = {name: batch // num_parts for name, (_, batch) in subsample_plates.items()}
         with block(), plate_subsample_sizes(sizes):
             target = seed(_PartSubsample(model, part, num_parts), key)
-            return potential_energy(target, args, kwargs, params) / num_parts
+            if enumerates:
+                target = enum(target, first_available_dim=first_enum_dim)
+            return potential_energy(target, args, kwargs, params, enum=enumerates) / num_parts
 
     def constrain_one(z):
         params = layout.unravel(z, jnp)
-        return constrain_fn(full_model, args, kwargs, params, return_deterministic=True)
+        target = seed(full_model, 0) if enumerates else full_model  # draws discrete sites
+        return constrain_fn(target, args, kwargs, params, return_deterministic=True)
 
     def unconstrain_fixed(values, batch_ndim=0):
         parts = {name: t.inv(jnp.asarray(values[name])) for name, t in transforms.items()}
@@ -176,9 +219,29 @@ def _functions(model, args, kwargs, transforms, layout, subsample_plates) -> dic
             name: t(u) for (name, t), u in zip(transforms.items(), layout.unravel(z, jnp).values())
         }
 
+    def sample_discrete_one(z, key, temperature):
+        values = {k: v for k, v in constrain_one(z).items() if k in layout.names}
+        conditioned = substitute(full_model, data=values)
+        draw = infer_discrete(conditioned, first_enum_dim, temperature=temperature, rng_key=key)
+        tr = trace(draw).get_trace(*args, **kwargs)
+        return {
+            name: site["value"]
+            for name, site in tr.items()
+            if site["type"] == "sample" and site["infer"].get("enumerate") == "parallel"
+        }
+
+    samplers = {}  # temperature -> the batched draw, compiled (one per bound problem)
+
+    def sample_discrete(zs, key, temperature=1):
+        if temperature not in samplers:
+            one = functools.partial(sample_discrete_one, temperature=temperature)
+            samplers[temperature] = jax.jit(jax.vmap(one))
+        return samplers[temperature](zs, jax.random.split(key, zs.shape[0]))
+
     return dict(
         potential=potential,
         part_potential=part_potential,
+        sample_discrete=sample_discrete if enumerates else None,
         constrain_one=constrain_one,
         unconstrain=unconstrain,
         unconstrain_fixed=unconstrain_fixed,

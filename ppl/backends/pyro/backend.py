@@ -33,6 +33,7 @@ class PyroBackend(Backend):
         "deterministic": pyro.deterministic,
         "factor": pyro.factor,
         "subsample": pyro.subsample,
+        "markov": pyro.markov,
     }
 
     def __init__(self, arrays: TorchArrays | None = None):

@@ -7,6 +7,12 @@ re-running Pyro's messengers. The recording is valid when the model's structure 
 Python control flow on latent values); it is checked against the eager potential at fresh points,
 and on any disagreement the problem falls back to the eager potential with a warning.
 
+Discrete sites marked ``infer={"enumerate": "parallel"}`` are summed out as Pyro's own
+``initialize_model`` does for HMC: the model runs under ``poutine.enum`` (to the left of its
+plates) and ``TraceEinsumEvaluator`` contracts the enumerated dimensions (each ``pyro.markov``
+step has its own symbol, so a chain costs time linear in its length); their draws given the
+continuous sites come from ``pyro.infer.infer_discrete``.
+
 For the SG-MCMC samplers (``minibatch=True``), ``Problem.value_and_grad`` on a minibatch is one
 recorded graph of value *and* gradient (``compiled.py``, mode ``"script"``): no autograd pass
 per step, ~2.5x faster than the recorded potential plus autograd for a logistic regression
@@ -25,11 +31,20 @@ import pyro
 import pyro.poutine as poutine
 import torch
 from pyro.distributions.transforms import biject_to
+from pyro.infer import infer_discrete
+from pyro.infer.mcmc.util import TraceEinsumEvaluator
 from pyro.poutine.subsample_messenger import _Subsample
 
 from ...core import plate_subsample_sizes
 from ...errors import ModelError
-from ..problem import FlatLayout, Problem, latent_sites, observed_values
+from ..problem import (
+    FlatLayout,
+    Problem,
+    enumerated_sites,
+    latent_sites,
+    max_plate_nesting,
+    observed_values,
+)
 from . import keys
 from .compiled import compile_value_and_grad
 
@@ -104,6 +119,8 @@ def build_problem(
         tuple(transforms),
         tuple(tuple(transforms[s["name"]].inverse_shape(s["value"].shape)) for s in latent),
     )
+    enumerated = enumerated_sites(proto.nodes)
+    first_enum_dim = -max_plate_nesting(proto.nodes) - 1
     plate_names = tuple(subsample_plates)
     sizes = [size for size, _ in subsample_plates.values()]
     full = {name: torch.arange(size) for name, (size, _) in subsample_plates.items()}
@@ -121,16 +138,22 @@ def build_problem(
     params = {n: s["value"].detach() for n, s in proto.nodes.items() if s["type"] == "param"}
     fixed_model = poutine.substitute(model, data=params) if params else model
 
-    def model_trace(values, indices=None):
+    def model_trace(values, indices=None, enum=False):
         indices = tuple(full.values()) if indices is None else indices
         values.update(zip(plate_names, indices))
         with plate_subsample_sizes({n: len(i) for n, i in zip(plate_names, indices)}):
             conditioned = poutine.condition(fixed_model, data=values)
+            if enum:  # the enumerated sites take every value of their support, in parallel
+                conditioned = poutine.enum(conditioned, first_available_dim=first_enum_dim)
             return poutine.trace(conditioned).get_trace(*args, **kwargs)
+
+    evaluator = []  # the TraceEinsumEvaluator of an enumerated model, built at the prototype
 
     def neg_log_joint(z, *indices):
         values, log_det = constrained(z)
-        return -(model_trace(values, indices).log_prob_sum(_not_subsample) + log_det)
+        if not evaluator:
+            return -(model_trace(values, indices).log_prob_sum(_not_subsample) + log_det)
+        return -(evaluator[0].log_prob(model_trace(values, indices, enum=True)) + log_det)
 
     def unconstrain(values, batch_ndim=0):
         parts = {name: t.inv(torch.as_tensor(values[name])) for name, t in transforms.items()}
@@ -150,6 +173,27 @@ def build_problem(
             tr = model_trace({})
         return {name: tr.nodes[name]["value"].detach() for name in layout.names}
 
+    if enumerated:
+        values, _ = constrained(unconstrain(sample_prior(keys.key(0))))
+        evaluator.append(
+            TraceEinsumEvaluator(model_trace(values, enum=True), True, -first_enum_dim - 1)
+        )
+
+    def sample_discrete(zs, key, temperature=1):
+        """Each enumerated site drawn from its conditional at each row of ``zs``."""
+        draws = {name: [] for name in enumerated}
+        with keys.global_seed(key), poutine.block():
+            for z in zs.detach():
+                values = dict(constrained(z)[0])
+                values.update(zip(plate_names, full.values()))
+                conditioned = poutine.condition(fixed_model, data=values)
+                draw = infer_discrete(conditioned, first_enum_dim, temperature=temperature)
+                tr = poutine.trace(draw).get_trace(*args, **kwargs)
+                for name in enumerated:
+                    draws[name].append(tr.nodes[name]["value"].reshape(shapes[name]))
+        return {name: torch.stack(values) for name, values in draws.items()}
+
+    shapes = {name: proto.nodes[name]["value"].shape for name in enumerated}
     recorded = {}  # minibatch sizes -> neg_log_joint recorded for them (the N/B scale is fixed)
 
     def evaluate(z, indices):
@@ -266,6 +310,8 @@ def build_problem(
         value_and_grad=value_and_grad,
         compile_seconds=compile_seconds,
         part_potential=part_potential,
+        enumerated=enumerated,
+        sample_discrete=sample_discrete if enumerated else None,
     )
 
 

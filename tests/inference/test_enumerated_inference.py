@@ -1,0 +1,174 @@
+"""Continuous algorithms on models with enumerated discrete sites, and the discrete draws.
+
+References: NumPyro's own NUTS (``numpyro.infer.MCMC``, which enumerates through its own
+``initialize_model``) on the same model and data, run here. Tolerances are Monte Carlo errors:
+``|mean - ref_mean| <= 5 * sqrt(se^2 + se_ref^2)`` with ``se = sd / sqrt(ESS)`` (a false alarm
+at 5 standard errors has probability ~6e-7 per element, ~1e-5 over the elements compared).
+The mixture's components are relabelled by their sorted locations in every draw (its prior is
+exchangeable, so chains may settle on different labellings); the HMM's cyclic structure and
+location priors tell its states apart.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from scipy.stats import norm
+
+import ppl
+from ppl.backends import bind
+from ppl.models.hmm import gaussian_hmm, hmm_data, hmm_transition
+from ppl.models.mixture import gaussian_mixture_enum, mixture_data
+
+from ..models.test_enumeration import hmm_forward
+
+MIXTURE_Y = mixture_data(100)
+HMM_Y = hmm_data(T=40)[0]
+
+
+def relabel(samples):
+    """The mixture's ``weights``, ``locs``, ``scales`` with components sorted by location."""
+    order = np.argsort(samples["locs"], axis=-1)
+    sites = ("weights", "locs", "scales")
+    return {k: np.take_along_axis(samples[k], order, axis=-1) for k in sites}
+
+
+def _native_nuts(model, y, sites, num_samples=2000):
+    """NumPyro's own NUTS on ``model`` bound to NumPyro: ``{site: (chain, draw, ...)}``."""
+    import jax
+    from numpyro.infer import MCMC, NUTS
+
+    with ppl.backend("numpyro") as backend:
+        (y_np,), _ = backend.convert_args((y,))
+        mcmc = MCMC(NUTS(bind(model, "numpyro")), num_warmup=1000,
+                    num_samples=num_samples, num_chains=2, chain_method="sequential",
+                    progress_bar=False)  # fmt: skip
+        mcmc.run(jax.random.PRNGKey(1), y_np)
+        draws = mcmc.get_samples(group_by_chain=True)
+    return {k: np.asarray(draws[k]) for k in sites}
+
+
+def _moments(samples):
+    """Per element: mean, and its Monte Carlo standard error ``sd / sqrt(ess)``."""
+    out = {}
+    for k, v in samples.items():
+        flat = v.reshape(v.shape[0], v.shape[1], -1)
+        ess = np.array([float(az.ess(flat[:, :, i])) for i in range(flat.shape[-1])])
+        mean = flat.mean(axis=(0, 1))
+        sd = flat.reshape(-1, flat.shape[-1]).std(axis=0)
+        out[k] = (mean, sd / np.sqrt(ess), sd)
+    return out
+
+
+def assert_matches(samples, reference):
+    got, ref = _moments(samples), _moments(reference)
+    for k in reference:
+        (m, se, _), (rm, rse, _) = got[k], ref[k]
+        assert np.all(np.abs(m - rm) <= 5 * np.sqrt(se**2 + rse**2)), (k, m, rm, se, rse)
+
+
+@pytest.fixture(scope="module")
+def mixture_reference():
+    return relabel(_native_nuts(gaussian_mixture_enum, MIXTURE_Y, ("weights", "locs", "scales")))
+
+
+@pytest.fixture(scope="module")
+def hmm_reference():
+    return _native_nuts(gaussian_hmm, HMM_Y, ("stay", "locs", "scale"))
+
+
+@pytest.mark.slow
+def test_nuts_on_the_enumerated_mixture_matches_numpyro(backend, mixture_reference):
+    post = ppl.infer(gaussian_mixture_enum, "nuts", args=(MIXTURE_Y,), num_warmup=500,
+                     num_samples=1000, num_chains=2, progress=False, seed=0)  # fmt: skip
+    assert post.samples["z"].shape == (2, 1000, 100)
+    assert_matches(relabel(post.samples), mixture_reference)
+
+
+@pytest.mark.slow
+def test_nuts_on_the_hmm_matches_numpyro(backend, hmm_reference):
+    post = ppl.infer(gaussian_hmm, "nuts", args=(HMM_Y,), num_warmup=500, num_samples=1000,
+                     num_chains=2, progress=False, seed=0)  # fmt: skip
+    assert_matches({k: post.samples[k] for k in hmm_reference}, hmm_reference)
+
+
+def test_svi_on_the_enumerated_mixture(mixture_reference):
+    # a Gaussian guide is not the posterior: its means are held to 0.5 posterior sd of the
+    # reference (a variational error, not a Monte Carlo one; the fit is ~0.1 sd off here)
+    with ppl.backend("numpyro"):
+        post = ppl.infer(gaussian_mixture_enum, "svi", args=(MIXTURE_Y,), num_steps=1500,
+                         progress=False, seed=0)  # fmt: skip
+    got, ref = _moments(relabel(post.samples)), _moments(mixture_reference)
+    for k in ref:
+        assert np.all(np.abs(got[k][0] - ref[k][0]) <= 0.5 * ref[k][2]), (k, got[k][0], ref[k][0])
+    # the assignments: drawn per draw from p(z | y, params), so their frequencies estimate the
+    # average responsibilities at the same draws; per point and state an sd of at most
+    # 0.5 / sqrt(1000) = 0.016, so a total variation over 0.1 at any of the 100 points would be
+    # a > 3-sigma error in two states at once
+    assert post.samples["z"].shape == (1, 1000, 100)
+    assert post.to_arviz().posterior["z"].shape == (1, 1000, 100)
+    w, loc, sc = (post.samples[k][0] for k in ("weights", "locs", "scales"))
+    log_r = np.log(w[:, None, :]) + norm(loc[:, None, :], sc[:, None, :]).logpdf(
+        MIXTURE_Y[None, :, None]
+    )
+    exact = np.exp(log_r - logsumexp(log_r, axis=-1, keepdims=True)).mean(axis=0)
+    freq = np.stack([(post.samples["z"][0] == k).mean(axis=0) for k in range(3)], axis=-1)
+    assert 0.5 * np.abs(freq - exact).sum(axis=-1).max() <= 0.1
+
+
+def _forward_backward(y, stay, locs, scale):
+    """``P(x_t = k | y, params)`` by the forward-backward algorithm, in numpy."""
+    log_z, log_alpha = hmm_forward(y, stay, locs, scale)
+    with np.errstate(divide="ignore"):
+        log_trans = np.log(hmm_transition(np.asarray(stay)))
+    log_emit = norm(locs, scale).logpdf(y[:, None])
+    log_beta = np.zeros_like(log_alpha)
+    for t in range(len(y) - 2, -1, -1):
+        log_beta[t] = logsumexp(log_trans + log_emit[t + 1] + log_beta[t + 1], axis=1)
+    return np.exp(log_alpha + log_beta - log_z)
+
+
+@pytest.mark.slow
+def test_discrete_draws_match_forward_backward(hmm_reference):
+    # Per continuous draw, the states are drawn from p(x | y, params) exactly, so their
+    # frequencies estimate the average of the forward-backward marginals at the same draws,
+    # with independent multinomial errors: per (t, k) an sd of at most 0.5 / sqrt(n), n = 400
+    # draws, so a total variation (half the L1 distance over 3 states) above 0.05 at any of the
+    # 40 steps is a > 3-sigma event for two states at once.
+    with ppl.backend("pyro"):
+        post = ppl.infer(gaussian_hmm, "nuts", args=(HMM_Y,), num_warmup=200, num_samples=200,
+                         num_chains=2, progress=False, seed=0)  # fmt: skip
+    n = 400
+    states = np.stack([post.samples[f"x_{t}"].reshape(n) for t in range(len(HMM_Y))], axis=1)
+    freq = np.stack([(states == k).mean(axis=0) for k in range(3)], axis=1)
+    stay, locs = post.samples["stay"].reshape(n, 3), post.samples["locs"].reshape(n, 3)
+    scale = post.samples["scale"].reshape(n)
+    exact = np.mean(
+        [_forward_backward(HMM_Y, stay[i], locs[i], scale[i]) for i in range(n)], axis=0
+    )
+    tv = 0.5 * np.abs(freq - exact).sum(axis=1)
+    assert tv.max() <= 0.05, tv.max()
+
+
+def test_numpyro_warns_where_it_cannot_draw_a_chain_of_states():
+    # 3^12 joint states: over NumPyro's limit for infer_discrete (it contracts them at once)
+    from ppl.inference.driver import _discrete_samples
+
+    problem = ppl.get_backend("numpyro").problem(gaussian_hmm, (HMM_Y[:12],))
+    assert problem.enumerated == tuple(f"x_{t}" for t in range(12))
+    assert problem.sample_discrete is None
+    with pytest.warns(UserWarning, match=r"'x_0'.*backend='pyro'"):
+        assert _discrete_samples("nuts", problem, None, None) == {}
+
+
+def _guide(y):
+    ppl.sample("weights", ppl.dist.Dirichlet(ppl.ops.ones(3)))
+
+
+@pytest.mark.parametrize("options", [{"guide": _guide}, {"init": "median"}], ids=str)
+def test_svi_fitting_the_model_itself_refuses_enumerated_sites(backend, options):
+    with pytest.raises(ppl.errors.ModelError, match=r"'z'.*enumerated.*guide='normal'.*gibbs"):
+        ppl.infer(gaussian_mixture_enum, "svi", args=(MIXTURE_Y,), num_steps=10,
+                  progress=False, **options)  # fmt: skip
