@@ -50,7 +50,9 @@ class Capabilities:
     turn early stopping off); convergence_rule: the rule in words, for the warning when the
     budget runs out first. shares_compiled_steps: ``step``, ``sample`` and the start depend on
     the problem, the options and the state alone, so the driver compiles them once per
-    process for the model and the data's shapes.
+    process for the model and the data's shapes. discrete: the algorithm updates discrete
+    latent sites itself, so ``ppl.infer`` builds the problem with them in its layout
+    (``Problem.discrete``) rather than refuse them.
     """
 
     kind: str
@@ -58,6 +60,7 @@ class Capabilities:
     stops_early: bool = False
     convergence_rule: str = ""
     shares_compiled_steps: bool = False
+    discrete: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
