@@ -47,6 +47,9 @@ class ModelSpec:
     enumerate : bool
         The model has discrete latent sites marked ``infer={"enumerate": "parallel"}``; it needs an
         enumeration-aware algorithm and cannot be turned into a flat continuous ``Problem``.
+    discrete : tuple of str
+        The model's discrete latent sites that are not enumerated; it runs with ``gibbs``
+        (``backend.problem(..., discrete=True)`` keeps them in the layout).
     """
 
     name: str
@@ -60,6 +63,7 @@ class ModelSpec:
     log_z: float | None = None
     guide: Callable | None = None
     enumerate: bool = False
+    discrete: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not getattr(self.model, "__ppl_converts_args__", False):
