@@ -32,6 +32,7 @@ __all__ = [
     "check_enumerable",
     "check_observed_shape",
     "enumerated_sites",
+    "integer_bounds",
     "latent_sites",
     "max_plate_nesting",
     "observed_values",
@@ -88,9 +89,10 @@ def check_observed_shape(name: str, value_shape, dist_shape, batch_shape) -> Non
     )
 
 
-def latent_sites(trace, subsample_plates, skip=(), data=None) -> list:
+def latent_sites(trace, subsample_plates, skip=(), data=None, discrete=False) -> list:
     """The latent sample sites of a backend's trace (a mapping of name to site dict), after
-    checking that every site is one a ``Problem`` can represent.
+    checking that every site is one a ``Problem`` can represent. ``discrete``: keep discrete
+    latent sites (for an algorithm that updates them itself) rather than refuse them.
 
     ``data``: the model's arguments ``(args, kwargs)``. An observed value with NaN or inf (and
     no ``obs_mask``) is an error when it is data the user passed: a numpy array, or a model
@@ -113,7 +115,9 @@ def latent_sites(trace, subsample_plates, skip=(), data=None) -> list:
             continue
         if site["infer"].get("is_auxiliary", False):
             continue
-        if fn.support.is_discrete:
+        if fn.support.is_discrete and not (
+            discrete and site["infer"].get("enumerate") != "parallel"
+        ):  # enumerated, or refused naming both fixes; gibbs keeps the others
             check_enumerable(name, site, subsample_plates)
             continue
         local = [f.name for f in site["cond_indep_stack"] if f.name in subsample_plates]
@@ -180,6 +184,23 @@ def max_plate_nesting(trace) -> int:
         if frame.dim is not None
     ]
     return -min(dims) if dims else 0
+
+
+def integer_bounds(support, shape) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(low, high)``, float arrays of ``shape``, of a discrete ``support`` that takes every
+    integer from ``low`` to ``high`` (``high`` is ``inf`` where unbounded), read from the
+    constraint (``boolean``, ``integer_interval``, ``integer_greater_than`` on either backend,
+    under ``independent``); ``None`` for any other (one-hot, multinomial)."""
+    while hasattr(support, "base_constraint"):
+        support = support.base_constraint
+    if type(support).__name__ == "_Boolean":
+        low, high = 0.0, 1.0
+    elif hasattr(support, "lower_bound"):
+        low, high = support.lower_bound, getattr(support, "upper_bound", math.inf)
+    else:
+        return None
+    as_array = lambda v: np.broadcast_to(to_numpy_any(v).astype(float), tuple(shape)).copy()
+    return as_array(low), as_array(high)
 
 
 def observed_values(trace, skip=()) -> dict:
@@ -296,6 +317,11 @@ class Problem:
     #: from its conditional given each of the ``n`` points ``zs`` (``temperature=0``: the
     #: most probable joint assignment, Viterbi for a chain); ``None`` without enumerated sites
     sample_discrete: Callable | None = field(default=None, repr=False)
+    #: discrete latent sites kept in the layout (``problem(..., discrete=True)``), last in it:
+    #: ``{site: (low, high)}`` (``integer_bounds``, ``None`` where unknown). Their coordinates
+    #: of ``z`` hold the values themselves (no transform, no Jacobian); the potential rounds
+    #: them and holds them to the support, then conditions the model on them.
+    discrete: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.constrain_many is None:
@@ -329,6 +355,12 @@ class Problem:
         """Length of the flat unconstrained vector."""
         return self.layout.dim
 
+    @property
+    def continuous_dim(self) -> int:
+        """Length of the continuous head of ``z`` (all of it without ``discrete`` sites)."""
+        sizes = dict(zip(self.layout.names, self.layout.sizes))
+        return self.dim - sum(sizes[name] for name in self.discrete)
+
     def unravel(self, z) -> dict:
         """``{site: unconstrained value}`` from ``z``."""
         return self.layout.unravel(z, self.backend.xp)
@@ -343,6 +375,9 @@ class Problem:
         for attempt in range(max_tries):
             if strategy == "uniform":
                 draw = self.backend.uniform(keys[attempt], (self.dim,), -2.0, 2.0)
+                if self.discrete:  # the discrete sites' values from a prior draw
+                    tail = self.unconstrain(self.sample_prior(keys[attempt]))[self.continuous_dim :]
+                    draw = self.backend.xp.concat([draw[: self.continuous_dim], tail])
                 values = {
                     k: v for k, v in self.constrain_one(draw).items() if k in self.layout.names
                 }

@@ -94,6 +94,7 @@ class Runtime(abc.ABC):
         init_values=None,
         compile=False,
         minibatch=False,
+        discrete=False,
     ):
         """Turn a model program into a ``Problem`` (see ``ppl.backends.problem``).
 
@@ -102,14 +103,22 @@ class Runtime(abc.ABC):
         the potential's value and gradient where the backend can (torch: ``torch.compile``; JAX
         always compiles). ``minibatch``: the algorithm will take minibatch gradients, so
         prepare them now (torch: record the minibatch potential, timed in
-        ``compile_seconds``).
+        ``compile_seconds``). ``discrete``: keep the model's discrete latent sites in the
+        layout (``Problem.discrete``), for an algorithm that updates them itself (``gibbs``);
+        without it a discrete latent site is refused.
         """
         from . import bind
 
         args, kwargs = self.convert_args(args, kwargs)
         try:
             return self._build_problem(
-                bind(model, self.name), args, kwargs, dict(init_values or {}), compile, minibatch
+                bind(model, self.name),
+                args,
+                kwargs,
+                dict(init_values or {}),
+                compile,
+                minibatch,
+                discrete,
             )
         except PPLError:
             raise
@@ -128,6 +137,7 @@ class Runtime(abc.ABC):
         init_values: dict,
         compile: bool,
         minibatch: bool,
+        discrete: bool = False,
     ):
         """The backend's half of ``problem``: arguments are converted, ``model`` is bound."""
 

@@ -52,7 +52,9 @@ class Capabilities:
     the problem, the options and the state alone, so the driver compiles them once per
     process for the model and the data's shapes. data_parallel: the algorithm takes its
     minibatch gradients from ``ppl.inference.data_parallel.gradient``, so ``devices=N``
-    splits each minibatch over ``N`` devices.
+    splits each minibatch over ``N`` devices. discrete: the algorithm updates discrete
+    latent sites itself, so ``ppl.infer`` builds the problem with them in its layout
+    (``Problem.discrete``) rather than refuse them.
     """
 
     kind: str
@@ -61,6 +63,7 @@ class Capabilities:
     convergence_rule: str = ""
     shares_compiled_steps: bool = False
     data_parallel: bool = False
+    discrete: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:

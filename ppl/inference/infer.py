@@ -108,8 +108,9 @@ def infer(
         args, kwargs = chosen.to_device((args, kwargs), target)
         sizes = minibatch_sizes(opts.batch_size) if minibatch else {}
         problem = _build_problem(
-            chosen, sizes, model, args, kwargs, init_values, compile, minibatch
-        )
+            chosen, sizes, model, args, kwargs, init_values, compile, minibatch,
+            capabilities.discrete,
+        )  # fmt: skip
         if problem.dim == 0:
             raise ModelError(
                 f"{spec.name!r} needs at least one latent (unobserved, continuous) sample site; "
@@ -135,7 +136,15 @@ def infer(
 
 
 def _build_problem(
-    backend, sizes, model, args, kwargs, init_values=None, compile=False, minibatch=False
+    backend,
+    sizes,
+    model,
+    args,
+    kwargs,
+    init_values=None,
+    compile=False,
+    minibatch=False,
+    discrete=False,
 ):
     """``backend.problem(model, ...)``, with the plate subsample sizes ``{plate: size}`` that
     the algorithm sets for the user (a minibatch algorithm's ``batch_size``) in effect whenever
@@ -145,7 +154,13 @@ def _build_problem(
     model, so predictive draws cover the whole data set."""
     if not sizes:
         return backend.problem(
-            model, args, kwargs, init_values=init_values, compile=compile, minibatch=minibatch
+            model,
+            args,
+            kwargs,
+            init_values=init_values,
+            compile=compile,
+            minibatch=minibatch,
+            discrete=discrete,
         )
 
     @functools.wraps(model)

@@ -82,6 +82,7 @@ _BUILTIN: tuple[AlgorithmSpec, ...] = (
     AlgorithmSpec("ais", "diffusion", "ppl.inference.diffusion.ais", "Annealed importance (MALA)"),
     AlgorithmSpec("snf", "flow", "ppl.inference.flows.snf", "Stochastic normalizing flow"),
     AlgorithmSpec("realnvp", "flow", "ppl.inference.flows.realnvp", "RealNVP normalizing flow"),
+    AlgorithmSpec("gibbs", "gibbs", "ppl.inference.gibbs.gibbs", "Discrete Gibbs + HMC (HMCGibbs)"),
 )
 
 #: names no longer registered: ``{old name: why, naming the new one}``

@@ -57,6 +57,8 @@ _REGISTRY: dict[str, str | Callable[[], ModelSpec]] = {
     "rezende_u4": _P + "energies:u4_spec",
     "gp_regression": _P + "gp:exact_gp_spec",
     "svgp_classification": _P + "gp_gpytorch:svgp_spec",
+    "change_point": _P + "discrete:change_point_spec",
+    "zero_inflated_poisson": _P + "discrete:zero_inflated_poisson_spec",
 }
 _POSTERIORDB = (
     "eight_schools-eight_schools_noncentered",

@@ -48,6 +48,9 @@ class ModelSpec:
         The model has discrete latent sites marked ``infer={"enumerate": "parallel"}``; its
         ``Problem`` sums them out (``Problem.enumerated``) and ``Posterior.samples`` holds
         their draws.
+    discrete : tuple of str
+        The model's discrete latent sites that are not enumerated; it runs with ``gibbs``
+        (``backend.problem(..., discrete=True)`` keeps them in the layout).
     """
 
     name: str
@@ -61,6 +64,7 @@ class ModelSpec:
     log_z: float | None = None
     guide: Callable | None = None
     enumerate: bool = False
+    discrete: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not getattr(self.model, "__ppl_converts_args__", False):

@@ -31,6 +31,8 @@ LOG_EVIDENCE = -0.5 * (
 QUICK = {
     "nuts": {"num_warmup": 300, "num_samples": 1000},
     "hmc": {"num_warmup": 300, "num_samples": 1000},
+    # no discrete site here: gibbs runs as HMC on mu
+    "gibbs": {"num_warmup": 300, "num_samples": 1000, "num_steps": 5},
     "svi": {"num_steps": 1500, "num_samples": 2000, "lr": 0.02, "map_steps": 300},
     # SG-MCMC: step sizes with eps * 21 (the posterior precision) / 2 ~ 0.2: ESS ~ 200 per 2000
     # draws and a step-size bias of the sd under 6% (tests/inference/test_sgmcmc.py derives it)

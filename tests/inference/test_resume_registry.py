@@ -32,6 +32,7 @@ TINY = {
     # killed inside warmup, while the step size still adapts
     "nuts": dict(num_warmup=15, num_samples=10),
     "hmc": dict(num_warmup=15, num_samples=10, num_steps=3),
+    "gibbs": dict(num_warmup=15, num_samples=10, num_steps=3),
     "svi": dict(num_steps=20, num_samples=10, map_iterations=20, tol=0),
     **{
         name: dict(num_blocks=1, hidden=(4,), num_steps=20, batch_size=4, num_samples=10)

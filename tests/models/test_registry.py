@@ -72,6 +72,9 @@ SHAPES = {
     "nes2000-nes": {"beta": (9,), "sigma": ()},
     "arK-arK": {"alpha": (), "beta": (5,), "sigma": ()},
     "low_dim_gauss_mix-low_dim_gauss_mix": {"mu": (2,), "sigma": (2,), "theta": ()},
+    # discrete latent sites (not enumerated): their Problem keeps them (discrete=True)
+    "change_point": {"early_rate": (), "late_rate": (), "tau": ()},
+    "zero_inflated_poisson": {"beta": (2,), "gate": (), "zero": (100,)},
 }
 
 
@@ -103,7 +106,10 @@ def test_model_contract_on_every_declared_backend(name, float64):
         with ppl.backend(backend_name) as backend, warnings.catch_warnings():
             # GPyTorch's pyro.module under the Problem's substitute warns about parameter names
             warnings.simplefilter("ignore", UserWarning)
-            problem = backend.problem(spec.model, spec.args, spec.kwargs)
+            problem = backend.problem(
+                spec.model, spec.args, spec.kwargs, discrete=bool(spec.discrete)
+            )
+            assert tuple(problem.discrete) == spec.discrete
             z = problem.init(backend.key(0))
             assert math.isfinite(float(problem.potential(z)))
             prior = problem.sample_prior(backend.key(1))

@@ -100,7 +100,9 @@ class NumPyroBackend(Backend):
         }
 
     # ---- models
-    def _build_problem(self, model, args, kwargs, init_values, compile=False, minibatch=False):
+    def _build_problem(
+        self, model, args, kwargs, init_values, compile=False, minibatch=False, discrete=False
+    ):
         from .problem import build_problem  # compile, minibatch: jit does both when first called
 
-        return build_problem(self, model, args, kwargs, init_values)
+        return build_problem(self, model, args, kwargs, init_values, discrete=discrete)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from numpyro.distributions.transforms import biject_to
-from numpyro.handlers import block, seed, substitute, trace
+from numpyro.handlers import block, condition, seed, substitute, trace
 from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 from numpyro.primitives import Messenger, _subsample_fn
 
@@ -26,6 +26,7 @@ from ..problem import (
     FlatLayout,
     Problem,
     enumerated_sites,
+    integer_bounds,
     latent_sites,
     max_plate_nesting,
     observed_values,
@@ -89,16 +90,24 @@ def prototype_trace(model, args, kwargs):
     return proto, subsample_plates
 
 
-def build_problem(backend, model, args, kwargs, init_values) -> Problem:
+def build_problem(backend, model, args, kwargs, init_values, discrete=False) -> Problem:
     """The model's ``Problem``: its structure (sites, supports, plates) from one prototype run,
     its functions closed over ``args``/``kwargs``; ``Problem.with_data`` binds the same
-    structure to other data of the same shapes without running the model again."""
+    structure to other data of the same shapes without running the model again.
+    ``discrete``: the discrete latent sites go last in the layout (``Problem.discrete``)."""
     proto, subsample_plates = prototype_trace(model, args, kwargs)
-    latent = latent_sites(proto, subsample_plates, data=(args, kwargs))
-    transforms = {site["name"]: biject_to(site["fn"].support) for site in latent}
+    latent = latent_sites(proto, subsample_plates, data=(args, kwargs), discrete=discrete)
+    continuous = [s for s in latent if not s["fn"].support.is_discrete]
+    transforms = {site["name"]: biject_to(site["fn"].support) for site in continuous}
+    discretes = {
+        s["name"]: _Discrete(jnp.result_type(s["value"]), jnp.shape(s["value"]), s["fn"].support)
+        for s in latent
+        if s["fn"].support.is_discrete
+    }
     layout = FlatLayout(
-        tuple(transforms),
-        tuple(tuple(transforms[s["name"]].inverse_shape(jnp.shape(s["value"]))) for s in latent),
+        tuple(transforms) + tuple(discretes),
+        tuple(tuple(transforms[s["name"]].inverse_shape(jnp.shape(s["value"]))) for s in continuous)
+        + tuple(d.shape for d in discretes.values()),
     )
     has_deterministic = any(site["type"] == "deterministic" for site in proto.values())
     enumerated = enumerated_sites(proto)
@@ -119,12 +128,13 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
         observed=observed_values(proto),
         init_values={k: jnp.asarray(v) for k, v in init_values.items()},
         enumerated=enumerated,
+        discrete={name: d.bounds for name, d in discretes.items()},
     )
     fixed = {}
 
     def bind_data(args, kwargs) -> Problem:
         functions = _functions(
-            model, args, kwargs, transforms, layout, subsample_plates, first_enum_dim
+            model, args, kwargs, transforms, layout, subsample_plates, discretes, first_enum_dim
         )
         if "supports" not in fixed:  # checked once, at the prototype's data
             fixed["supports"] = _same_values(
@@ -149,8 +159,25 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
     return bind_data(args, kwargs)
 
 
-def _functions(model, args, kwargs, transforms, layout, subsample_plates, first_enum_dim) -> dict:
-    """The ``Problem``'s functions of ``model(*args, **kwargs)``, for a fixed structure
+class _Discrete:
+    """A discrete latent site kept in the layout: its dtype, shape and support's bounds."""
+
+    def __init__(self, dtype, shape, support):
+        self.dtype, self.shape = dtype, tuple(shape)
+        self.bounds = integer_bounds(support, self.shape)
+
+    def value(self, u):
+        """The site's value from its coordinates ``u``: rounded, held to the support."""
+        if self.bounds is not None:
+            u = jnp.clip(jnp.round(u), self.bounds[0], self.bounds[1])
+        return u.astype(self.dtype)
+
+
+def _functions(
+    model, args, kwargs, transforms, layout, subsample_plates, discretes, first_enum_dim
+) -> dict:
+    """The ``Problem``'s functions of ``model(*args, **kwargs)``, for a fixed structure;
+    the model is conditioned on the values of the ``discretes`` sites held in ``z``
     (``first_enum_dim``: where enumeration starts, ``None`` for a model without enumerated
     sites)."""
     enumerates = first_enum_dim is not None
@@ -161,39 +188,56 @@ def _functions(model, args, kwargs, transforms, layout, subsample_plates, first_
         with plate_subsample_sizes(dict.fromkeys(subsample_plates)):
             return model(*args, **kwargs)
 
-    def potential(z, key=None):
+    def split(z):  # {continuous site: unconstrained value}, {discrete site: value}
         params = layout.unravel(z, jnp)
+        return params, {name: d.value(params.pop(name)) for name, d in discretes.items()}
+
+    def conditioned(fn, values):
+        return condition(fn, data=values) if values else fn
+
+    def potential(z, key=None):
+        params, values = split(z)
         fast = key is not None and subsample_plates
         target = seed(_FastSubsample(model), key) if fast else full_model
         if enumerates:
             target = enum(target, first_available_dim=first_enum_dim)
         with block():  # isolated: callers' handlers (an outer SVI trace, say) never see it
-            return potential_energy(target, args, kwargs, params, enum=enumerates)
+            return potential_energy(
+                conditioned(target, values), args, kwargs, params, enum=enumerates
+            )
 
     def part_potential(z, key, part, num_parts):
         # each plate takes a slice of 1/num_parts of its minibatch, so its log-likelihood is
         # scaled by num_parts times N/B; the division by num_parts gives the slice its share
         # of the minibatch potential and every other term (prior, Jacobians) 1/num_parts
-        params = layout.unravel(z, jnp)
+        params, values = split(z)
         sizes = {name: batch // num_parts for name, (_, batch) in subsample_plates.items()}
         with block(), plate_subsample_sizes(sizes):
-            target = seed(_PartSubsample(model, part, num_parts), key)
+            target = conditioned(seed(_PartSubsample(model, part, num_parts), key), values)
             if enumerates:
                 target = enum(target, first_available_dim=first_enum_dim)
             return potential_energy(target, args, kwargs, params, enum=enumerates) / num_parts
 
     def constrain_one(z):
-        params = layout.unravel(z, jnp)
-        target = seed(full_model, 0) if enumerates else full_model  # draws discrete sites
-        return constrain_fn(target, args, kwargs, params, return_deterministic=True)
+        params, values = split(z)
+        target = conditioned(full_model, values)
+        target = seed(target, 0) if enumerates else target  # draws discrete sites
+        return {
+            **constrain_fn(target, args, kwargs, params, return_deterministic=True),
+            **values,
+        }
 
     def unconstrain_fixed(values, batch_ndim=0):
         parts = {name: t.inv(jnp.asarray(values[name])) for name, t in transforms.items()}
+        parts.update({name: _as_float(values[name]) for name in discretes})
         return layout.ravel(parts, jnp, batch_ndim)
 
     def unconstrain_one(values):  # through each site's support at these very values
-        values = {name: jnp.asarray(values[name]) for name in layout.names}
-        return layout.ravel(unconstrain_fn(full_model, args, kwargs, values), jnp)
+        fixed = {name: discretes[name].value(_as_float(values[name])) for name in discretes}
+        values = {name: jnp.asarray(values[name]) for name in transforms}
+        parts = unconstrain_fn(conditioned(full_model, fixed), args, kwargs, values)
+        parts.update({name: _as_float(v) for name, v in fixed.items()})
+        return layout.ravel(parts, jnp)
 
     def unconstrain(values, batch_ndim=0):
         one = unconstrain_one
@@ -215,9 +259,8 @@ def _functions(model, args, kwargs, transforms, layout, subsample_plates, first_
         }
 
     def transforms_only(z):  # the constrained latent values, without running the model
-        return {
-            name: t(u) for (name, t), u in zip(transforms.items(), layout.unravel(z, jnp).values())
-        }
+        params, values = split(z)
+        return {**{name: t(params[name]) for name, t in transforms.items()}, **values}
 
     def sample_discrete_one(z, key, temperature):
         values = {k: v for k, v in constrain_one(z).items() if k in layout.names}
@@ -249,6 +292,11 @@ def _functions(model, args, kwargs, transforms, layout, subsample_plates, first_
         site_log_probs=site_log_probs,
         transforms_only=transforms_only,
     )
+
+
+def _as_float(value):
+    value = jnp.asarray(value)
+    return value if jnp.issubdtype(value.dtype, jnp.floating) else value.astype(float)
 
 
 def _same_values(constrain_one, transforms_only, layout) -> bool:

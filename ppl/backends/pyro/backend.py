@@ -96,9 +96,18 @@ class PyroBackend(Backend):
         return {k: np.stack(v) for k, v in out.items()}
 
     # ---- models
-    def _build_problem(self, model, args, kwargs, init_values, compile=False, minibatch=False):
+    def _build_problem(
+        self, model, args, kwargs, init_values, compile=False, minibatch=False, discrete=False
+    ):
         from .problem import build_problem
 
         return build_problem(
-            self, model, args, kwargs, init_values, compile=compile, minibatch=minibatch
+            self,
+            model,
+            args,
+            kwargs,
+            init_values,
+            compile=compile,
+            minibatch=minibatch,
+            discrete=discrete,
         )

@@ -41,6 +41,7 @@ from ..problem import (
     FlatLayout,
     Problem,
     enumerated_sites,
+    integer_bounds,
     latent_sites,
     max_plate_nesting,
     observed_values,
@@ -109,15 +110,49 @@ def _record(neg_log_joint, z0, indices0, sizes):
         return None
 
 
+class _Discrete:
+    """A discrete latent site kept in the layout: its dtype, shape and support's bounds."""
+
+    def __init__(self, dtype, shape, support):
+        self.dtype, self.shape = dtype, tuple(shape)
+        self.bounds = integer_bounds(support, self.shape)
+        if self.bounds is not None:
+            self.low, self.high = (torch.as_tensor(b) for b in self.bounds)
+
+    def value(self, u):
+        """The site's value from its coordinates ``u``: rounded, held to the support."""
+        if self.bounds is not None:
+            low, high = self.low.to(u), self.high.to(u)
+            u = torch.minimum(torch.maximum(torch.round(u), low), high)
+        return u.to(self.dtype)
+
+
 def build_problem(
-    backend, model, args, kwargs, init_values, record=True, compile=False, minibatch=False
+    backend,
+    model,
+    args,
+    kwargs,
+    init_values,
+    record=True,
+    compile=False,
+    minibatch=False,
+    discrete=False,
 ) -> Problem:
     proto, subsample_plates, plates = prototype_trace(model, args, kwargs)
-    latent = latent_sites(proto.nodes, subsample_plates, skip=plates, data=(args, kwargs))
-    transforms = {site["name"]: biject_to(site["fn"].support) for site in latent}
+    latent = latent_sites(
+        proto.nodes, subsample_plates, skip=plates, data=(args, kwargs), discrete=discrete
+    )
+    continuous = [s for s in latent if not s["fn"].support.is_discrete]
+    transforms = {site["name"]: biject_to(site["fn"].support) for site in continuous}
+    discretes = {
+        s["name"]: _Discrete(s["value"].dtype, s["value"].shape, s["fn"].support)
+        for s in latent
+        if s["fn"].support.is_discrete
+    }
     layout = FlatLayout(
-        tuple(transforms),
-        tuple(tuple(transforms[s["name"]].inverse_shape(s["value"].shape)) for s in latent),
+        tuple(transforms) + tuple(discretes),
+        tuple(tuple(transforms[s["name"]].inverse_shape(s["value"].shape)) for s in continuous)
+        + tuple(d.shape for d in discretes.values()),
     )
     enumerated = enumerated_sites(proto.nodes)
     first_enum_dim = -max_plate_nesting(proto.nodes) - 1
@@ -132,6 +167,7 @@ def build_problem(
         for name, t in transforms.items():
             values[name] = t(uncon[name])
             log_det = log_det + t.log_abs_det_jacobian(uncon[name], values[name]).sum()
+        values.update({name: d.value(uncon[name]) for name, d in discretes.items()})
         return values, log_det
 
     # a Problem holds pyro.param sites fixed at their current values
@@ -157,6 +193,8 @@ def build_problem(
 
     def unconstrain(values, batch_ndim=0):
         parts = {name: t.inv(torch.as_tensor(values[name])) for name, t in transforms.items()}
+        dtype = torch.get_default_dtype()
+        parts.update({name: torch.as_tensor(values[name]).to(dtype) for name in discretes})
         return layout.ravel(parts, xp, batch_ndim)
 
     if layout.dim:  # the model at a point away from the prototype: have its supports moved?
@@ -166,7 +204,7 @@ def build_problem(
         except Exception:  # noqa: BLE001 - a model that fails there fails, and is named, later
             away = None
         if away is not None:
-            _check_fixed_supports(proto, away, layout.names)
+            _check_fixed_supports(proto, away, tuple(transforms))
 
     def sample_prior(key):
         with keys.global_seed(key):
@@ -312,6 +350,7 @@ def build_problem(
         part_potential=part_potential,
         enumerated=enumerated,
         sample_discrete=sample_discrete if enumerated else None,
+        discrete={name: d.bounds for name, d in discretes.items()},
     )
 
 
