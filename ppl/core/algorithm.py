@@ -50,7 +50,9 @@ class Capabilities:
     turn early stopping off); convergence_rule: the rule in words, for the warning when the
     budget runs out first. shares_compiled_steps: ``step``, ``sample`` and the start depend on
     the problem, the options and the state alone, so the driver compiles them once per
-    process for the model and the data's shapes.
+    process for the model and the data's shapes. compiles_step: ``step`` is array operations
+    alone (no Python reads of array values), so ``compile=True`` compiles it on its own on
+    backends that run the loop eagerly (``ArrayBackend.compile_step``).
     """
 
     kind: str
@@ -58,6 +60,7 @@ class Capabilities:
     stops_early: bool = False
     convergence_rule: str = ""
     shares_compiled_steps: bool = False
+    compiles_step: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -105,7 +108,9 @@ class RunConfig:
     num_warmup: steps discarded before the first kept one. thinning: keep every n-th step
     after warmup. num_samples: draws kept per chain (``"mcmc"``) or drawn from the fit.
     total_steps: steps the loop runs per chain (``num_warmup + num_samples * thinning`` for
-    ``"mcmc"``, the option ``num_steps`` for ``"fit"``).
+    ``"mcmc"``, the option ``num_steps`` for ``"fit"``). compile_step: compile the step on its
+    own where the backend runs the loop eagerly (``compile=True`` with an algorithm whose
+    ``Capabilities.compiles_step``).
     """
 
     total_steps: int
@@ -120,6 +125,7 @@ class RunConfig:
     checkpoint_every: int | None = None
     checkpoint_path: str | None = None
     resume_from: str | None = None
+    compile_step: bool = False
 
     @classmethod
     def for_options(cls, kind: str, options, **settings) -> RunConfig:
