@@ -69,6 +69,21 @@ def test_a_recorded_cmcd_step_gives_the_eager_step_to_rounding():
         torch.testing.assert_close(got, want.detach(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "method, model_name, options",
+    [
+        ("snf", "double_well", dict(num_blocks=1, hidden=(8,), mc_steps=2, warm_start=False)),
+        # AIS's state holds no optimizer (None leaves); its MALA moves accept with a select
+        ("ais", "funnel", dict(K=3, init_q0="prior", warm_start=False)),
+    ],
+)
+def test_snf_and_ais_steps_record_and_give_the_eager_numbers(method, model_name, options):
+    spec = ppl.models.get(model_name)
+    runs = _both(method, spec.args, spec.kwargs, model=spec.model, batch_size=8, num_steps=3,
+                 num_samples=16, **options)  # fmt: skip
+    np.testing.assert_array_equal(runs[True].sample_stats["loss"], runs[False].sample_stats["loss"])
+
+
 def _random_step(state, key):
     a, b, c = ARRAYS.split(key, 3)
     noise = ARRAYS.normal(a, (3,)) + ARRAYS.uniform(b, (3,), -1.0, 1.0)

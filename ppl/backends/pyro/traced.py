@@ -137,6 +137,10 @@ class TracedStep:
         leaves, spec = pytree.tree_flatten(args)
         signature = (spec, tuple((tuple(v.shape), v.dtype) if torch.is_tensor(v) else ("value", v)
                                  for v in leaves))  # fmt: skip
+        try:
+            hash(signature)
+        except TypeError:  # a leaf that is neither an array nor a plain value
+            signature = ("unhashable",)
         if signature not in self._programs:
             start = time.perf_counter()
             self._programs[signature] = self._record(args, leaves, spec)
@@ -144,13 +148,21 @@ class TracedStep:
         program = self._programs[signature]
         if program is None:
             return self._f(*args)
-        graph, out_spec = program
-        tensors = [v for v in leaves if torch.is_tensor(v)]
-        return pytree.tree_unflatten(list(graph(*tensors)), out_spec)
+        graph, (out_spec, empty) = program
+        out = iter(graph(*[v for v in leaves if torch.is_tensor(v)]))
+        return pytree.tree_unflatten([None if e else next(out) for e in empty], out_spec)
 
     def _record(self, args, leaves, spec):
         from torch.fx.experimental.proxy_tensor import make_fx
 
+        if not all(torch.is_tensor(v) or v is None for v in leaves):
+            kinds = sorted({type(v).__name__ for v in leaves if not torch.is_tensor(v)})
+            warnings.warn(
+                f"compile=True: {self._name}'s step takes values that are not arrays "
+                f"({', '.join(kinds)}); it runs eagerly instead.",
+                stacklevel=5,
+            )
+            return None
         positions = [i for i, v in enumerate(leaves) if torch.is_tensor(v)]
         tensors = [leaves[i] for i in positions]
         out_spec = []
@@ -161,10 +173,10 @@ class TracedStep:
                 full[i] = v
             out = self._f(*pytree.tree_unflatten(full, spec))
             out_leaves, tree = pytree.tree_flatten(out)
-            out_spec.append(tree)
-            if not all(torch.is_tensor(v) for v in out_leaves):
-                raise TypeError("the step returns values that are not tensors")
-            return out_leaves
+            if not all(v is None or torch.is_tensor(v) for v in out_leaves):
+                raise TypeError("the step returns values that are neither tensors nor None")
+            out_spec.append((tree, [v is None for v in out_leaves]))
+            return [v for v in out_leaves if v is not None]
 
         try:
             with _recording(), warnings.catch_warnings():
@@ -173,7 +185,7 @@ class TracedStep:
                 script = torch.jit.freeze(
                     torch.jit.trace(graph, tuple(tensors), check_trace=False).eval()
                 )
-            eager = pytree.tree_leaves(self._f(*args))
+            eager = [v for v in pytree.tree_leaves(self._f(*args)) if v is not None]
             for _ in range(WARMUP_CALLS):  # the executor's profiling runs, timed here
                 script(*tensors)
             fast = list(script(*tensors))
