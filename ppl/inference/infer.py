@@ -49,7 +49,8 @@ def infer(
     (constrained) where the algorithm starts, for the sites named (a warm start; ``Problem.init``).
     ``chain_method``: ``"vectorized"`` (chains mapped with ``vmap`` on one device),
     ``"parallel"`` (one chain per device; JAX sees several host CPUs with
-    ``XLA_FLAGS=--xla_force_host_platform_device_count=N``) or ``"sequential"``; ``None`` (the
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=N``; on Pyro's CPU, one forked worker
+    process per chain, as Pyro's own MCMC does) or ``"sequential"``; ``None`` (the
     default): vectorized where the backend can map a model over chains (NumPyro), else
     sequential (Pyro). A method the backend or the devices cannot give warns and falls back.
     ``compile=True``: on Pyro, compile the SG-MCMC samplers' minibatch value and gradient with
