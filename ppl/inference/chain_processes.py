@@ -14,6 +14,7 @@ arithmetic is the sequential run's.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import pickle
 import traceback
@@ -41,6 +42,9 @@ def run_forked(fn: Callable[[int], object], count: int) -> list:
     """``[fn(0), ..., fn(count - 1)]``, each computed in its own forked process at once."""
     context = multiprocessing.get_context("fork")
     readers, workers = [], []
+    # the parent's objects out of the collector's reach while forking: a worker's collections
+    # would otherwise write to (and so copy) every page of the parent that holds an object
+    gc.freeze()
     try:
         for index in range(count):
             reader, writer = context.Pipe(duplex=False)
@@ -71,6 +75,7 @@ def run_forked(fn: Callable[[int], object], count: int) -> list:
             results.append(message[1])
         return results
     finally:
+        gc.unfreeze()
         for worker in workers:
             if worker.is_alive():
                 worker.terminate()
