@@ -72,7 +72,12 @@ def test_a_recorded_cmcd_step_gives_the_eager_step_to_rounding():
 @pytest.mark.parametrize(
     "method, model_name, options",
     [
-        ("snf", "double_well", dict(num_blocks=1, hidden=(8,), mc_steps=2, warm_start=False)),
+        pytest.param(  # the Metropolis moves between the blocks (6 s on the loaded VM)
+            "snf",
+            "double_well",
+            dict(num_blocks=1, hidden=(8,), mc_steps=2, warm_start=False),
+            marks=pytest.mark.slow,
+        ),
         # AIS's state holds no optimizer (None leaves); its MALA moves accept with a select
         ("ais", "funnel", dict(K=3, init_q0="prior", warm_start=False)),
     ],
