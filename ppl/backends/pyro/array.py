@@ -115,7 +115,7 @@ class TorchArrays(ArrayBackend):
         return traced.trace_step(f, name)
 
     def cond(self, pred, true_fn, false_fn, *operands):
-        if not traced.tracing():
+        if not (traced.tracing() and torch.is_tensor(pred)):
             return true_fn(*operands) if bool(pred) else false_fn(*operands)
         # recording a step: both branches, then a select (the taken one's values, exactly)
         taken, other = true_fn(*operands), false_fn(*operands)
