@@ -65,6 +65,18 @@ def to_numpy_any(x) -> np.ndarray:
     return np.asarray(x)
 
 
+class _Uncompiled:
+    """A step left as it is (``ArrayBackend.compile_step``'s default)."""
+
+    compile_seconds = 0.0
+
+    def __init__(self, f: Callable):
+        self._f = f
+
+    def __call__(self, *args):
+        return self._f(*args)
+
+
 class ArrayBackend(abc.ABC):
     """Arrays, autodiff, keys, trees, loops, optimizers and devices of one array library."""
 
@@ -124,6 +136,13 @@ class ArrayBackend(abc.ABC):
         cost is its compilation: compiled with less optimisation where the backend has the
         choice."""
         return f, 0.0
+
+    def compile_step(self, f: Callable, name: str = "step") -> Callable:
+        """An algorithm's step ``f(state, key) -> (state, info)`` compiled on its own, for
+        backends that run the driver's loop eagerly (torch: recorded as one graph at its first
+        call, ``compile=True``). The result has ``compile_seconds``, what compiling has cost so
+        far. Here ``f`` as it is: JAX compiles the whole loop around it."""
+        return _Uncompiled(f)
 
     @abc.abstractmethod
     def scan(self, f: Callable, init, xs=None, length: int | None = None):
@@ -217,6 +236,12 @@ class ArrayBackend(abc.ABC):
         from ..errors import BackendError
 
         raise BackendError(f"The {self.name} array layer has no data-parallel devices.")
+
+    def chain_processes(self, device) -> bool:
+        """Whether ``chain_method="parallel"`` can run one forked worker process per chain on
+        ``device`` (for a layer that runs its loop eagerly, where chains cannot share one
+        compiled program over devices)."""
+        return False
 
     @abc.abstractmethod
     def device_scope(self, device):

@@ -76,6 +76,9 @@ class Backend(Runtime):
     def precompile(self, f, *example_args, once: bool = False):
         return self.arrays.precompile(f, *example_args, once=once)
 
+    def compile_step(self, f, name="step"):
+        return self.arrays.compile_step(f, name)
+
     def scan(self, f, init, xs=None, length=None):
         return self.arrays.scan(f, init, xs, length)
 
@@ -134,6 +137,9 @@ class Backend(Runtime):
 
     def chain_shardings(self, device, num_chains):
         return self.arrays.chain_shardings(device, num_chains)
+
+    def chain_processes(self, device):
+        return self.arrays.chain_processes(device)
 
     def device_count(self, device):
         return self.arrays.device_count(device)

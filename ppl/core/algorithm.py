@@ -54,7 +54,9 @@ class Capabilities:
     minibatch gradients from ``ppl.inference.data_parallel.gradient``, so ``devices=N``
     splits each minibatch over ``N`` devices. discrete: the algorithm updates discrete
     latent sites itself, so ``ppl.infer`` builds the problem with them in its layout
-    (``Problem.discrete``) rather than refuse them.
+    (``Problem.discrete``) rather than refuse them. compiles_step: ``step`` is array operations
+    alone (no Python reads of array values), so ``compile=True`` compiles it on its own on
+    backends that run the loop eagerly (``ArrayBackend.compile_step``).
     """
 
     kind: str
@@ -64,6 +66,7 @@ class Capabilities:
     shares_compiled_steps: bool = False
     data_parallel: bool = False
     discrete: bool = False
+    compiles_step: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -113,7 +116,9 @@ class RunConfig:
     num_warmup: steps discarded before the first kept one. thinning: keep every n-th step
     after warmup. num_samples: draws kept per chain (``"mcmc"``) or drawn from the fit.
     total_steps: steps the loop runs per chain (``num_warmup + num_samples * thinning`` for
-    ``"mcmc"``, the option ``num_steps`` for ``"fit"``).
+    ``"mcmc"``, the option ``num_steps`` for ``"fit"``). compile_step: compile the step on its
+    own where the backend runs the loop eagerly (``compile=True`` with an algorithm whose
+    ``Capabilities.compiles_step``).
     """
 
     total_steps: int
@@ -129,6 +134,7 @@ class RunConfig:
     checkpoint_every: int | None = None
     checkpoint_path: str | None = None
     resume_from: str | None = None
+    compile_step: bool = False
 
     @classmethod
     def for_options(cls, kind: str, options, **settings) -> RunConfig:

@@ -3,8 +3,10 @@ after another (``RunConfig.chain_method``, as NumPyro's ``MCMC(chain_method=...)
 
 ``"parallel"`` places one chain per device: on JAX the stacked chain states are split over a
 device mesh along their leading axis and the data are replicated, so the one compiled chunk runs
-every chain on its own device. Where fewer devices are visible than chains, or the backend runs
-chains on one device, it warns and runs them as ``None`` would.
+every chain on its own device. On torch's CPU it runs one forked worker process per chain
+(``ChainPlan.processes``; as Pyro's own MCMC does), each with the keys it has one after
+another, so the draws are the sequential run's. Where fewer devices are visible than chains, or
+the backend can do neither, it warns and runs them as ``None`` would.
 
 >>> from ppl.inference.chains import check_chain_method
 >>> try:
@@ -28,10 +30,12 @@ CHAIN_METHODS = ("vectorized", "parallel", "sequential")
 
 class ChainPlan(NamedTuple):
     """``vectorize``: chains stacked and mapped with ``vmap``. ``shardings``: ``(replicated,
-    by_chain)`` placements where the stacked chains run one per device, else ``None``."""
+    by_chain)`` placements where the stacked chains run one per device, else ``None``.
+    ``processes``: each chain runs in its own forked worker process."""
 
     vectorize: bool
     shardings: tuple[Any, Any] | None = None
+    processes: bool = False
 
 
 def check_chain_method(chain_method: str | None) -> None:
@@ -55,6 +59,8 @@ def plan(backend, chain_method: str | None, device: str | None, num_chains: int)
         shardings = backend.chain_shardings(target, num_chains)
         if shardings is not None:
             return ChainPlan(True, shardings)
+        if backend.chain_processes(target):
+            return ChainPlan(False, processes=True)
         visible = backend.device_count(target)
         if visible >= num_chains:
             reason = f"the {backend.name} backend runs chains on one device"

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..core import Algorithm, Draws, RunConfig
 from ..errors import DivergenceError, UntrustedResultWarning
-from . import chains, checks, compiled, warm_start
+from . import chain_processes, chains, checks, compiled, warm_start
 from .checkpoint import Checkpoint
 from .posterior import LogZ, Posterior, resampling_index
 
@@ -85,13 +85,18 @@ class _Loop:
     ``Capabilities.shares_compiled_steps``. ``build(bound)`` is the ``Algorithm`` on the
     problem bound to the chunk's data."""
 
-    def __init__(self, spec, build, problem, options, capabilities, vectorize: bool):
+    def __init__(self, spec, build, problem, options, capabilities, vectorize: bool,
+                 compile_step: bool = False):  # fmt: skip
         backend = problem.backend
         mcmc = capabilities.kind == "mcmc"
+        self._steps = []  # the steps compiled on their own (``RunConfig.compile_step``)
 
         def chunk_of(bound):
             step = build(bound).step
             body_step = backend.vmap(step) if vectorize else step
+            if compile_step:
+                body_step = backend.compile_step(body_step, spec.name)
+                self._steps.append(body_step)
 
             def chunk(state, keys):
                 def body(carry, key):
@@ -102,13 +107,13 @@ class _Loop:
 
             return chunk
 
-        static = (spec.name, compiled.model_token(options), vectorize)
+        static = (spec.name, compiled.model_token(options), vectorize, compile_step)
         share = capabilities.shares_compiled_steps and static[1] is not None
         self._chunk = compiled.compiled(problem, "driver-chunk", chunk_of, static, share)
 
     @property
     def compile_seconds(self) -> float:
-        return self._chunk.compile_seconds
+        return self._chunk.compile_seconds + sum(s.compile_seconds for s in self._steps)
 
     def run_chunk(self, state, keys):
         return self._chunk(state, keys)
@@ -160,7 +165,7 @@ def _run_steps(spec, algorithm, build, problem, options, config, key, checkpoint
         loop_problem = problem.with_data(
             *backend.to_device((problem.args, dict(problem.kwargs)), replicated)
         )
-    loop = _Loop(spec, build, loop_problem, options, caps, vectorize)
+    loop = _Loop(spec, build, loop_problem, options, caps, vectorize, config.compile_step)
     step_keys = backend.split(run_key, total * num_chains)
     positions: list[list] = [[] for _ in groups]
     infos: list[list] = [[] for _ in groups]
@@ -174,38 +179,71 @@ def _run_steps(spec, algorithm, build, problem, options, config, key, checkpoint
     bar = _progress_bar(total * (1 if vectorize else num_chains), config.progress, spec.name)
     if bar is not None:
         bar.update(sum(progress_made))
-    interrupted, converged, run_seconds = False, False, 0.0
     # ``converged`` is ``None`` where the algorithm, or its options (svi's ``tol=0``), run
     # every step
     stops_early = algorithm.converged is not None
+    processes = layout.processes and len(groups) > 1
+    if processes and (checkpoint.every or checkpoint.resume_from):
+        warnings.warn(
+            "chain_method='parallel' with checkpoints: the workers cannot write one checkpoint "
+            "together, so the chains run one after another.",
+            stacklevel=4,
+        )
+        processes = False
+
+    chunked = bar is not None  # chunks for the bar (the same in a worker, which shows none)
+
+    def run_group(g: int, bar) -> tuple[float, float, bool]:
+        """All chunks of chain group ``g``; its run and compile seconds, and whether it
+        stopped early (converged)."""
+        seconds, compile_start, done = 0.0, loop.compile_seconds, progress_made[g]
+        every = checkpoint.every or (CONVERGENCE_CHECK_EVERY if stops_early else None)
+        for size in _chunk_sizes(total - done, chunked, every):
+            keys = _chunk_keys(backend, step_keys, g, done, size, num_chains, vectorize)
+            t0 = time.perf_counter()
+            compile_before = loop.compile_seconds
+            groups[g], (pos, info) = loop.run_chunk(groups[g], keys)
+            pos_np = None if pos is None else backend.to_numpy(pos)
+            info_np = _to_numpy_tree(backend, info)  # waits for the chunk to finish
+            seconds += time.perf_counter() - t0 - (loop.compile_seconds - compile_before)
+            keep = _kept(done, size, warmup, thinning)
+            if algorithm.check_info is not None:  # an algorithm's own checks of its steps
+                algorithm.check_info(info_np, done, spec.name)
+            if pos_np is not None:
+                _check_finite(problem, pos_np, done, spec.name)
+                positions[g].append(pos_np[keep])
+            infos[g].append({k: v[keep] for k, v in info_np.items()})
+            done += size
+            progress_made[g] = done
+            if bar is not None:
+                bar.update(size)
+            checkpoint.save(backend, groups, positions, infos, progress_made, spec, options)
+            after_chunk(g, done)
+            if stops_early and algorithm.converged(_history(infos[g], "loss")):
+                return seconds, loop.compile_seconds - compile_start, True
+        return seconds, loop.compile_seconds - compile_start, False
+
+    interrupted, converged, run_seconds, worker_compile = False, False, 0.0, 0.0
     try:
-        for g in range(len(groups)):
-            done = progress_made[g]
-            every = checkpoint.every or (CONVERGENCE_CHECK_EVERY if stops_early else None)
-            for size in _chunk_sizes(total - done, bar is not None, every):
-                keys = _chunk_keys(backend, step_keys, g, done, size, num_chains, vectorize)
-                t0 = time.perf_counter()
-                compile_before = loop.compile_seconds
-                groups[g], (pos, info) = loop.run_chunk(groups[g], keys)
-                pos_np = None if pos is None else backend.to_numpy(pos)
-                info_np = _to_numpy_tree(backend, info)  # waits for the chunk to finish
-                run_seconds += time.perf_counter() - t0 - (loop.compile_seconds - compile_before)
-                keep = _kept(done, size, warmup, thinning)
-                if algorithm.check_info is not None:  # an algorithm's own checks of its steps
-                    algorithm.check_info(info_np, done, spec.name)
-                if pos_np is not None:
-                    _check_finite(problem, pos_np, done, spec.name)
-                    positions[g].append(pos_np[keep])
-                infos[g].append({k: v[keep] for k, v in info_np.items()})
-                done += size
-                progress_made[g] = done
-                if bar is not None:
-                    bar.update(size)
-                checkpoint.save(backend, groups, positions, infos, progress_made, spec, options)
-                after_chunk(g, done)
-                if stops_early and algorithm.converged(_history(infos[g], "loss")):
-                    converged = True
-                    break
+        if processes:  # one forked worker per chain; the parent waits for them all
+            t0 = time.perf_counter()
+
+            def worker(g):
+                return run_group(g, None), groups[g], positions[g], infos[g], progress_made[g]
+
+            results = chain_processes.run_forked(worker, len(groups))
+            for g, ((_, seconds, stopped), state, pos, inf, done) in enumerate(results):
+                groups[g], positions[g], infos[g], progress_made[g] = state, pos, inf, done
+                worker_compile = max(worker_compile, seconds)
+                converged = converged or stopped
+            run_seconds = time.perf_counter() - t0 - worker_compile
+            if bar is not None:
+                bar.update(sum(progress_made))
+        else:
+            for g in range(len(groups)):
+                seconds, _, stopped = run_group(g, bar)
+                run_seconds += seconds
+                converged = converged or stopped
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -220,7 +258,7 @@ def _run_steps(spec, algorithm, build, problem, options, config, key, checkpoint
         )
     timings = {
         "init_seconds": init_seconds,
-        "compile_seconds": loop.compile_seconds + problem.compile_seconds,
+        "compile_seconds": loop.compile_seconds + worker_compile + problem.compile_seconds,
         "run_seconds": run_seconds,
     }
     # the first chain's final state (of the stacked chains, where they were vectorised)

@@ -50,7 +50,8 @@ def infer(
     (constrained) where the algorithm starts, for the sites named (a warm start; ``Problem.init``).
     ``chain_method``: ``"vectorized"`` (chains mapped with ``vmap`` on one device),
     ``"parallel"`` (one chain per device; JAX sees several host CPUs with
-    ``XLA_FLAGS=--xla_force_host_platform_device_count=N``) or ``"sequential"``; ``None`` (the
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=N``; on Pyro's CPU, one forked worker
+    process per chain, as Pyro's own MCMC does) or ``"sequential"``; ``None`` (the
     default): vectorized where the backend can map a model over chains (NumPyro), else
     sequential (Pyro). A method the backend or the devices cannot give warns and falls back.
     ``devices=N``: the stochastic-gradient samplers split every minibatch over ``N`` devices,
@@ -61,7 +62,10 @@ def infer(
     ``torch.distributed`` (started by ``torchrun --nproc_per_node N``), one per device.
     ``compile=True``: on Pyro, compile the SG-MCMC samplers' minibatch value and gradient with
     ``torch.compile`` (13 s for a first compile on a quiet 2-core machine; per step ~10% faster
-    than the default on the logistic regression of ``benchmarks/sgmcmc_speed.py``); other
+    than the default on the logistic regression of ``benchmarks/sgmcmc_speed.py``); for the
+    flows and diffusions (``Capabilities.compiles_step``), record the whole training step as
+    one graph at its first call and run it with TorchScript (``ppl.backends.pyro.traced``:
+    seconds to record, per step ~2-3x faster, ``benchmarks/pyro_vs_numpyro_steps.py``); other
     algorithms refuse it on Pyro; NumPyro always compiles.
     Without it, Pyro's SG-MCMC samplers take that value and gradient from one recorded graph
     (no autograd pass per step; built in well under a second, falling back with a warning for
@@ -91,11 +95,11 @@ def infer(
     capabilities = spec.load().CAPABILITIES
     data_parallel.check_devices(devices, spec.name, capabilities, chain_method)
     minibatch = capabilities.minibatch  # the algorithms that take minibatch gradients
-    if compile and not minibatch and chosen.compiles_on_request:
+    if compile and not (minibatch or capabilities.compiles_step) and chosen.compiles_on_request:
         raise OptionError(
-            f"compile=True compiles the minibatch gradient that the SG-MCMC samplers take; "
-            f"{spec.name!r} does not use it, so on {chosen.name!r} its compile time would be "
-            "wasted. Drop compile=True."
+            f"compile=True compiles the minibatch gradient that the SG-MCMC samplers take, or "
+            f"the training step of the flows and diffusions; {spec.name!r} has neither, so on "
+            f"{chosen.name!r} its compile time would be wasted. Drop compile=True."
         )
     target = chosen.resolve_device(device)
     # the devices that share each minibatch (a process group started on torch); this
@@ -107,8 +111,8 @@ def infer(
         args, kwargs = chosen.convert_args(args, kwargs)
         args, kwargs = chosen.to_device((args, kwargs), target)
         sizes = minibatch_sizes(opts.batch_size) if minibatch else {}
-        problem = _build_problem(
-            chosen, sizes, model, args, kwargs, init_values, compile, minibatch,
+        problem = _build_problem(  # compile=True: the minibatch gradient, or else the step
+            chosen, sizes, model, args, kwargs, init_values, compile and minibatch, minibatch,
             capabilities.discrete,
         )  # fmt: skip
         if problem.dim == 0:
@@ -130,6 +134,7 @@ def infer(
             checkpoint_every=checkpoint_every,
             checkpoint_path=checkpoint_path,
             resume_from=resume_from,
+            compile_step=compile and capabilities.compiles_step,
         )
         run = bind(driver.run, chosen.name)
         return run(spec, problem, opts, config, problem.observed)

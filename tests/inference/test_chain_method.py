@@ -53,11 +53,64 @@ def test_the_layouts_give_the_same_chains_for_a_seed(backend):
         np.testing.assert_allclose(draws, runs["sequential"], atol=1e-6, err_msg=method)
 
 
-def test_parallel_with_one_device_warns_and_names_the_fix(backend):
+def test_parallel_with_one_device_warns_and_names_the_fix():
+    # (Pyro runs parallel chains in worker processes instead: tested below)
     with pytest.warns(UserWarning, match="chain_method='parallel'") as caught:
-        _draws(backend.name, "parallel")
+        _draws("numpyro", "parallel")
     message = str(caught[0].message)
-    assert "device" in message and "run" in message
+    assert "device" in message and "XLA_FLAGS" in message
+
+
+@pytest.fixture
+def forks(monkeypatch):
+    """The chain groups that ran in forked workers, as the parent saw them."""
+    from ppl.inference import chain_processes
+
+    calls, run_forked = [], chain_processes.run_forked
+
+    def counting(fn, count):
+        calls.append(count)
+        return run_forked(fn, count)
+
+    monkeypatch.setattr(chain_processes, "run_forked", counting)
+    return calls
+
+
+def test_parallel_on_pyro_runs_a_worker_per_chain_with_the_sequential_draws(forks):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="chain_method")  # no fallback
+        parallel = ppl.infer(model, "nuts", args=(Y,), backend="pyro", seed=2, num_warmup=15,
+                             num_samples=10, num_chains=2, chain_method="parallel",
+                             progress=False)  # fmt: skip
+    sequential = ppl.infer(model, "nuts", args=(Y,), backend="pyro", seed=2, num_warmup=15,
+                           num_samples=10, num_chains=2, chain_method="sequential",
+                           progress=False)  # fmt: skip
+    assert forks == [2]
+    for name in ("mu", "s"):  # the same keys per chain, one chain per worker: bitwise
+        np.testing.assert_array_equal(parallel.samples[name], sequential.samples[name])
+    for name, value in sequential.sample_stats.items():
+        np.testing.assert_array_equal(parallel.sample_stats[name], value)
+    assert np.ptp(parallel.samples["mu"][:, -1]) > 0  # two different chains
+
+
+def test_an_error_in_a_chain_worker_is_raised_in_the_caller(monkeypatch, forks):
+    from ppl.inference import driver
+
+    def fail(group, steps_done):
+        raise ValueError(f"chain {group} failed at {steps_done}")
+
+    monkeypatch.setattr(driver, "after_chunk", fail)
+    with pytest.raises(ValueError, match="chain 0 failed at 40"):
+        _draws("pyro", "parallel")
+    assert forks == [4]
+
+
+def test_parallel_with_checkpoints_on_pyro_runs_one_chain_after_another(tmp_path, forks):
+    with pytest.warns(UserWarning, match="cannot write one checkpoint together"):
+        ppl.infer(model, "sgld", args=(Y,), backend="pyro", seed=1, progress=False,
+                  chain_method="parallel", checkpoint_every=20,
+                  checkpoint_path=str(tmp_path / "run.ckpt"), **SGLD)  # fmt: skip
+    assert forks == []
 
 
 def test_vectorized_on_a_backend_that_cannot_map_models_warns():

@@ -3,7 +3,9 @@
 It imports torch (and array-api-compat's torch namespace), never pyro: an algorithm written over
 arrays runs on it alone. Keys are ``ppl.backends.pyro.keys``; optimizers are the functional ones
 of ``ppl.backends.pyro.optim``; ``jit`` is the identity, ``scan`` is a Python loop and ``vmap``
-is ``torch.func.vmap`` (a loop where a function cannot be vectorised).
+is ``torch.func.vmap`` (a loop where a function cannot be vectorised). ``compile_step`` records
+an algorithm's whole step as one graph (``ppl.backends.pyro.traced``); while it records, the key
+operations and ``cond`` record too.
 
 >>> from ppl.backends.pyro.array import TorchArrays
 >>> arrays = TorchArrays()
@@ -15,6 +17,7 @@ is ``torch.func.vmap`` (a loop where a function cannot be vectorised).
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import warnings
 
 import array_api_compat.torch as torch_xp
@@ -24,7 +27,7 @@ import torch.utils._pytree as pytree
 
 from ...errors import BackendError, OptionError, did_you_mean
 from ..array_base import ArrayBackend, to_numpy_any
-from . import keys
+from . import keys, traced
 from .optim import OPTIMIZERS, functional_optimizer
 
 __all__ = ["TorchArrays"]
@@ -108,6 +111,16 @@ class TorchArrays(ArrayBackend):
     def jit(self, f, **kwargs):
         return f
 
+    def compile_step(self, f, name="step"):
+        return traced.trace_step(f, name)
+
+    def cond(self, pred, true_fn, false_fn, *operands):
+        if not (traced.tracing() and torch.is_tensor(pred)):
+            return true_fn(*operands) if bool(pred) else false_fn(*operands)
+        # recording a step: both branches, then a select (the taken one's values, exactly)
+        taken, other = true_fn(*operands), false_fn(*operands)
+        return pytree.tree_map(lambda a, b: torch.where(pred, a, b), taken, other)
+
     def scan(self, f, init, xs=None, length=None):
         if xs is None:
             items = [None] * length
@@ -160,13 +173,20 @@ class TorchArrays(ArrayBackend):
         return keys.key(seed)
 
     def split(self, key, num=2):
+        if traced.tracing():
+            return traced.split_op(torch.as_tensor(key), num)
         return keys.split(key, num)
 
     def normal(self, key, shape=()):
+        if traced.tracing():
+            return traced.normal_op(torch.as_tensor(key), list(shape), self.float_dtype())
         return torch.randn(tuple(shape), generator=keys.generator(key), dtype=self.float_dtype())
 
     def uniform(self, key, shape=(), low=0.0, high=1.0):
-        u = torch.rand(tuple(shape), generator=keys.generator(key), dtype=self.float_dtype())
+        if traced.tracing():
+            u = traced.uniform_op(torch.as_tensor(key), list(shape), self.float_dtype())
+        else:
+            u = torch.rand(tuple(shape), generator=keys.generator(key), dtype=self.float_dtype())
         return low + (high - low) * u
 
     def categorical(self, key, logits, shape=()):
@@ -180,6 +200,8 @@ class TorchArrays(ArrayBackend):
         return self.uniform(key, shape) < p
 
     def permutation(self, key, n):
+        if traced.tracing():
+            return traced.permutation_op(torch.as_tensor(key), n)
         return torch.randperm(n, generator=keys.generator(key))
 
     # ---- optimizers, devices, precision
@@ -202,6 +224,10 @@ class TorchArrays(ArrayBackend):
         from .distributed import data_parallel  # torch.distributed, only when asked for
 
         return data_parallel(num_devices, device)
+
+    def chain_processes(self, device):
+        # forked workers, like Pyro's own MCMC with several chains; CUDA cannot be forked
+        return device.type == "cpu" and "fork" in multiprocessing.get_all_start_methods()
 
     def resolve_device(self, device):
         if device is None:

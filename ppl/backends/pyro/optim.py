@@ -13,6 +13,7 @@ import torch
 import torch.utils._pytree as pytree
 
 from ..array_base import Optimizer
+from .traced import tracing
 
 __all__ = ["OPTIMIZERS", "functional_optimizer"]
 
@@ -23,27 +24,54 @@ ADAGRAD_EPS = 1e-10
 
 
 def _adam():
-    """Adam (``torch.optim.Adam``'s rule)."""
+    """Adam (``torch.optim.Adam``'s rule), over all leaves at once with ``torch._foreach_*``
+    (one call per operation instead of one per operation and leaf; the same arithmetic on
+    every element, so the same numbers as leaf by leaf)."""
     beta1, beta2 = ADAM_BETAS
 
     def moments(param):
         return {"m": torch.zeros_like(param), "v": torch.zeros_like(param)}
 
-    def rule(param, grad, slot, t, rate):
-        m = slot["m"] * beta1 + (1 - beta1) * grad
-        v = slot["v"] * beta2 + (1 - beta2) * grad * grad
-        correction1, correction2 = 1 - beta1**t, 1 - beta2**t
-        denominator = v.sqrt() / math.sqrt(correction2) + ADAM_EPS
-        return param - (rate / correction1) * m / denominator, {"m": m, "v": v}
+    def rule(params, grads, slots, t, rate):
+        m = torch._foreach_add(
+            torch._foreach_mul([s["m"] for s in slots], beta1), torch._foreach_mul(grads, 1 - beta1)
+        )
+        v = torch._foreach_add(
+            torch._foreach_mul([s["v"] for s in slots], beta2),
+            torch._foreach_mul(torch._foreach_mul(grads, 1 - beta2), grads),
+        )
+        if torch.is_tensor(t):  # a recorded step: the same float64 arithmetic, as tensors,
+            t = t.to(torch.float64)  # then rounded to the leaves' dtype as a Python float is
+            (dtype,) = {leaf.dtype for leaf in params}
+            correction1, correction2 = 1 - torch.pow(beta1, t), 1 - torch.pow(beta2, t)
+            root2, scale = torch.sqrt(correction2).to(dtype), (rate / correction1).to(dtype)
+        else:
+            correction1, correction2 = 1 - beta1**t, 1 - beta2**t
+            root2, scale = math.sqrt(correction2), rate / correction1
+        root_v = torch._foreach_sqrt(v)
+        denominator = torch._foreach_add(torch._foreach_div(root_v, root2), ADAM_EPS)
+        steps = torch._foreach_div(torch._foreach_mul(m, scale), denominator)
+        new = torch._foreach_sub(params, steps)
+        return new, [{"m": a, "v": b} for a, b in zip(m, v)]
 
     return moments, rule
+
+
+def _leafwise(rule):
+    """A rule of one leaf ``(param, grad, slot, t, rate)`` as a rule of all of them."""
+
+    def rules(params, grads, slots, t, rate):
+        pairs = [rule(p, g, s, t, rate) for p, g, s in zip(params, grads, slots, strict=True)]
+        return [p for p, _ in pairs], [s for _, s in pairs]
+
+    return rules
 
 
 def _sgd():
     def rule(param, grad, slot, t, rate):
         return param - rate * grad, slot
 
-    return (lambda param: {}), rule
+    return (lambda param: {}), _leafwise(rule)
 
 
 def _rmsprop():
@@ -51,7 +79,7 @@ def _rmsprop():
         v = slot["v"] * RMSPROP_ALPHA + (1 - RMSPROP_ALPHA) * grad * grad
         return param - rate * grad / (v.sqrt() + RMSPROP_EPS), {"v": v}
 
-    return (lambda param: {"v": torch.zeros_like(param)}), rule
+    return (lambda param: {"v": torch.zeros_like(param)}), _leafwise(rule)
 
 
 def _adagrad():
@@ -59,7 +87,7 @@ def _adagrad():
         s = slot["s"] + grad * grad
         return param - rate * grad / (s.sqrt() + ADAGRAD_EPS), {"s": s}
 
-    return (lambda param: {"s": torch.zeros_like(param)}), rule
+    return (lambda param: {"s": torch.zeros_like(param)}), _leafwise(rule)
 
 
 OPTIMIZERS = {"adam": _adam, "sgd": _sgd, "rmsprop": _rmsprop, "adagrad": _adagrad}
@@ -79,16 +107,17 @@ def functional_optimizer(name, lr) -> Optimizer:
 
     def update(grads, state, params):
         leaves, spec = pytree.tree_flatten(params)
-        done = int(state["step"])
+        # recording a step (``traced.py``), the count is a traced tensor: kept one
+        done = state["step"] if tracing() else int(state["step"])
         rate = float(lr(done)) if callable(lr) else lr
-        new_leaves, new_slots = [], []
         with torch.no_grad():
-            for param, grad, slot in zip(
-                leaves, pytree.tree_leaves(grads), state["slots"], strict=True
-            ):
-                param, slot = rule(param.detach(), grad.detach(), slot, done + 1, rate)
-                new_leaves.append(param)
-                new_slots.append(slot)
+            new_leaves, new_slots = rule(
+                [leaf.detach() for leaf in leaves],
+                [grad.detach() for grad in pytree.tree_leaves(grads)],
+                state["slots"],
+                done + 1,
+                rate,
+            )
         state = {"step": state["step"] + 1, "slots": new_slots}
         return pytree.tree_unflatten(new_leaves, spec), state
 

@@ -45,7 +45,7 @@ __all__ = [
 
 #: the step depends on the problem, the options and the state alone, so the driver compiles it
 #: once per model and data shapes (``ppl.inference.compiled``)
-CAPABILITIES = Capabilities(kind="fit", shares_compiled_steps=True)
+CAPABILITIES = Capabilities(kind="fit", shares_compiled_steps=True, compiles_step=True)
 LOSSES = ("kl", "logvar")
 SCHEDULES = ("constant", "cossq")
 #: Robbins-Monro decay of AIS's step-size adaptation: the rate at step t is (t + 1) ** -power

@@ -47,7 +47,7 @@ __all__ = [
 
 #: the step depends on the problem, the options and the state alone, so the driver compiles it
 #: once per model and data shapes (``ppl.inference.compiled``)
-CAPABILITIES = Capabilities(kind="fit", shares_compiled_steps=True)
+CAPABILITIES = Capabilities(kind="fit", shares_compiled_steps=True, compiles_step=True)
 #: the stochastic blocks' default step sizes: the start of a learned one, and the paper's fixed
 LEARNED_STEP_START, FIXED_STEP = 0.05, 0.25
 
