@@ -167,7 +167,9 @@ def _guide(y):
     ppl.sample("weights", ppl.dist.Dirichlet(ppl.ops.ones(3)))
 
 
-@pytest.mark.parametrize("options", [{"guide": _guide}, {"init": "median"}], ids=["guide_function", "init_median"])
+@pytest.mark.parametrize(
+    "options", [{"guide": _guide}, {"init": "median"}], ids=["guide_function", "init_median"]
+)
 def test_svi_fitting_the_model_itself_refuses_enumerated_sites(backend, options):
     with pytest.raises(ppl.errors.ModelError, match=r"'z'.*enumerated.*guide='normal'.*gibbs"):
         ppl.infer(gaussian_mixture_enum, "svi", args=(MIXTURE_Y,), num_steps=10,
