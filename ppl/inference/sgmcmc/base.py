@@ -39,6 +39,7 @@ __all__ = [
     "Update",
     "frame_of",
     "make_sampler",
+    "control_variate",
     "controlled_gradient",
     "minibatch_gradient",
     "runaway_check",
@@ -247,9 +248,17 @@ def controlled_gradient(value_and_grad, frame, z, key):
     Unbiased like ``g_B(z)``, with a noise that vanishes as ``z`` nears ``m`` instead of growing
     as ``N / B``; it costs a second minibatch gradient per step."""
     value, grad = value_and_grad(z, key)
+    correction = control_variate(value_and_grad, frame, key)
+    return value, grad if correction is None else grad + correction
+
+
+def control_variate(value_and_grad, frame, key):
+    """``g(m) - g_B(m)``, the term ``controlled_gradient`` adds to a minibatch gradient on the
+    minibatch of ``key``, or ``None`` where ``frame`` has no anchor. One term serves every
+    point on that minibatch (structured SG-MCMC's mixed points: unbiased at any point)."""
     if frame is None or frame.anchor_grad is None:
-        return value, grad
-    return value, grad - value_and_grad(frame.shift, key)[1] + frame.anchor_grad
+        return None
+    return frame.anchor_grad - value_and_grad(frame.shift, key)[1]
 
 
 # ---- update rules ------------------------------------------------------------------------
@@ -514,7 +523,10 @@ class ChainStart:
     position and no frame, or, for ``step_size="auto"``, the MAP point and its whitened frame
     (``auto_frame``), found from the first chain's key and shared by the others (so ``build``
     makes one per run; the frame then travels in each chain's state). Structured SG-MCMC (its
-    ``blocks``) takes no control variate: its groups' gradients are taken at mixed points."""
+    ``blocks``) takes the control variate by the same rule: ``g_B(x) - g_B(m) + g(m)`` is
+    unbiased at any point ``x``, its groups' mixed points too. Without it its step fell with the
+    ``N / B`` gradient noise (at N = 2*10^4, B = 100: 0.0008 against 0.08 whitened) and its
+    chain barely left the MAP point in 2,000 steps: sds 0.15-0.34x the posterior's (issue 25)."""
 
     def __init__(self, problem, options, rule: str, blocks=None):
         self.problem, self.options, self.rule, self.blocks = problem, options, rule, blocks
