@@ -363,65 +363,35 @@ AUTO_MAX_DIM = 2000
 #: L-BFGS iterations of the one MAP search above ``AUTO_MAX_DIM`` dimensions (each one a
 #: full-data gradient; ``laplace_start``'s 4 starts of 1,000 cost ~30 s on a 2,082-weight BNN)
 LARGE_MAP_ITERATIONS = 200
-#: Rademacher probes of the diagonal curvature above ``AUTO_MAX_DIM`` dimensions: on the
-#: 2,082-weight BNN of ``tests/inference/test_sgmcmc_scale.py`` 64 probes put 80% of the
-#: coordinates within a factor 2 of the exact ``H_ii`` (median ratio 1.00), 8% non-positive
-HUTCHINSON_PROBES = 64
 
 
 def _diagonal_start(problem, key):
     """``(shift, factor, inverse, fallback)`` above ``AUTO_MAX_DIM`` dimensions: one L-BFGS
     search of ``LARGE_MAP_ITERATIONS`` from a uniform draw, and the diagonal Laplace factor
-    ``H_ii^-1/2`` there, ``H_ii`` from Hutchinson's estimator (``hutchinson_curvature``:
-    ``HUTCHINSON_PROBES`` Rademacher probes, two full-data gradients each, whatever the
-    dimension; the exact diagonal by central differences took ``2 dim`` of them, hours at
-    20,000 weights and 10,000 rows). ``laplace_start``'s importance check is left out: in
-    thousands of dimensions (a neural network's weights) no Gaussian's importance draws have
-    any effective size, and its fallback (mean-field VI from the prior) cost a minute where the
-    sampler needs only a scale per coordinate. Where the MAP search stopped short of a mode, or
-    the estimate's noise (its off-diagonal couplings) outweighs a coordinate's curvature, that
-    curvature can come out zero, negative or not finite: it takes the median positive
-    curvature (a scale no larger than the typical one, so its steps stay stable; the step size
-    is then also bounded by the stiffest direction, ``_largest_curvature``)."""
+    ``H_ii^-1/2`` there, ``H_ii`` from Hutchinson's estimator with its floor
+    (``ppl.inference.warm_start.floored_curvature``: ``HUTCHINSON_PROBES`` Rademacher probes,
+    two full-data gradients each, whatever the dimension; the exact diagonal by central
+    differences took ``2 dim`` of them, hours at 20,000 weights and 10,000 rows).
+    ``laplace_start``'s importance check is left out: in thousands of dimensions (a neural
+    network's weights) no Gaussian's importance draws have any effective size, and its
+    fallback (mean-field VI from the prior) cost a minute where the sampler needs only a scale
+    per coordinate; a coordinate whose estimate is below zero takes the floor's scale too (the
+    step size is then also bounded by the stiffest direction, ``_largest_curvature``)."""
     from ..optimize import find_map
-    from ..warm_start import hutchinson_curvature
+    from ..warm_start import floored_curvature
 
     backend = problem.backend
     probe_key = backend.split(key, 3)[2]  # the search keeps ``key``: the same MAP as before
     shift = find_map(problem, key, LARGE_MAP_ITERATIONS, num_starts=1)
-    estimate, error = hutchinson_curvature(
-        problem, np.asarray(backend.to_numpy(shift), np.float64), probe_key, HUTCHINSON_PROBES
-    )
-    # an estimate within two standard errors of zero says only that the curvature is at most
-    # a few errors: take two errors (too high a curvature slows that coordinate; too low, as
-    # noise makes it, gives it a scale far too wide and the whole chain a smaller step)
-    curvature = np.where(np.isfinite(estimate), np.maximum(estimate, 2.0 * error), np.nan)
-    curvature = _fill_curvature(curvature, problem.layout.sizes, problem.dim)
-    fallback = backend.asarray(np.asarray(0, dtype=np.int32))
-    return shift, backend.asarray(curvature**-0.5), backend.asarray(curvature**0.5), fallback
-
-
-def _fill_curvature(curvature, sizes, dim) -> np.ndarray:
-    """``curvature`` with its zero, negative or non-finite entries replaced by the median
-    positive curvature of the same site (``sizes``: the sites' sizes in the flat layout, in
-    order), or of all sites where that site has none. A site's coordinates share their prior's
-    scale (a layer's weights), where the median over all sites mixes layers whose curvatures
-    differ by orders (a wide output layer's prior alone is ``width``): on the 2,082-weight BNN
-    of ``tests/inference/test_sgmcmc_scale.py`` the global median left the whitened Hessian's
-    stiffest direction at ~370 and the chain nearly still."""
-    usable = np.isfinite(curvature) & (curvature > 0)
-    if not usable.any():
+    z = np.asarray(backend.to_numpy(shift), np.float64)
+    curvature, _ = floored_curvature(problem, z, probe_key)
+    if not np.isfinite(curvature).all():
         raise OptionError(
             f"step_size='auto' found no positive curvature at the MAP point of this "
-            f"{dim}-dimensional model; pass a number (step_size=1e-4, say)."
+            f"{problem.dim}-dimensional model; pass a number (step_size=1e-4, say)."
         )
-    out, first = np.array(curvature, dtype=np.float64), 0
-    overall = np.median(curvature[usable])
-    for size in sizes:
-        part, ok = slice(first, first + size), usable[first : first + size]
-        out[part] = np.where(ok, out[part], np.median(out[part][ok]) if ok.any() else overall)
-        first += size
-    return out
+    fallback = backend.asarray(np.asarray(0, dtype=np.int32))
+    return shift, backend.asarray(curvature**-0.5), backend.asarray(curvature**0.5), fallback
 
 
 #: power iterations for the largest curvature in a diagonal frame, and their difference step
