@@ -5,6 +5,8 @@ at batches of 2% of the data it is accurate (the MAP point's control variate).""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -181,10 +183,10 @@ def test_deep_bnn_of_twenty_thousand_weights_runs_with_default_sgld(backend):
     assert np.isfinite(draws).all() and np.all(post.samples["sigma"] > 0)
 
 
-def _logistic_with_intercept(X, y=None):
+def _logistic_with_intercept(X, y=None, batch=None):
     w = ppl.sample("w", dist.Normal(0.0, 1.0).expand([X.shape[1]]).to_event(1))
     b = ppl.sample("b", dist.Normal(0.0, 1.0))
-    with ppl.plate("data", X.shape[0]) as idx:
+    with ppl.plate("data", X.shape[0], subsample_size=batch) as idx:
         ppl.sample("y", dist.Bernoulli(logits=ops.matmul(X[idx], w) + b), obs=y[idx])
 
 
@@ -238,3 +240,19 @@ def test_structured_defaults_are_accurate_at_small_batches(backend):
     se_ratio = np.sqrt(np.sum((se_var / ref_var) ** 2)) / (d + 1)
     assert 0.95 - 4 * se_ratio < ratio < 1.15 + 4 * se_ratio, (ratio, se_ratio)
     assert se_ratio < 0.1  # the bar is not vacuous: a chain at half the variance fails it
+
+
+def test_auto_step_too_small_to_relax_warns_naming_the_fix(backend):
+    # the same problem as above: without the control variate the noise-bound step (~5e-4)
+    # needs ~4,000 steps to spread from the MAP point, more than the default 1,000 of warmup,
+    # which quietly gave too-narrow draws (issue 25); with it the step is the cap, no warning
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 3)).astype(np.float32)
+    y = (rng.uniform(size=2000) < 0.6).astype(np.float32)
+    args = backend.convert_args((X,), {"y": y, "batch": 5})
+    problem = backend.problem(_logistic_with_intercept, *args)
+    with pytest.warns(ppl.errors.UntrustedResultWarning, match=r"Raise num_warmup above \d"):
+        auto_frame(problem, backend.key(0), SGOptions(), "sgld", control=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ppl.errors.UntrustedResultWarning)
+        auto_frame(problem, backend.key(0), SGOptions(), "sgld")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -22,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ...core import Algorithm, Capabilities
-from ...errors import OptionError, did_you_mean
+from ...errors import OptionError, UntrustedResultWarning, did_you_mean
 from ..checks import check_runaway
 from ..compiled import compiled
 from ..option_types import check_field_types
@@ -358,6 +359,17 @@ AUTO_RULES: dict[str, Callable[[float, float], float]] = {
 EFFECTIVE_STEPS: dict[str, Callable[[float, float], float]] = {
     "psgld": lambda eps, v: eps / math.sqrt(1.0 + v),
 }
+#: steps a unit-scale whitened direction takes to relax (its mean's ``1/e`` time, in which its
+#: variance grows from 0 at the MAP point to ``1 - e^-2`` = 86% of its law's) at effective step
+#: ``eps``: SGLD contracts by ``1 - eps/2`` a step; SGHMC (``v' = (1 - a) v - eta u``) by
+#: ``a / 2`` underdamped, ``eta / a`` overdamped; SGNHT is SGHMC at ``eta = h^2``, ``a = h xi``
+RELAXATION_STEPS: dict[str, Callable[[float, float], float]] = {
+    "sgld": lambda eps, friction: 2.0 / eps,
+    "cyclical_sgld": lambda eps, friction: 2.0 / eps,  # at its peak step: a lower bound
+    "psgld": lambda eps, friction: 2.0 / eps,
+    "sghmc": lambda eta, a: max(2.0 / a, a / eta),
+    "sgnht": lambda h, xi: max(2.0 / (h * xi), xi / h),
+}
 #: the largest dimension whitened with a dense Laplace factor; above it, a diagonal one
 AUTO_MAX_DIM = 2000
 #: L-BFGS iterations of the one MAP search above ``AUTO_MAX_DIM`` dimensions (each one a
@@ -453,7 +465,7 @@ def auto_frame(problem, key, options, rule: str, blocks=None, control=True) -> F
     plain_key, points_key = backend.split(noise_key)
     effective = EFFECTIVE_STEPS.get(rule, lambda eps, v: eps)
     noise = _gradient_noise(backend, [shift], plain_key, value_and_grad, None, factor)
-    eps, anchor = AUTO_RULES[rule](friction, noise), None
+    eps, anchor, used = AUTO_RULES[rule](friction, noise), None, noise
     if control and problem.subsample_plates:
         frame = Frame(shift, factor, inverse, None, None, None, value_and_grad(shift)[1])
         u = backend.normal(points_key, (CV_POINTS, problem.dim))
@@ -461,12 +473,33 @@ def auto_frame(problem, key, options, rule: str, blocks=None, control=True) -> F
         cv_noise = _gradient_noise(backend, points, plain_key, value_and_grad, frame, factor)
         cv_eps = AUTO_RULES[rule](friction, cv_noise)
         if effective(cv_eps, cv_noise) >= 2 * effective(eps, noise):  # worth a second gradient
-            eps, anchor = cv_eps, frame.anchor_grad
+            eps, anchor, used = cv_eps, frame.anchor_grad, cv_noise
     if factor.ndim == 1:  # the rules assume unit curvature: scale down by the stiffest direction
         eps = eps / max(1.0, _largest_curvature(problem, shift, factor))
+    _check_relaxation(rule, effective(eps, used), friction, options)
     seconds = backend.asarray(time.perf_counter() - begin)
     eps = xp.asarray(eps, dtype=shift.dtype)
     return Frame(shift, factor, inverse, eps, seconds, fallback, anchor)
+
+
+def _check_relaxation(rule, eps, friction, options) -> None:
+    """Warn (``UntrustedResultWarning``) where the auto step is too small for the chain, which
+    starts at the MAP point, to spread to the posterior's width within ``num_warmup`` steps
+    (``RELAXATION_STEPS``): its draws would be too narrow, quietly (issue 25: at 1% batches
+    without the control variate, structured SG-MCMC's sds came out 0.15x the posterior's)."""
+    steps = RELAXATION_STEPS[rule](eps, friction)
+    if steps <= options.num_warmup:
+        return
+    warnings.warn(
+        f"step_size='auto' chose a step of {eps:.2g} in the Laplace-whitened coordinates (small "
+        f"batches' gradient noise bounds it), at which the chain needs ~{steps:,.0f} steps "
+        f"to spread from the MAP point to the posterior's width, more than num_warmup="
+        f"{options.num_warmup}: its draws will be too narrow and its means off. Raise "
+        f"num_warmup above {math.ceil(steps):,} (and num_samples with it), or batch_size (the "
+        "noise falls as 1 / batch_size).",
+        UntrustedResultWarning,
+        stacklevel=2,
+    )
 
 
 #: points of the Laplace approximation where the control variate's noise is measured
@@ -493,10 +526,8 @@ class ChainStart:
     position and no frame, or, for ``step_size="auto"``, the MAP point and its whitened frame
     (``auto_frame``), found from the first chain's key and shared by the others (so ``build``
     makes one per run; the frame then travels in each chain's state). Structured SG-MCMC (its
-    ``blocks``) takes the control variate by the same rule: ``g_B(x) - g_B(m) + g(m)`` is
-    unbiased at any point ``x``, its groups' mixed points too. Without it its step fell with the
-    ``N / B`` gradient noise (at N = 2*10^4, B = 100: 0.0008 against 0.08 whitened) and its
-    chain barely left the MAP point in 2,000 steps: sds 0.15-0.34x the posterior's (issue 25)."""
+    ``blocks``) takes the control variate by the same rule (unbiased at its mixed points too:
+    without it, its sds came out 0.15x the posterior's at 0.1% batches, issue 25)."""
 
     def __init__(self, problem, options, rule: str, blocks=None):
         self.problem, self.options, self.rule, self.blocks = problem, options, rule, blocks
@@ -506,9 +537,7 @@ class ChainStart:
         if self.options.step_size != "auto":
             return initial_position(self.problem, key, self.options), None
         if self._frame is None:
-            self._frame = auto_frame(
-                self.problem, key, self.options, self.rule, self.blocks, self.blocks is None
-            )
+            self._frame = auto_frame(self.problem, key, self.options, self.rule, self.blocks)
         return self._frame.shift, self._frame
 
 
