@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -22,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ...core import Algorithm, Capabilities
-from ...errors import OptionError, did_you_mean
+from ...errors import OptionError, UntrustedResultWarning, did_you_mean
 from .. import data_parallel
 from ..checks import check_runaway
 from ..compiled import compiled
@@ -40,6 +41,7 @@ __all__ = [
     "Update",
     "frame_of",
     "make_sampler",
+    "control_variate",
     "controlled_gradient",
     "minibatch_gradient",
     "runaway_check",
@@ -250,9 +252,17 @@ def controlled_gradient(value_and_grad, frame, z, key):
     Unbiased like ``g_B(z)``, with a noise that vanishes as ``z`` nears ``m`` instead of growing
     as ``N / B``; it costs a second minibatch gradient per step."""
     value, grad = value_and_grad(z, key)
+    correction = control_variate(value_and_grad, frame, key)
+    return value, grad if correction is None else grad + correction
+
+
+def control_variate(value_and_grad, frame, key):
+    """``g(m) - g_B(m)``, the term ``controlled_gradient`` adds to a minibatch gradient on the
+    minibatch of ``key``, or ``None`` where ``frame`` has no anchor. One term serves every
+    point on that minibatch (structured SG-MCMC's mixed points: unbiased at any point)."""
     if frame is None or frame.anchor_grad is None:
-        return value, grad
-    return value, grad - value_and_grad(frame.shift, key)[1] + frame.anchor_grad
+        return None
+    return frame.anchor_grad - value_and_grad(frame.shift, key)[1]
 
 
 # ---- update rules ------------------------------------------------------------------------
@@ -352,70 +362,51 @@ AUTO_RULES: dict[str, Callable[[float, float], float]] = {
 EFFECTIVE_STEPS: dict[str, Callable[[float, float], float]] = {
     "psgld": lambda eps, v: eps / math.sqrt(1.0 + v),
 }
+#: steps a unit-scale whitened direction takes to relax (its mean's ``1/e`` time, in which its
+#: variance grows from 0 at the MAP point to ``1 - e^-2`` = 86% of its law's) at effective step
+#: ``eps``: SGLD contracts by ``1 - eps/2`` a step; SGHMC (``v' = (1 - a) v - eta u``) by
+#: ``a / 2`` underdamped, ``eta / a`` overdamped; SGNHT is SGHMC at ``eta = h^2``, ``a = h xi``
+RELAXATION_STEPS: dict[str, Callable[[float, float], float]] = {
+    "sgld": lambda eps, friction: 2.0 / eps,
+    "cyclical_sgld": lambda eps, friction: 2.0 / eps,  # at its peak step: a lower bound
+    "psgld": lambda eps, friction: 2.0 / eps,
+    "sghmc": lambda eta, a: max(2.0 / a, a / eta),
+    "sgnht": lambda h, xi: max(2.0 / (h * xi), xi / h),
+}
 #: the largest dimension whitened with a dense Laplace factor; above it, a diagonal one
 AUTO_MAX_DIM = 2000
 #: L-BFGS iterations of the one MAP search above ``AUTO_MAX_DIM`` dimensions (each one a
 #: full-data gradient; ``laplace_start``'s 4 starts of 1,000 cost ~30 s on a 2,082-weight BNN)
 LARGE_MAP_ITERATIONS = 200
-#: Rademacher probes of the diagonal curvature above ``AUTO_MAX_DIM`` dimensions: on the
-#: 2,082-weight BNN of ``tests/inference/test_sgmcmc_scale.py`` 64 probes put 80% of the
-#: coordinates within a factor 2 of the exact ``H_ii`` (median ratio 1.00), 8% non-positive
-HUTCHINSON_PROBES = 64
 
 
 def _diagonal_start(problem, key):
     """``(shift, factor, inverse, fallback)`` above ``AUTO_MAX_DIM`` dimensions: one L-BFGS
     search of ``LARGE_MAP_ITERATIONS`` from a uniform draw, and the diagonal Laplace factor
-    ``H_ii^-1/2`` there, ``H_ii`` from Hutchinson's estimator (``hutchinson_curvature``:
-    ``HUTCHINSON_PROBES`` Rademacher probes, two full-data gradients each, whatever the
-    dimension; the exact diagonal by central differences took ``2 dim`` of them, hours at
-    20,000 weights and 10,000 rows). ``laplace_start``'s importance check is left out: in
-    thousands of dimensions (a neural network's weights) no Gaussian's importance draws have
-    any effective size, and its fallback (mean-field VI from the prior) cost a minute where the
-    sampler needs only a scale per coordinate. Where the MAP search stopped short of a mode, or
-    the estimate's noise (its off-diagonal couplings) outweighs a coordinate's curvature, that
-    curvature can come out zero, negative or not finite: it takes the median positive
-    curvature (a scale no larger than the typical one, so its steps stay stable; the step size
-    is then also bounded by the stiffest direction, ``_largest_curvature``)."""
+    ``H_ii^-1/2`` there, ``H_ii`` from Hutchinson's estimator with its floor
+    (``ppl.inference.warm_start.floored_curvature``: ``HUTCHINSON_PROBES`` Rademacher probes,
+    two full-data gradients each, whatever the dimension; the exact diagonal by central
+    differences took ``2 dim`` of them, hours at 20,000 weights and 10,000 rows).
+    ``laplace_start``'s importance check is left out: in thousands of dimensions (a neural
+    network's weights) no Gaussian's importance draws have any effective size, and its
+    fallback (mean-field VI from the prior) cost a minute where the sampler needs only a scale
+    per coordinate; a coordinate whose estimate is below zero takes the floor's scale too (the
+    step size is then also bounded by the stiffest direction, ``_largest_curvature``)."""
     from ..optimize import find_map
-    from ..warm_start import hutchinson_curvature
+    from ..warm_start import floored_curvature
 
     backend = problem.backend
     probe_key = backend.split(key, 3)[2]  # the search keeps ``key``: the same MAP as before
     shift = find_map(problem, key, LARGE_MAP_ITERATIONS, num_starts=1)
-    estimate, error = hutchinson_curvature(
-        problem, np.asarray(backend.to_numpy(shift), np.float64), probe_key, HUTCHINSON_PROBES
-    )
-    # an estimate within two standard errors of zero says only that the curvature is at most
-    # a few errors: take two errors (too high a curvature slows that coordinate; too low, as
-    # noise makes it, gives it a scale far too wide and the whole chain a smaller step)
-    curvature = np.where(np.isfinite(estimate), np.maximum(estimate, 2.0 * error), np.nan)
-    curvature = _fill_curvature(curvature, problem.layout.sizes, problem.dim)
-    fallback = backend.asarray(np.asarray(0, dtype=np.int32))
-    return shift, backend.asarray(curvature**-0.5), backend.asarray(curvature**0.5), fallback
-
-
-def _fill_curvature(curvature, sizes, dim) -> np.ndarray:
-    """``curvature`` with its zero, negative or non-finite entries replaced by the median
-    positive curvature of the same site (``sizes``: the sites' sizes in the flat layout, in
-    order), or of all sites where that site has none. A site's coordinates share their prior's
-    scale (a layer's weights), where the median over all sites mixes layers whose curvatures
-    differ by orders (a wide output layer's prior alone is ``width``): on the 2,082-weight BNN
-    of ``tests/inference/test_sgmcmc_scale.py`` the global median left the whitened Hessian's
-    stiffest direction at ~370 and the chain nearly still."""
-    usable = np.isfinite(curvature) & (curvature > 0)
-    if not usable.any():
+    z = np.asarray(backend.to_numpy(shift), np.float64)
+    curvature, _ = floored_curvature(problem, z, probe_key)
+    if not np.isfinite(curvature).all():
         raise OptionError(
             f"step_size='auto' found no positive curvature at the MAP point of this "
-            f"{dim}-dimensional model; pass a number (step_size=1e-4, say)."
+            f"{problem.dim}-dimensional model; pass a number (step_size=1e-4, say)."
         )
-    out, first = np.array(curvature, dtype=np.float64), 0
-    overall = np.median(curvature[usable])
-    for size in sizes:
-        part, ok = slice(first, first + size), usable[first : first + size]
-        out[part] = np.where(ok, out[part], np.median(out[part][ok]) if ok.any() else overall)
-        first += size
-    return out
+    fallback = backend.asarray(np.asarray(0, dtype=np.int32))
+    return shift, backend.asarray(curvature**-0.5), backend.asarray(curvature**0.5), fallback
 
 
 #: power iterations for the largest curvature in a diagonal frame, and their difference step
@@ -477,7 +468,7 @@ def auto_frame(problem, key, options, rule: str, blocks=None, control=True) -> F
     plain_key, points_key = backend.split(noise_key)
     effective = EFFECTIVE_STEPS.get(rule, lambda eps, v: eps)
     noise = _gradient_noise(backend, [shift], plain_key, value_and_grad, None, factor)
-    eps, anchor = AUTO_RULES[rule](friction, noise), None
+    eps, anchor, used = AUTO_RULES[rule](friction, noise), None, noise
     if control and problem.subsample_plates:
         frame = Frame(shift, factor, inverse, None, None, None, value_and_grad(shift)[1])
         u = backend.normal(points_key, (CV_POINTS, problem.dim))
@@ -485,12 +476,33 @@ def auto_frame(problem, key, options, rule: str, blocks=None, control=True) -> F
         cv_noise = _gradient_noise(backend, points, plain_key, value_and_grad, frame, factor)
         cv_eps = AUTO_RULES[rule](friction, cv_noise)
         if effective(cv_eps, cv_noise) >= 2 * effective(eps, noise):  # worth a second gradient
-            eps, anchor = cv_eps, frame.anchor_grad
+            eps, anchor, used = cv_eps, frame.anchor_grad, cv_noise
     if factor.ndim == 1:  # the rules assume unit curvature: scale down by the stiffest direction
         eps = eps / max(1.0, _largest_curvature(problem, shift, factor))
+    _check_relaxation(rule, effective(eps, used), friction, options)
     seconds = backend.asarray(time.perf_counter() - begin)
     eps = xp.asarray(eps, dtype=shift.dtype)
     return Frame(shift, factor, inverse, eps, seconds, fallback, anchor)
+
+
+def _check_relaxation(rule, eps, friction, options) -> None:
+    """Warn (``UntrustedResultWarning``) where the auto step is too small for the chain, which
+    starts at the MAP point, to spread to the posterior's width within ``num_warmup`` steps
+    (``RELAXATION_STEPS``): its draws would be too narrow, quietly (issue 25: at 1% batches
+    without the control variate, structured SG-MCMC's sds came out 0.15x the posterior's)."""
+    steps = RELAXATION_STEPS[rule](eps, friction)
+    if steps <= options.num_warmup:
+        return
+    warnings.warn(
+        f"step_size='auto' chose a step of {eps:.2g} in the Laplace-whitened coordinates (small "
+        f"batches' gradient noise bounds it), at which the chain needs ~{steps:,.0f} steps "
+        f"to spread from the MAP point to the posterior's width, more than num_warmup="
+        f"{options.num_warmup}: its draws will be too narrow and its means off. Raise "
+        f"num_warmup above {math.ceil(steps):,} (and num_samples with it), or batch_size (the "
+        "noise falls as 1 / batch_size).",
+        UntrustedResultWarning,
+        stacklevel=2,
+    )
 
 
 #: points of the Laplace approximation where the control variate's noise is measured
@@ -517,7 +529,8 @@ class ChainStart:
     position and no frame, or, for ``step_size="auto"``, the MAP point and its whitened frame
     (``auto_frame``), found from the first chain's key and shared by the others (so ``build``
     makes one per run; the frame then travels in each chain's state). Structured SG-MCMC (its
-    ``blocks``) takes no control variate: its groups' gradients are taken at mixed points."""
+    ``blocks``) takes the control variate by the same rule (unbiased at its mixed points too:
+    without it, its sds came out 0.15x the posterior's at 0.1% batches, issue 25)."""
 
     def __init__(self, problem, options, rule: str, blocks=None):
         self.problem, self.options, self.rule, self.blocks = problem, options, rule, blocks
@@ -527,9 +540,7 @@ class ChainStart:
         if self.options.step_size != "auto":
             return initial_position(self.problem, key, self.options), None
         if self._frame is None:
-            self._frame = auto_frame(
-                self.problem, key, self.options, self.rule, self.blocks, self.blocks is None
-            )
+            self._frame = auto_frame(self.problem, key, self.options, self.rule, self.blocks)
         return self._frame.shift, self._frame
 
 

@@ -8,7 +8,9 @@ models. With ``dropout > 0`` each step draws ``num_masks`` random masks; in mask
 keeps its current value with probability ``1 - dropout`` and is replaced by a buffer draw
 otherwise, and each group's gradient is the average over the masks that kept it (the gradient
 at the current point where no mask did). Any of ``sgld``, ``psgld``, ``sghmc`` moves the chain
-along that gradient (``base=``).
+along that gradient (``base=``). With ``step_size="auto"`` and minibatches every gradient
+carries the MAP point's control variate where the base samplers' rule takes it
+(``ppl.inference.sgmcmc.base.controlled_gradient``; one extra minibatch gradient per step).
 
 ``groups``: a list of lists of site names (``[["w1", "b1"], ["w2", "b2"]]``) or ``"sites"``
 (one group per site); sites named in no group form one more group.
@@ -42,6 +44,7 @@ from .base import (
     SGInfo,
     SGOptions,
     _check_choice,
+    control_variate,
     frame_of,
     frame_step_size,
     minibatch_gradient,
@@ -192,10 +195,10 @@ def _buffer_draw(backend, state, key, options):
 
 def _structured_gradient(backend, problem, state, batch_key, keys, options):
     """Each group's gradient with the other groups replaced by a buffer draw (all on the
-    minibatch of ``batch_key``)."""
+    minibatch of ``batch_key``, with the frame's control variate where it has one)."""
     xp, z = backend.xp, state.position
     value_and_grad = minibatch_gradient(problem)
-    grad, value = xp.zeros_like(z), 0.0
+    grad, value = _control_term(value_and_grad, state, batch_key, xp), 0.0
     num_groups = state.masks.shape[0]
     for k in range(num_groups):
         mask = state.masks[k]
@@ -219,4 +222,12 @@ def _dropout_gradient(backend, problem, state, batch_key, keys, options):
         total, count = total + keep[m] * g, count + keep[m]
     value, current = value_and_grad(z, batch_key)
     grad = xp.where(count > 0, total / xp.clip(count, 1, None), current)
-    return value, grad
+    return value, grad + _control_term(value_and_grad, state, batch_key, xp)
+
+
+def _control_term(value_and_grad, state, batch_key, xp):
+    """The control variate ``g(m) - g_B(m)`` on the minibatch of ``batch_key``, added once to
+    the assembled gradient (each coordinate's gradient is one point's, so adding it there is
+    adding it to each group's), or zeros without an anchor."""
+    term = control_variate(value_and_grad, state.frame, batch_key)
+    return xp.zeros_like(state.position) if term is None else term
