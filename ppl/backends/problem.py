@@ -207,6 +207,18 @@ def _non_finite_observations(observed: Mapping[str, Any], sites) -> str:
     )
 
 
+def _discrete_start(discrete) -> str:
+    """A sentence on starting the discrete sites ``discrete`` (none: empty)."""
+    if not discrete:
+        return ""
+    names = ", ".join(repr(name) for name in discrete)
+    return (
+        f" The discrete sites ({names}) start at prior draws, which may be impossible given the "
+        "data (a positive count drawn as a structural zero): give them a valid start with "
+        "init_values={site: value}."
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class Problem:
     """A model as a target density on a flat unconstrained vector space.
@@ -329,6 +341,7 @@ class Problem:
             f"(non-finite log_prob at sites {bad or 'unknown'}). Check those sites' parameters "
             "and observed values for NaN, values outside the support, or a scale of zero."
             + _non_finite_observations(self.observed, bad)
+            + _discrete_start(self.discrete)
         ) from raised
 
     def constrain(self, z) -> dict:
