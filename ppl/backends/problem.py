@@ -310,9 +310,10 @@ class Problem:
         raised = None
         for attempt in range(max_tries):
             if strategy == "uniform":
-                draw = self.backend.uniform(keys[attempt], (self.dim,), -2.0, 2.0)
+                uniform_key, prior_key = self.backend.split(keys[attempt])
+                draw = self.backend.uniform(uniform_key, (self.dim,), -2.0, 2.0)
                 if self.discrete:  # the discrete sites' values from a prior draw
-                    tail = self.unconstrain(self.sample_prior(keys[attempt]))[self.continuous_dim :]
+                    tail = self.unconstrain(self.sample_prior(prior_key))[self.continuous_dim :]
                     draw = self.backend.xp.concat([draw[: self.continuous_dim], tail])
                 values = {
                     k: v for k, v in self.constrain_one(draw).items() if k in self.layout.names

@@ -72,7 +72,7 @@ def _check_total_variation(draws, p, bound=0.05) -> None:
 #: ~100x a compiled JAX step here, so it takes a shorter series on 20 counts)
 SETTINGS = {
     "numpyro": dict(data=change_point_data(), num_chains=4, num_samples=800),
-    "pyro": dict(data=change_point_data(T=20, tau=12, rates=(4.0, 1.0)), num_samples=1200),
+    "pyro": dict(data=change_point_data(T=20, tau=12, rates=(4.0, 1.0)), num_samples=1800),
 }
 
 
