@@ -15,7 +15,9 @@ from ``post.timings["run_seconds"]`` (its compiled chunk is specific to the numb
 so the long call compiles again, which a difference would count as steps). The total
 variation (TV) of the ``tau`` draws against the exact posterior and their effective sample
 size (ESS) come from the long call; ESS per second is over its steps at the per-step time.
-Pyro's row is one call of ``--pyro-samples`` draws, timed by ``post.timings["run_seconds"]``.
+Pyro's row is one call of ``--pyro-samples`` draws, timed by ``post.timings["run_seconds"]``,
+with torch on one thread (``torch.set_num_threads(1)``) as in the other benchmarks: on the
+shared 2-core machine its intra-op threads otherwise spin against other processes.
 
 Run: ``.venv/bin/python benchmarks/gibbs_speed.py`` (a Markdown table on stdout).
 """
@@ -125,6 +127,9 @@ def main(argv=None):
         seconds = (args.warmup + 10 * args.samples) * per_step
         print(f"| {name} | {first:.2f} | {fixed:.2f} | {1e3 * per_step:.4f} | {tv:.3f} | "
               f"{ess:.0f} | {ess / seconds:.0f} |")  # fmt: skip
+    import torch
+
+    torch.set_num_threads(1)
     t0 = time.perf_counter()
     tau, run_seconds = _ppl_call("pyro", counts, args.warmup, args.steps)(args.pyro_samples, 0)
     wall = time.perf_counter() - t0

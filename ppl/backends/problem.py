@@ -265,6 +265,18 @@ def _non_finite_observations(observed: Mapping[str, Any], sites) -> str:
     )
 
 
+def _discrete_start(discrete) -> str:
+    """A sentence on starting the discrete sites ``discrete`` (none: empty)."""
+    if not discrete:
+        return ""
+    names = ", ".join(repr(name) for name in discrete)
+    return (
+        f" The discrete sites ({names}) start at prior draws, which may be impossible given the "
+        "data (a positive count drawn as a structural zero): give them a valid start with "
+        "init_values={site: value}."
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class Problem:
     """A model as a target density on a flat unconstrained vector space.
@@ -374,9 +386,10 @@ class Problem:
         raised = None
         for attempt in range(max_tries):
             if strategy == "uniform":
-                draw = self.backend.uniform(keys[attempt], (self.dim,), -2.0, 2.0)
+                uniform_key, prior_key = self.backend.split(keys[attempt])
+                draw = self.backend.uniform(uniform_key, (self.dim,), -2.0, 2.0)
                 if self.discrete:  # the discrete sites' values from a prior draw
-                    tail = self.unconstrain(self.sample_prior(keys[attempt]))[self.continuous_dim :]
+                    tail = self.unconstrain(self.sample_prior(prior_key))[self.continuous_dim :]
                     draw = self.backend.xp.concat([draw[: self.continuous_dim], tail])
                 values = {
                     k: v for k, v in self.constrain_one(draw).items() if k in self.layout.names
@@ -405,6 +418,7 @@ class Problem:
             f"(non-finite log_prob at sites {bad or 'unknown'}). Check those sites' parameters "
             "and observed values for NaN, values outside the support, or a scale of zero."
             + _non_finite_observations(self.observed, bad)
+            + _discrete_start(self.discrete)
         ) from raised
 
     def constrain(self, z) -> dict:

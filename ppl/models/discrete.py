@@ -6,7 +6,10 @@ With conjugate rates the marginal likelihood of each ``tau`` is closed-form, so 
 point's posterior, and the rates' posterior moments, are exact (``change_point_posterior``).
 
 ``zero_inflated_poisson``: a Poisson regression whose every count is a structural zero with
-probability ``gate``; the per-observation indicator ``zero`` is a latent Bernoulli site.
+probability ``gate``; the per-observation indicator ``zero`` is a latent Bernoulli site. A
+prior draw of the indicators almost surely marks some positive count as a structural zero,
+which is impossible, so start them at zero: ``ppl.infer(spec.model, "gibbs", args=spec.args,
+kwargs=spec.kwargs, init_values={"zero": np.zeros(len(spec.kwargs["y"]))})``.
 
 >>> import ppl
 >>> spec = ppl.models.get("change_point")

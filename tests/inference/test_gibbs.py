@@ -72,7 +72,7 @@ def _check_total_variation(draws, p, bound=0.05) -> None:
 #: ~100x a compiled JAX step here, so it takes a shorter series on 20 counts)
 SETTINGS = {
     "numpyro": dict(data=change_point_data(), num_chains=4, num_samples=800),
-    "pyro": dict(data=change_point_data(T=20, tau=12, rates=(4.0, 1.0)), num_samples=1200),
+    "pyro": dict(data=change_point_data(T=20, tau=12, rates=(4.0, 1.0)), num_samples=1800),
 }
 
 
@@ -225,3 +225,22 @@ def test_an_interrupted_run_resumes_to_the_same_discrete_draws(backend_name, tmp
     resumed = ppl.infer(change_point, "gibbs", checkpoint_path=path, resume_from=path, **common)
     for name in ("tau", "early_rate", "late_rate"):
         np.testing.assert_array_equal(resumed.samples[name], whole.samples[name])
+
+
+@pytest.mark.slow  # 30 s on NumPyro (a compile of its own), 14 s on Pyro under load
+@pytest.mark.parametrize("backend_name", ppl.backends())
+def test_zero_inflated_poisson_indicators_follow_the_counts(backend_name):
+    """A positive count is never a structural zero (its conditional puts no mass there), and
+    some zero counts are; an impossible start is refused, naming init_values."""
+    from ppl.models.discrete import zero_inflated_poisson, zero_inflated_poisson_data
+
+    X, y = zero_inflated_poisson_data(N=20)
+    settings = dict(args=(X,), kwargs={"y": y}, backend=backend_name, progress=False)
+    with pytest.raises(ModelError, match=r"discrete sites \('zero'\).*init_values"):
+        ppl.infer(zero_inflated_poisson, "gibbs", init_values={"zero": np.ones(len(y))},
+                  **settings)  # fmt: skip
+    post = ppl.infer(zero_inflated_poisson, "gibbs", num_warmup=5, num_samples=10, num_steps=3,
+                     init_values={"zero": np.zeros(len(y))}, **settings)  # fmt: skip
+    zero = post.samples["zero"]
+    assert zero.shape == (1, 10, len(y))
+    assert not zero[..., y > 0].any() and zero[..., y == 0].any()
