@@ -23,6 +23,7 @@ __all__ = [
     "deterministic",
     "factor",
     "subsample",
+    "module",
     "plate_subsample_sizes",
 ]
 
@@ -60,3 +61,23 @@ def factor(name: str, log_factor):
 def subsample(data, event_dim: int):
     """Index ``data`` by the enclosing subsampled plates (a no-op outside them)."""
     return get_backend().primitives["subsample"](data, event_dim=event_dim)
+
+
+def module(name: str, network, **kwargs):
+    """Register ``network``'s parameters with the model or guide under ``name`` and return the
+    network as a function of its input.
+
+    ``network`` is written once with ``ppl.nn`` (``ppl.nn.MLP``: its parameter tree's leaves
+    become the parameters ``f"{name}.{path}"``, fitted by SVI like any ``ppl.param``) or is
+    native to the active backend (a ``torch.nn.Module`` on Pyro, through ``pyro.module``).
+
+    >>> import ppl
+    >>> from ppl import handlers
+    >>> def guide(x):
+    ...     return ppl.module("encoder", ppl.nn.MLP([4, 8, 2]))(x)
+    >>> with ppl.backend("pyro"):
+    ...     tr = handlers.trace(guide).get_trace(ppl.ops.ones((3, 4)))
+    >>> [name for name, site in tr.items() if site.type == "param"][:2]
+    ['encoder.0.b', 'encoder.0.w']
+    """
+    return get_backend().primitives["module"](name, network, **kwargs)

@@ -26,7 +26,14 @@ import numpy as np
 from ..errors import ModelError, ShapeError
 from .base import to_numpy_any
 
-__all__ = ["FlatLayout", "Problem", "check_observed_shape", "latent_sites", "observed_values"]
+__all__ = [
+    "FlatLayout",
+    "Problem",
+    "check_observed_shape",
+    "latent_sites",
+    "local_latent_sites",
+    "observed_values",
+]
 
 
 class FlatLayout(NamedTuple):
@@ -79,9 +86,13 @@ def check_observed_shape(name: str, value_shape, dist_shape, batch_shape) -> Non
     )
 
 
-def latent_sites(trace, subsample_plates, skip=(), data=None) -> list:
+def latent_sites(trace, subsample_plates, skip=(), data=None, allow_local=False) -> list:
     """The latent sample sites of a backend's trace (a mapping of name to site dict), after
     checking that every site is one a ``Problem`` can represent.
+
+    ``allow_local``: latent sites inside a subsampled plate (local latents, one per data point
+    of a minibatch, as in a VAE) are left out of the list rather than refused
+    (``local_latent_sites`` names them); only ``svi`` with a guide function fits them.
 
     ``data``: the model's arguments ``(args, kwargs)``. An observed value with NaN or inf (and
     no ``obs_mask``) is an error when it is data the user passed: a numpy array, or a model
@@ -110,6 +121,8 @@ def latent_sites(trace, subsample_plates, skip=(), data=None) -> list:
                 "continuous latent sites. Marginalise it out of the model, or observe it."
             )
         local = [f.name for f in site["cond_indep_stack"] if f.name in subsample_plates]
+        if local and allow_local:
+            continue
         if local:
             raise ModelError(
                 f"Latent site {name!r} lies inside the subsampled plate {local[0]!r}: a flat "
@@ -118,6 +131,21 @@ def latent_sites(trace, subsample_plates, skip=(), data=None) -> list:
             )
         latent.append(site)
     return latent
+
+
+def local_latent_sites(trace, subsample_plates) -> dict[str, str]:
+    """``{site: plate}``: the latent sample sites of a backend's trace inside a subsampled plate
+    (the innermost such plate)."""
+    out = {}
+    for name, site in trace.items():
+        if site["type"] != "sample" or site["is_observed"]:
+            continue
+        if site["infer"].get("is_auxiliary", False):
+            continue
+        local = [f.name for f in site["cond_indep_stack"] if f.name in subsample_plates]
+        if local:
+            out[name] = local[0]
+    return out
 
 
 def observed_values(trace, skip=()) -> dict:
@@ -182,6 +210,21 @@ def _non_finite_observations(observed: Mapping[str, Any], sites) -> str:
     )
 
 
+def _no_potential(local_sites) -> Callable:
+    """The potential of a problem with local latent sites: an error naming them."""
+
+    def potential(z, key=None):
+        name, plate = next(iter(local_sites.items()))
+        raise ModelError(
+            f"Latent site {name!r} lies inside the subsampled plate {plate!r}: a flat parameter "
+            "vector cannot hold a per-minibatch latent, so this algorithm cannot run the "
+            "model. Fit it with ppl.infer(model, 'svi', guide=<a guide function, e.g. an "
+            "encoder through ppl.module>, batch_size=...), or move the site out of the plate."
+        )
+
+    return potential
+
+
 @dataclass(frozen=True, eq=False)
 class Problem:
     """A model as a target density on a flat unconstrained vector space.
@@ -220,8 +263,13 @@ class Problem:
     #: ``(args, kwargs) -> Problem``: the same structure bound to other data of the same shapes
     #: (``with_data``); ``None`` where the backend cannot rebind without rebuilding
     rebind: Callable | None = field(default=None, repr=False)
+    #: ``{site: plate}``: latent sites inside a subsampled plate (built with
+    #: ``local_latents=True``); they are not in the flat vector, so ``potential`` is undefined
+    local_sites: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
+        if self.local_sites:
+            object.__setattr__(self, "potential", _no_potential(self.local_sites))
         if self.constrain_many is None:
             object.__setattr__(self, "constrain_many", self.backend.vmap(self.constrain_one))
         if self.value_and_grad is None:

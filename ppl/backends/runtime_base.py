@@ -69,6 +69,14 @@ class Runtime(abc.ABC):
     def log_likelihood(self, model, samples: dict, args, kwargs) -> dict:
         """Pointwise log-likelihood of each observed site per draw, as numpy."""
 
+    def param_scope(self):
+        """A context in which ``param`` sites start afresh (a fresh parameter store where the
+        library keeps one: Pyro), restored after; checks that run a guide use it, so that
+        parameters of earlier runs do not leak in."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
     # ---- effect handlers ----------------------------------------------------------------
     @property
     def handlers(self):
@@ -94,6 +102,7 @@ class Runtime(abc.ABC):
         init_values=None,
         compile=False,
         minibatch=False,
+        local_latents=False,
     ):
         """Turn a model program into a ``Problem`` (see ``ppl.backends.problem``).
 
@@ -102,14 +111,21 @@ class Runtime(abc.ABC):
         the potential's value and gradient where the backend can (torch: ``torch.compile``; JAX
         always compiles). ``minibatch``: the algorithm will take minibatch gradients, so
         prepare them now (torch: record the minibatch potential, timed in
-        ``compile_seconds``).
+        ``compile_seconds``). ``local_latents``: latent sites inside a subsampled plate are
+        kept out of the flat vector (``Problem.local_sites``) rather than refused.
         """
         from . import bind
 
         args, kwargs = self.convert_args(args, kwargs)
         try:
             return self._build_problem(
-                bind(model, self.name), args, kwargs, dict(init_values or {}), compile, minibatch
+                bind(model, self.name),
+                args,
+                kwargs,
+                dict(init_values or {}),
+                compile,
+                minibatch,
+                local_latents=local_latents,
             )
         except PPLError:
             raise
@@ -128,6 +144,7 @@ class Runtime(abc.ABC):
         init_values: dict,
         compile: bool,
         minibatch: bool,
+        local_latents: bool = False,
     ):
         """The backend's half of ``problem``: arguments are converted, ``model`` is bound."""
 

@@ -332,8 +332,8 @@ def run(spec, problem, options, config: RunConfig, observed=None) -> Posterior:
         diagnostics["log_weights"] = log_weights
         diagnostics["ess"] = checks.importance_ess(log_weights)
         log_z = _log_z(log_weights)
-    if positions is None or positions.shape[1] == 0:
-        samples = {}
+    if positions is None or positions.shape[1] == 0 or positions.shape[-1] == 0:
+        samples = {}  # nothing drawn, or no global latent site (only local ones)
     else:
         t0 = time.perf_counter()
         flat = backend.asarray(positions)
@@ -360,4 +360,12 @@ def run(spec, problem, options, config: RunConfig, observed=None) -> Posterior:
         log_z=log_z,
         observed_data=observed or {},
         problem=problem,
+        params=_params(algorithm, state, backend),
     )
+
+
+def _params(algorithm, state, backend) -> dict:
+    """The fitted parameters of ``state`` as numpy (``{}`` for algorithms without them)."""
+    if algorithm.params is None:
+        return {}
+    return {name: backend.to_numpy(value) for name, value in algorithm.params(state).items()}

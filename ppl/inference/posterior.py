@@ -71,6 +71,9 @@ class Posterior:
     observed_data: dict[str, np.ndarray] = field(default_factory=dict)
     problem: Any = field(default=None, repr=False, compare=False)
     raw_samples: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: the fitted parameters by name (``svi``: every ``ppl.param`` of the guide and the model,
+    #: a ``ppl.module``'s weights among them), as numpy, constrained
+    params: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def num_chains(self) -> int:

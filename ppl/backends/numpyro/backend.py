@@ -38,6 +38,12 @@ def _predicted_sites(sites, samples) -> list[str]:
     ]
 
 
+def _module(name, network, **kwargs):
+    from .module import module
+
+    return module(name, network, **kwargs)
+
+
 class NumPyroBackend(Backend):
     """NumPyro's primitives, handlers, NUTS and SVI; arrays from ``NumPyroArrays``."""
 
@@ -50,6 +56,7 @@ class NumPyroBackend(Backend):
         "deterministic": numpyro.deterministic,
         "factor": numpyro.factor,
         "subsample": numpyro.subsample,
+        "module": _module,
     }
     supports_vmap_of_models = True
 
@@ -92,7 +99,9 @@ class NumPyroBackend(Backend):
         }
 
     # ---- models
-    def _build_problem(self, model, args, kwargs, init_values, compile=False, minibatch=False):
+    def _build_problem(
+        self, model, args, kwargs, init_values, compile=False, minibatch=False, local_latents=False
+    ):
         from .problem import build_problem  # compile, minibatch: jit does both when first called
 
-        return build_problem(self, model, args, kwargs, init_values)
+        return build_problem(self, model, args, kwargs, init_values, local_latents)

@@ -12,7 +12,7 @@ from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 from numpyro.primitives import Messenger, _subsample_fn
 
 from ...core import plate_subsample_sizes
-from ..problem import FlatLayout, Problem, latent_sites, observed_values
+from ..problem import FlatLayout, Problem, latent_sites, local_latent_sites, observed_values
 
 
 def minibatch_indices(size: int, subsample_size: int, rng_key=None):
@@ -49,12 +49,12 @@ def prototype_trace(model, args, kwargs):
     return proto, subsample_plates
 
 
-def build_problem(backend, model, args, kwargs, init_values) -> Problem:
+def build_problem(backend, model, args, kwargs, init_values, local_latents=False) -> Problem:
     """The model's ``Problem``: its structure (sites, supports, plates) from one prototype run,
     its functions closed over ``args``/``kwargs``; ``Problem.with_data`` binds the same
     structure to other data of the same shapes without running the model again."""
     proto, subsample_plates = prototype_trace(model, args, kwargs)
-    latent = latent_sites(proto, subsample_plates, data=(args, kwargs))
+    latent = latent_sites(proto, subsample_plates, data=(args, kwargs), allow_local=local_latents)
     transforms = {site["name"]: biject_to(site["fn"].support) for site in latent}
     layout = FlatLayout(
         tuple(transforms),
@@ -70,6 +70,7 @@ def build_problem(backend, model, args, kwargs, init_values) -> Problem:
         model=model,
         observed=observed_values(proto),
         init_values={k: jnp.asarray(v) for k, v in init_values.items()},
+        local_sites=local_latent_sites(proto, subsample_plates) if local_latents else {},
     )
     fixed = {}
 

@@ -83,6 +83,7 @@ class Runner:
         """The loss (negative ELBO estimate) at ``state`` with the noise of ``key``, and its
         gradient in each unconstrained parameter (what the optimizer is given)."""
         args = self.args if args is None else args
+        self._configure(key, args)
         unconstrained = self.svi.optim.get_params(state.optim_state)
 
         def loss(params):
@@ -92,6 +93,11 @@ class Runner:
             )
 
         return jax.value_and_grad(loss)(unconstrained)
+
+    def params(self, state, args=None) -> dict:
+        """``{name: constrained value}`` of every parameter of the guide and the model."""
+        self._configure(jax.random.PRNGKey(0), self.args if args is None else args)
+        return self.svi.get_params(state)
 
     def sample(self, state, key, num_samples, args=None):
         args = self.args if args is None else args

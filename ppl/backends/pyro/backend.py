@@ -20,6 +20,12 @@ def _param(name, init_value=None, **kwargs):
     return pyro.param(name, init_value, **kwargs)
 
 
+def _module(name, network, **kwargs):
+    from .module import module
+
+    return module(name, network, **kwargs)
+
+
 class PyroBackend(Backend):
     """Pyro's primitives, poutine glue, NUTS/HMC and SVI; arrays from ``TorchArrays``."""
 
@@ -33,10 +39,14 @@ class PyroBackend(Backend):
         "deterministic": pyro.deterministic,
         "factor": pyro.factor,
         "subsample": pyro.subsample,
+        "module": _module,
     }
 
     def __init__(self, arrays: TorchArrays | None = None):
         super().__init__(arrays or TorchArrays())
+
+    def param_scope(self):
+        return pyro.get_param_store().scope()
 
     # ---- native inference
     def hmc_kernel(self, problem, algo, options):
@@ -95,9 +105,18 @@ class PyroBackend(Backend):
         return {k: np.stack(v) for k, v in out.items()}
 
     # ---- models
-    def _build_problem(self, model, args, kwargs, init_values, compile=False, minibatch=False):
+    def _build_problem(
+        self, model, args, kwargs, init_values, compile=False, minibatch=False, local_latents=False
+    ):
         from .problem import build_problem
 
         return build_problem(
-            self, model, args, kwargs, init_values, compile=compile, minibatch=minibatch
+            self,
+            model,
+            args,
+            kwargs,
+            init_values,
+            compile=compile,
+            minibatch=minibatch,
+            local_latents=local_latents,
         )

@@ -29,7 +29,7 @@ from pyro.poutine.subsample_messenger import _Subsample
 
 from ...core import plate_subsample_sizes
 from ...errors import ModelError
-from ..problem import FlatLayout, Problem, latent_sites, observed_values
+from ..problem import FlatLayout, Problem, latent_sites, local_latent_sites, observed_values
 from . import keys
 from .compiled import compile_value_and_grad
 
@@ -95,10 +95,22 @@ def _record(neg_log_joint, z0, indices0, sizes):
 
 
 def build_problem(
-    backend, model, args, kwargs, init_values, record=True, compile=False, minibatch=False
+    backend,
+    model,
+    args,
+    kwargs,
+    init_values,
+    record=True,
+    compile=False,
+    minibatch=False,
+    local_latents=False,
 ) -> Problem:
     proto, subsample_plates, plates = prototype_trace(model, args, kwargs)
-    latent = latent_sites(proto.nodes, subsample_plates, skip=plates, data=(args, kwargs))
+    latent = latent_sites(
+        proto.nodes, subsample_plates, skip=plates, data=(args, kwargs), allow_local=local_latents
+    )
+    local = local_latent_sites(proto.nodes, subsample_plates) if local_latents else {}
+    record = record and not local  # the potential is undefined with local latents
     transforms = {site["name"]: biject_to(site["fn"].support) for site in latent}
     layout = FlatLayout(
         tuple(transforms),
@@ -255,6 +267,7 @@ def build_problem(
         init_values=init_values,
         value_and_grad=value_and_grad,
         compile_seconds=compile_seconds,
+        local_sites=local,
     )
 
 

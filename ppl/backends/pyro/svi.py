@@ -148,6 +148,12 @@ class Runner:
             leaf.grad = None
         return torch.tensor(loss), grads
 
+    def params(self, state, args=None) -> dict:
+        """``{name: constrained value}`` of every parameter of the guide and the model."""
+        self._load(state)
+        store = pyro.get_param_store()
+        return {name: store[name].detach().clone() for name in state.params}
+
     def sample(self, state, key, num_samples, args=None):
         """Guide draws ``{site: (num_samples, ...)}``. A named (Pyro auto) guide draws them all
         in one vectorized call; a guide function runs once per draw, since a function written
