@@ -51,8 +51,9 @@ class Runtime(abc.ABC):
         step(state, key) -> (state, info))`` with ``state.position`` the flat point."""
 
     @abc.abstractmethod
-    def svi(self, model, args, kwargs, options, init_scale=0.1):
-        """The backend's own SVI of ``model(*args, **kwargs)``: an object with
+    def svi(self, model, args, kwargs, options, init_scale=0.1, local=None):
+        """The backend's own SVI of ``model(*args, **kwargs)`` (``local``: ``(plate, size)``
+        of its local latent sites, or ``None``): an object with
         ``init(key, start_values) -> state``, ``step(state, key) -> (state, info)`` and
         ``sample(state, key, n) -> {site: draws}``."""
 

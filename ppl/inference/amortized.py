@@ -8,7 +8,7 @@ a minibatch of ``B`` of the ``N`` data points (``batch_size``), and the objectiv
 ``N / B``, as Pyro and NumPyro do: ``elbo``, ``meanfield_elbo`` and ``tracegraph_elbo`` are the
 backends' own ELBOs, whose plates scale every site; ``iwae``, ``renyi`` and ``chi2`` are
 per-data-point bounds, ``N / B`` times their sum over the minibatch
-(``ppl.inference.local_objectives``).
+(``ppl.core.local_vi``).
 
 >>> import numpy as np, ppl
 >>> from ppl import dist
@@ -33,15 +33,21 @@ import functools
 from collections.abc import Mapping
 
 from ..core import minibatch_sizes, plate_subsample_sizes
+from ..core.local_vi import LOCAL_OBJECTIVES
 from ..errors import OptionError, ShapeError
 
-__all__ = ["LOCAL_OBJECTIVES", "check_batch_size", "check_local", "check_shapes", "minibatched"]
+__all__ = [
+    "LOCAL_OBJECTIVES",
+    "check_batch_size",
+    "check_local",
+    "check_shapes",
+    "local_plate",
+    "minibatched",
+]
 
 #: objectives that the backends' own ELBOs scale correctly with local latents (linear in the
 #: log-densities, so each plate's ``N / B`` applies site by site)
 NATIVE_OBJECTIVES = ("elbo", "meanfield_elbo", "tracegraph_elbo")
-#: objectives that need per-data-point log-weights with local latents
-LOCAL_OBJECTIVES = ("iwae", "renyi", "chi2")
 
 
 def check_batch_size(batch_size) -> None:
@@ -110,6 +116,21 @@ def check_shapes(problem, options) -> None:
                 f"the guide's distribution for {name!r} (its encoder's output) of shape {want}: "
                 "check the encoder's output size and the .to_event(...) of the guide's site."
             )
+
+
+def local_plate(problem) -> tuple[str, int] | None:
+    """``(plate, size)`` of the problem's local latent sites (``None`` without any); an
+    ``OptionError`` when they lie in different subsampled plates."""
+    plates = set(problem.local_sites.values())
+    if not plates:
+        return None
+    if len(plates) > 1:
+        raise OptionError(
+            f"The local latent sites lie in different subsampled plates {sorted(plates)}; svi "
+            "fits local latents of one subsampled plate. Nest the plates under one."
+        )
+    (plate,) = plates
+    return plate, problem.subsample_plates[plate][0]
 
 
 def minibatched(model, options, problem):

@@ -305,7 +305,8 @@ class _Plan:
         model, options = amortized.minibatched(model, options, problem)
         if problem.local_sites:
             amortized.check_shapes(dataclasses.replace(problem, model=model), options)
-        self.runner = backend.svi(model, args, kwargs, options, init_scale)
+        local = amortized.local_plate(problem)
+        self.runner = backend.svi(model, args, kwargs, options, init_scale, local)
 
     def args(self, state):
         """The model arguments of ``state``'s fit (``None``: the problem's own)."""

@@ -155,3 +155,40 @@ def test_batch_size_larger_than_the_plate(backend):
 def test_samplers_name_the_local_latent(backend):
     with pytest.raises(ModelError, match=r"site 'z' lies inside the subsampled plate 'data'"):
         ppl.infer(local_model, "nuts", args=(X4, 2), backend=backend.name, progress=False)
+
+
+def scale_guide(x, batch=None):
+    """q(z_i | x_i) = N(a x_i + b, s): the family holds the exact posterior N(x_i / 2, 1 / 2)."""
+    a, b = ppl.param("a", 0.0), ppl.param("b", 0.0)
+    s = ppl.param("s", 1.0, constraint=dist.constraints.positive)
+    with ppl.plate("data", x.shape[0], subsample_size=batch) as idx:
+        ppl.sample("z", dist.Normal(a * x[idx] + b, s))
+
+
+X40 = np.linspace(-2.0, 2.0, 40)
+
+
+@pytest.mark.slow  # ~50 s for the four fits
+@pytest.mark.parametrize("objective", ["iwae", "chi2"])
+def test_per_data_point_objectives_find_the_exact_posterior(backend, objective):
+    """Every objective is optimal at the exact posterior, which the guide family holds: a = 1/2,
+    b = 0, s = sqrt(1/2). Tolerance 0.1: 1,500-step fits of elbo, iwae, renyi and chi2 on both
+    backends (seed 0) all landed within 0.05 of these values; 800 steps add Adam's noise."""
+    post = ppl.infer(
+        local_model,
+        "svi",
+        args=(X40,),
+        guide=scale_guide,
+        objective=objective,
+        num_particles=4,
+        batch_size=10,
+        num_steps=800,
+        lr=0.05,
+        tol=0,
+        backend=backend.name,
+        progress=False,
+    )
+    fitted = {k: float(v) for k, v in post.params.items()}
+    assert fitted["a"] == pytest.approx(0.5, abs=0.1)
+    assert fitted["b"] == pytest.approx(0.0, abs=0.1)
+    assert fitted["s"] == pytest.approx(0.5**0.5, abs=0.1)

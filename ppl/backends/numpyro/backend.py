@@ -69,10 +69,10 @@ class NumPyroBackend(Backend):
 
         return hmc_kernel(problem, algo, options)
 
-    def svi(self, model, args, kwargs, options, init_scale=0.1):
+    def svi(self, model, args, kwargs, options, init_scale=0.1, local=None):
         from .svi import Runner
 
-        return Runner(model, args, kwargs, options, init_scale)
+        return Runner(model, args, kwargs, options, init_scale, local)
 
     def predictive(self, model, samples, args, kwargs, seed, num_samples=None):
         from numpyro.handlers import seed as seeded
