@@ -70,6 +70,12 @@ class Runtime(abc.ABC):
     def log_likelihood(self, model, samples: dict, args, kwargs) -> dict:
         """Pointwise log-likelihood of each observed site per draw, as numpy."""
 
+    @abc.abstractmethod
+    def local_log_weights(self, model, guide, params, args, kwargs, num, plate, seed, chunk=100):
+        """Importance log-weights per data point, numpy ``(num, B)``: ``num`` draws of the
+        guide (its parameters ``params``, constrained) for each of the ``B`` data points of
+        ``plate``, ``log p(x_i, z_i) - log q(z_i | x_i)``, ``chunk`` draws at a time."""
+
     def param_scope(self):
         """A context in which ``param`` sites start afresh (a fresh parameter store where the
         library keeps one: Pyro), restored after; checks that run a guide use it, so that

@@ -56,6 +56,8 @@ _REGISTRY: dict[str, str | Callable[[], ModelSpec]] = {
     "rezende_u4": _P + "energies:u4_spec",
     "gp_regression": _P + "gp:exact_gp_spec",
     "svgp_classification": _P + "gp_gpytorch:svgp_spec",
+    "vae_digits": _P + "amortized:vae_spec",
+    "amortized_regression": _P + "amortized:regression_spec",
 }
 _POSTERIORDB = (
     "eight_schools-eight_schools_noncentered",

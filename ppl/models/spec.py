@@ -47,6 +47,11 @@ class ModelSpec:
     enumerate : bool
         The model has discrete latent sites marked ``infer={"enumerate": "parallel"}``; it needs an
         enumeration-aware algorithm and cannot be turned into a flat continuous ``Problem``.
+    local_latents : bool
+        The model has latent sites inside a plate that ``svi`` subsamples (one per data point or
+        group): it is fitted by ``svi`` with ``guide`` (an encoder) and ``batch_size``.
+    test_args : tuple
+        Held-out data, as the model takes it (``args`` is the training split).
     """
 
     name: str
@@ -60,6 +65,8 @@ class ModelSpec:
     log_z: float | None = None
     guide: Callable | None = None
     enumerate: bool = False
+    local_latents: bool = False
+    test_args: tuple = ()
 
     def __post_init__(self):
         if not getattr(self.model, "__ppl_converts_args__", False):

@@ -74,6 +74,11 @@ class NumPyroBackend(Backend):
 
         return Runner(model, args, kwargs, options, init_scale, local)
 
+    def local_log_weights(self, model, guide, params, args, kwargs, num, plate, seed, chunk=100):
+        from .local_objectives import held_out_log_weights
+
+        return held_out_log_weights(model, guide, params, args, kwargs, num, plate, seed, chunk)
+
     def predictive(self, model, samples, args, kwargs, seed, num_samples=None):
         from numpyro.handlers import seed as seeded
         from numpyro.handlers import substitute, trace

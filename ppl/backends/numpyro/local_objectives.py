@@ -5,6 +5,7 @@ minibatch (the guide's plate indices replayed), vectorized with ``jax.vmap``."""
 from __future__ import annotations
 
 import jax
+import numpy as np
 from numpyro import handlers
 from numpyro.infer.elbo import ELBO
 
@@ -12,7 +13,7 @@ from ...core import vi
 from ...core.local_vi import local_loss, local_particles, per_item
 from ...errors import OptionError
 
-__all__ = ["LocalObjective", "local_log_weights"]
+__all__ = ["LocalObjective", "held_out_log_weights", "local_log_weights"]
 
 
 def _per_item(tr, plate):
@@ -86,3 +87,16 @@ class LocalObjective(ELBO):
         vi.check_model_params(options, model_params)
         loss = local_loss(options.objective, lw, options.alpha, self.size / lw.shape[1])
         return {"loss": loss, "mutable_state": None}
+
+
+def held_out_log_weights(model, guide, params, args, kwargs, num, plate, seed, chunk=100):
+    """``local_log_weights`` of ``num`` draws on the whole of ``plate`` at fixed ``params``
+    (numpy ``(num, B)``), ``chunk`` draws per compiled call."""
+    params = {k: jax.numpy.asarray(v) for k, v in params.items()}
+
+    @jax.jit
+    def weights(key):
+        return local_log_weights(key, params, model, guide, args, kwargs, chunk, plate)[0]
+
+    keys = jax.random.split(jax.random.PRNGKey(seed), -(-num // chunk))
+    return np.concatenate([np.asarray(weights(k)) for k in keys])[:num]

@@ -45,6 +45,11 @@ class PyroBackend(Backend):
     def __init__(self, arrays: TorchArrays | None = None):
         super().__init__(arrays or TorchArrays())
 
+    def local_log_weights(self, model, guide, params, args, kwargs, num, plate, seed, chunk=100):
+        from .local_objectives import held_out_log_weights
+
+        return held_out_log_weights(model, guide, params, args, kwargs, num, plate, seed, chunk)
+
     def param_scope(self):
         return pyro.get_param_store().scope()
 

@@ -4,6 +4,10 @@ minibatch (the guide's subsample sites replayed), one trace per particle."""
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
+import pyro
 import torch
 from pyro import poutine
 from pyro.poutine.subsample_messenger import _Subsample
@@ -11,8 +15,9 @@ from pyro.poutine.subsample_messenger import _Subsample
 from ...core import vi
 from ...core.local_vi import local_loss, local_particles, per_item
 from ...errors import OptionError
+from . import keys
 
-__all__ = ["LocalObjective", "local_log_weights"]
+__all__ = ["LocalObjective", "held_out_log_weights", "local_log_weights"]
 
 
 def _per_item(tr, plate):
@@ -81,3 +86,16 @@ class LocalObjective:
         )
         vi.check_model_params(options, model_params)
         return local_loss(options.objective, lw, options.alpha, self.size / lw.shape[1])
+
+
+def held_out_log_weights(model, guide, params, args, kwargs, num, plate, seed, chunk=100):
+    """``local_log_weights`` of ``num`` draws on the whole of ``plate`` at fixed ``params``
+    (numpy ``(num, B)``), in a fresh parameter store (nothing of it leaks out)."""
+    params = {k: torch.as_tensor(np.asarray(v)) for k, v in params.items()}
+    model = poutine.substitute(model, data=params)
+    guide = poutine.substitute(guide, data=params)
+    with pyro.get_param_store().scope(), keys.global_seed(keys.key(seed)), torch.no_grad():
+        with warnings.catch_warnings():  # the guide's parameters are not the model's: both
+            warnings.filterwarnings("ignore", "pyro.module data did not find params")
+            lw, _ = local_log_weights(model, guide, args, kwargs, num, plate)
+    return lw.numpy()
