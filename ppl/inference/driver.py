@@ -365,7 +365,9 @@ def run(spec, problem, options, config: RunConfig, observed=None) -> Posterior:
 
 
 def _params(algorithm, state, backend) -> dict:
-    """The fitted parameters of ``state`` as numpy (``{}`` for algorithms without them)."""
+    """The fitted parameters of ``state`` as numpy (``{}`` for algorithms without them); a
+    parameter that is a tree (a NumPyro flow guide's network) as the same tree of numpy."""
     if algorithm.params is None:
         return {}
-    return {name: backend.to_numpy(value) for name, value in algorithm.params(state).items()}
+    params = algorithm.params(state)
+    return {name: backend.tree_map(backend.to_numpy, value) for name, value in params.items()}
