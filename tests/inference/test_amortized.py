@@ -192,3 +192,41 @@ def test_per_data_point_objectives_find_the_exact_posterior(backend, objective):
     assert fitted["a"] == pytest.approx(0.5, abs=0.1)
     assert fitted["b"] == pytest.approx(0.0, abs=0.1)
     assert fitted["s"] == pytest.approx(0.5**0.5, abs=0.1)
+
+
+def test_a_torch_module_is_fitted_on_pyro():
+    """A native network on its own backend: ``torch.nn.Module`` through ``pyro.module``."""
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Linear(1, 1)
+
+    def model(x, y):
+        layer = ppl.module("line", net)
+        with ppl.plate("data", x.shape[0]) as idx:
+            mean = layer(x[idx][..., None])[..., 0]
+            ppl.sample("y", dist.Normal(mean, 0.1), obs=y[idx])
+        ppl.sample("s", dist.Normal(0.0, 1.0))  # one latent site: svi needs one
+
+    def guide(x, y):
+        ppl.sample("s", dist.Normal(ppl.param("m", 0.0), 1.0))
+
+    x = np.linspace(-1.0, 1.0, 50).astype(np.float32)
+    y = (2.0 * x + 1.0).astype(np.float32)
+    post = ppl.infer(
+        model,
+        "svi",
+        args=(x, y),
+        guide=guide,
+        batch_size=10,
+        num_steps=400,
+        lr=0.05,
+        tol=0,
+        backend="pyro",
+        progress=False,
+    )
+    assert float(post.params["line$$$weight"].ravel()[0]) == pytest.approx(2.0, abs=0.1)
+    assert float(post.params["line$$$bias"].ravel()[0]) == pytest.approx(1.0, abs=0.1)
+
+
+def test_numpyro_refuses_a_foreign_network():
+    with ppl.backend("numpyro"), pytest.raises(ModelError, match=r"ppl.module\('net'.*ppl.nn"):
+        ppl.handlers.trace(lambda: ppl.module("net", object())).get_trace()
