@@ -159,7 +159,8 @@ class Options:
     than it, ``{plate: size}`` names them (``ppl.amortized`` has the local-latent case: latent
     sites inside a subsampled plate, fitted by a guide function whose encoder maps the
     minibatch's data to its local latents' parameters); each step's objective is scaled by
-    ``N / B``, as Pyro and NumPyro do.
+    ``N / B``, as Pyro and NumPyro do. With minibatches the guide is fitted to the model itself
+    (``init="map"`` still starts an autoguide at the MAP point, but nothing is whitened).
     """
 
     guide: str | Callable = "normal"
@@ -291,8 +292,13 @@ class _Plan:
     def __init__(self, problem, options):
         self.problem = problem
         amortized.check_local(problem, options)
+        # the whitened target is the full-data potential: with minibatches (batch_size, or
+        # local latents) the guide is fitted to the subsampled model itself, as the backend would
         self.whiten = (
-            _whitens(options) and problem.dim <= MAX_WHITEN_DIM and not problem.local_sites
+            _whitens(options)
+            and problem.dim <= MAX_WHITEN_DIM
+            and not problem.local_sites
+            and not options.batch_size
         )
         backend = problem.backend
         if self.whiten:
