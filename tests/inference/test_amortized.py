@@ -230,3 +230,31 @@ def test_a_torch_module_is_fitted_on_pyro():
 def test_numpyro_refuses_a_foreign_network():
     with ppl.backend("numpyro"), pytest.raises(ModelError, match=r"ppl.module\('net'.*ppl.nn"):
         ppl.handlers.trace(lambda: ppl.module("net", object())).get_trace()
+
+
+def test_batch_size_with_global_latents_only(backend):
+    """svi on minibatches of a model with one global site: the backend's own SVI on the
+    subsampled model (N / B scaling of the likelihood, no whitening). The exact posterior is
+    Normal(mean(y), 1/sqrt(N)) (sd 0.022); tolerance 4 sd for the mean (minibatch noise of Adam
+    near its optimum, seen at ~1 sd) and a factor 2 on the sd."""
+    y = np.random.default_rng(0).normal(1.0, 1.0, size=2000)
+
+    def model(y):
+        mu = ppl.sample("mu", dist.Normal(0.0, 10.0))
+        with ppl.plate("data", y.shape[0]) as idx:
+            ppl.sample("y", dist.Normal(mu, 1.0), obs=y[idx])
+
+    post = ppl.infer(
+        model,
+        "svi",
+        args=(y,),
+        batch_size=50,
+        num_steps=1000,
+        lr=0.02,
+        tol=0,
+        backend=backend.name,
+        progress=False,
+    )
+    sd = 1 / np.sqrt(len(y))
+    assert post.samples["mu"].mean() == pytest.approx(y.mean(), abs=4 * sd)
+    assert 0.5 * sd < post.samples["mu"].std() < 2 * sd
