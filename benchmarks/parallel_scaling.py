@@ -134,8 +134,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         prefix = os.path.join(folder, "draws")
         common = [*shared, "--prefix", prefix]
-        rows = _rows([_spawn([*common, "--worker", "numpyro"],
-                             {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})])  # fmt: skip
+        four_devices = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+        rows = _rows([_spawn([*common, "--worker", "numpyro"], four_devices)])
         rows += _rows([_spawn([*common, "--worker", "pyro", "--devices", "1"], {})])
         port = str(_free_port())
         rows += _rows([

@@ -19,7 +19,7 @@ import sys
 from . import distributions, errors, ops
 from .backends import backend, backends, get_backend, set_backend
 from .config import get_precision, set_precision
-from .primitives import deterministic, factor, markov, param, plate, sample, subsample
+from .primitives import deterministic, factor, markov, module, param, plate, sample, subsample
 
 dist = distributions
 # ``from ppl.dist import constraints`` (an import statement needs a module of that name)
@@ -35,6 +35,7 @@ _LAZY = {
     "decide": "ppl.decide",
     "inference": "ppl.inference",
     "plots": "ppl.plots",
+    "nn": "ppl.inference.nn",
     "Trace": "ppl.handlers.trace_view:Trace",
     "Site": "ppl.handlers.trace_view:Site",
     "infer": "ppl.inference.infer:infer",
@@ -60,6 +61,8 @@ __all__ = [
     "factor",
     "subsample",
     "markov",
+    "module",
+    "nn",
     "dist",
     "distributions",
     "ops",

@@ -24,6 +24,7 @@ __all__ = [
     "factor",
     "subsample",
     "markov",
+    "module",
     "plate_subsample_sizes",
 ]
 
@@ -68,3 +69,23 @@ def markov(fn=None, history: int = 1, keep: bool = False):
     ``with ppl.markov():``) lets enumerated sites reuse tensor dimensions after ``history``
     steps, so a chain of enumerated sites is summed out in time linear in its length."""
     return get_backend().primitives["markov"](fn, history=history, keep=keep)
+
+
+def module(name: str, network, **kwargs):
+    """Register ``network``'s parameters with the model or guide under ``name`` and return the
+    network as a function of its input.
+
+    ``network`` is written once with ``ppl.nn`` (``ppl.nn.MLP``: its parameter tree's leaves
+    become the parameters ``f"{name}.{path}"``, fitted by SVI like any ``ppl.param``) or is
+    native to the active backend (a ``torch.nn.Module`` on Pyro, through ``pyro.module``).
+
+    >>> import ppl
+    >>> from ppl import handlers
+    >>> def guide(x):
+    ...     return ppl.module("encoder", ppl.nn.MLP([4, 8, 2]))(x)
+    >>> with ppl.backend("pyro"):
+    ...     tr = handlers.trace(guide).get_trace(ppl.ops.ones((3, 4)))
+    >>> [name for name, site in tr.items() if site.type == "param"][:2]
+    ['encoder.0.b', 'encoder.0.w']
+    """
+    return get_backend().primitives["module"](name, network, **kwargs)

@@ -34,6 +34,7 @@ __all__ = [
     "enumerated_sites",
     "integer_bounds",
     "latent_sites",
+    "local_latent_sites",
     "max_plate_nesting",
     "observed_values",
 ]
@@ -89,10 +90,16 @@ def check_observed_shape(name: str, value_shape, dist_shape, batch_shape) -> Non
     )
 
 
-def latent_sites(trace, subsample_plates, skip=(), data=None, discrete=False) -> list:
+def latent_sites(
+    trace, subsample_plates, skip=(), data=None, discrete=False, allow_local=False
+) -> list:
     """The latent sample sites of a backend's trace (a mapping of name to site dict), after
     checking that every site is one a ``Problem`` can represent. ``discrete``: keep discrete
     latent sites (for an algorithm that updates them itself) rather than refuse them.
+
+    ``allow_local``: latent sites inside a subsampled plate (local latents, one per data point
+    of a minibatch, as in a VAE) are left out of the list rather than refused
+    (``local_latent_sites`` names them); only ``svi`` with a guide function fits them.
 
     ``data``: the model's arguments ``(args, kwargs)``. An observed value with NaN or inf (and
     no ``obs_mask``) is an error when it is data the user passed: a numpy array, or a model
@@ -121,6 +128,8 @@ def latent_sites(trace, subsample_plates, skip=(), data=None, discrete=False) ->
             check_enumerable(name, site, subsample_plates)
             continue
         local = [f.name for f in site["cond_indep_stack"] if f.name in subsample_plates]
+        if local and allow_local:
+            continue
         if local:
             raise ModelError(
                 f"Latent site {name!r} lies inside the subsampled plate {local[0]!r}: a flat "
@@ -203,6 +212,21 @@ def integer_bounds(support, shape) -> tuple[np.ndarray, np.ndarray] | None:
     return as_array(low), as_array(high)
 
 
+def local_latent_sites(trace, subsample_plates) -> dict[str, str]:
+    """``{site: plate}``: the latent sample sites of a backend's trace inside a subsampled plate
+    (the innermost such plate)."""
+    out = {}
+    for name, site in trace.items():
+        if site["type"] != "sample" or site["is_observed"]:
+            continue
+        if site["infer"].get("is_auxiliary", False):
+            continue
+        local = [f.name for f in site["cond_indep_stack"] if f.name in subsample_plates]
+        if local:
+            out[name] = local[0]
+    return out
+
+
 def observed_values(trace, skip=()) -> dict:
     """``{site: numpy value}`` of the observed sample sites of a backend's trace."""
     return {
@@ -277,6 +301,21 @@ def _discrete_start(discrete) -> str:
     )
 
 
+def _no_potential(local_sites) -> Callable:
+    """The potential of a problem with local latent sites: an error naming them."""
+
+    def potential(z, key=None):
+        name, plate = next(iter(local_sites.items()))
+        raise ModelError(
+            f"Latent site {name!r} lies inside the subsampled plate {plate!r}: a flat parameter "
+            "vector cannot hold a per-minibatch latent, so this algorithm cannot run the "
+            "model. Fit it with ppl.infer(model, 'svi', guide=<a guide function, e.g. an "
+            "encoder through ppl.module>, batch_size=...), or move the site out of the plate."
+        )
+
+    return potential
+
+
 @dataclass(frozen=True, eq=False)
 class Problem:
     """A model as a target density on a flat unconstrained vector space.
@@ -334,8 +373,13 @@ class Problem:
     #: of ``z`` hold the values themselves (no transform, no Jacobian); the potential rounds
     #: them and holds them to the support, then conditions the model on them.
     discrete: Mapping[str, Any] = field(default_factory=dict)
+    #: ``{site: plate}``: latent sites inside a subsampled plate (built with
+    #: ``local_latents=True``); they are not in the flat vector, so ``potential`` is undefined
+    local_sites: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
+        if self.local_sites:
+            object.__setattr__(self, "potential", _no_potential(self.local_sites))
         if self.constrain_many is None:
             object.__setattr__(self, "constrain_many", self.backend.vmap(self.constrain_one))
         if self.value_and_grad is None:

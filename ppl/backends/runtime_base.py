@@ -51,8 +51,9 @@ class Runtime(abc.ABC):
         step(state, key) -> (state, info))`` with ``state.position`` the flat point."""
 
     @abc.abstractmethod
-    def svi(self, model, args, kwargs, options, init_scale=0.1):
-        """The backend's own SVI of ``model(*args, **kwargs)``: an object with
+    def svi(self, model, args, kwargs, options, init_scale=0.1, local=None):
+        """The backend's own SVI of ``model(*args, **kwargs)`` (``local``: ``(plate, size)``
+        of its local latent sites, or ``None``): an object with
         ``init(key, start_values) -> state``, ``step(state, key) -> (state, info)`` and
         ``sample(state, key, n) -> {site: draws}``."""
 
@@ -68,6 +69,20 @@ class Runtime(abc.ABC):
     @abc.abstractmethod
     def log_likelihood(self, model, samples: dict, args, kwargs) -> dict:
         """Pointwise log-likelihood of each observed site per draw, as numpy."""
+
+    @abc.abstractmethod
+    def local_log_weights(self, model, guide, params, args, kwargs, num, plate, seed, chunk=100):
+        """Importance log-weights per data point, numpy ``(num, B)``: ``num`` draws of the
+        guide (its parameters ``params``, constrained) for each of the ``B`` data points of
+        ``plate``, ``log p(x_i, z_i) - log q(z_i | x_i)``, ``chunk`` draws at a time."""
+
+    def param_scope(self):
+        """A context in which ``param`` sites start afresh (a fresh parameter store where the
+        library keeps one: Pyro), restored after; checks that run a guide use it, so that
+        parameters of earlier runs do not leak in."""
+        import contextlib
+
+        return contextlib.nullcontext()
 
     # ---- effect handlers ----------------------------------------------------------------
     @property
@@ -95,6 +110,7 @@ class Runtime(abc.ABC):
         compile=False,
         minibatch=False,
         discrete=False,
+        local_latents=False,
     ):
         """Turn a model program into a ``Problem`` (see ``ppl.backends.problem``).
 
@@ -105,7 +121,9 @@ class Runtime(abc.ABC):
         prepare them now (torch: record the minibatch potential, timed in
         ``compile_seconds``). ``discrete``: keep the model's discrete latent sites in the
         layout (``Problem.discrete``), for an algorithm that updates them itself (``gibbs``);
-        without it a discrete latent site is refused.
+        without it a discrete latent site is refused. ``local_latents``: latent sites inside a
+        subsampled plate are kept out of the flat vector (``Problem.local_sites``) rather than
+        refused.
         """
         from . import bind
 
@@ -119,6 +137,7 @@ class Runtime(abc.ABC):
                 compile,
                 minibatch,
                 discrete,
+                local_latents=local_latents,
             )
         except PPLError:
             raise
@@ -138,6 +157,7 @@ class Runtime(abc.ABC):
         compile: bool,
         minibatch: bool,
         discrete: bool = False,
+        local_latents: bool = False,
     ):
         """The backend's half of ``problem``: arguments are converted, ``model`` is bound."""
 

@@ -67,6 +67,9 @@ class Capabilities:
     data_parallel: bool = False
     discrete: bool = False
     compiles_step: bool = False
+    #: latent sites inside a subsampled plate (local latents, fitted by an amortized guide)
+    #: are accepted: ``ppl.infer`` builds the problem with ``local_latents=True``
+    local_latents: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -90,7 +93,8 @@ class Algorithm(NamedTuple):
     chunk of steps with that chunk's ``info`` as numpy arrays; raises (naming what went wrong
     and the step) where a step went bad inside the compiled loop. warm_start:
     ``(state) -> WarmStart or None``, the warm start the state carries (its cost and summary go
-    to the ``Posterior``).
+    to the ``Posterior``). params: ``(state) -> {name: array}``, the fitted parameters
+    (constrained; a network's weights through ``ppl.module``), kept as ``Posterior.params``.
     """
 
     init: Callable[[Any], Any]
@@ -100,6 +104,7 @@ class Algorithm(NamedTuple):
     converged: Callable[[Any], bool] | None = None
     check_info: Callable[[dict, int, str], None] | None = None
     warm_start: Callable[[Any], Any] | None = None
+    params: Callable[[Any], dict] | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ import contextvars
 import types
 from collections.abc import Iterator, Mapping
 
+from ..errors import OptionError
+
 __all__ = ["ANY_PLATE", "minibatch_sizes", "plate_subsample_sizes", "subsample_size_override"]
 
 #: the key of ``plate_subsample_sizes`` that applies to every plate not named
@@ -59,6 +61,12 @@ def subsample_size_override(name: str, size: int, subsample_size: int | None) ->
     ``plate_subsample_sizes`` block's, else the one the model gave."""
     overrides = _subsample_overrides.get()
     if name in overrides:
+        if overrides[name] is not None and overrides[name] > size:
+            raise OptionError(
+                f"batch_size {overrides[name]} for the plate {name!r} is larger than the plate "
+                f"({size} elements). Give a batch size below {size}, or drop batch_size for "
+                "full-batch gradients."
+            )
         return overrides[name]
     if overrides.get(ANY_PLATE) is not None and overrides[ANY_PLATE] < size:
         return overrides[ANY_PLATE]

@@ -375,8 +375,8 @@ def run(spec, problem, options, config: RunConfig, observed=None) -> Posterior:
         diagnostics["log_weights"] = log_weights
         diagnostics["ess"] = checks.importance_ess(log_weights)
         log_z = _log_z(log_weights)
-    if positions is None or positions.shape[1] == 0:
-        samples = {}
+    if positions is None or positions.shape[1] == 0 or positions.shape[-1] == 0:
+        samples = {}  # nothing drawn, or no global latent site (only local ones)
     else:
         t0 = time.perf_counter()
         flat = backend.asarray(positions)
@@ -407,6 +407,7 @@ def run(spec, problem, options, config: RunConfig, observed=None) -> Posterior:
         log_z=log_z,
         observed_data=observed or {},
         problem=problem,
+        params=_params(algorithm, state, backend),
     )
 
 
@@ -428,3 +429,12 @@ def _discrete_samples(name, problem, flat, key) -> dict:
     rows = backend.xp.reshape(flat, (math.prod(batch), flat.shape[-1]))
     draws = problem.sample_discrete(rows, key)
     return {k: backend.to_numpy(v).reshape(batch + tuple(v.shape[1:])) for k, v in draws.items()}
+
+
+def _params(algorithm, state, backend) -> dict:
+    """The fitted parameters of ``state`` as numpy (``{}`` for algorithms without them); a
+    parameter that is a tree (a NumPyro flow guide's network) as the same tree of numpy."""
+    if algorithm.params is None:
+        return {}
+    params = algorithm.params(state)
+    return {name: backend.tree_map(backend.to_numpy, value) for name, value in params.items()}

@@ -112,10 +112,18 @@ def infer(
         args, kwargs = chosen.to_device((args, kwargs), target)
         sizes = minibatch_sizes(opts.batch_size) if minibatch else {}
         problem = _build_problem(  # compile=True: the minibatch gradient, or else the step
-            chosen, sizes, model, args, kwargs, init_values, compile and minibatch, minibatch,
+            chosen,
+            sizes,
+            model,
+            args,
+            kwargs,
+            init_values,
+            compile and minibatch,
+            minibatch,
             capabilities.discrete,
-        )  # fmt: skip
-        if problem.dim == 0:
+            capabilities.local_latents,
+        )
+        if problem.dim == 0 and not problem.local_sites:
             raise ModelError(
                 f"{spec.name!r} needs at least one latent (unobserved, continuous) sample site; "
                 "the model has none."
@@ -150,6 +158,7 @@ def _build_problem(
     compile=False,
     minibatch=False,
     discrete=False,
+    local_latents=False,
 ):
     """``backend.problem(model, ...)``, with the plate subsample sizes ``{plate: size}`` that
     the algorithm sets for the user (a minibatch algorithm's ``batch_size``) in effect whenever
@@ -166,6 +175,7 @@ def _build_problem(
             compile=compile,
             minibatch=minibatch,
             discrete=discrete,
+            local_latents=local_latents,
         )
 
     @functools.wraps(model)
@@ -174,7 +184,14 @@ def _build_problem(
             return model(*model_args, **model_kwargs)
 
     problem = backend.problem(
-        subsampled, args, kwargs, init_values=init_values, compile=compile, minibatch=minibatch
+        subsampled,
+        args,
+        kwargs,
+        init_values=init_values,
+        compile=compile,
+        minibatch=minibatch,
+        discrete=discrete,
+        local_latents=local_latents,
     )
     _check_subsampled(sizes, problem.subsample_plates)
     return dataclasses.replace(problem, model=bind(model, backend.name))
@@ -183,12 +200,18 @@ def _build_problem(
 def _check_subsampled(sizes, subsampled_plates):
     """An ``OptionError`` when minibatch sizes set for the user subsample nothing: a named plate
     the model lacks, or no plate larger than the size."""
-    missing = [name for name in sizes if name != "*" and name not in subsampled_plates]
+    too_large = [
+        name
+        for name, (size, subsample) in subsampled_plates.items()
+        if name in sizes and subsample is not None and subsample >= size
+    ]
+    missing = too_large + [name for name in sizes if name != "*" and name not in subsampled_plates]
     if missing:
         raise OptionError(
             f"batch_size names the plate {missing[0]!r}, which the model does not subsample (its "
-            f"subsampled plates: {sorted(subsampled_plates)}). Name a ppl.plate of the model "
-            "that is larger than the batch size."
+            f"subsampled plates: {sorted(subsampled_plates)}): the model has no such plate, or "
+            f"batch_size {sizes[missing[0]]} is not smaller than it. Name a ppl.plate of the "
+            "model and a batch size below its size."
         )
     if not subsampled_plates:
         raise OptionError(

@@ -36,6 +36,7 @@ from ..errors import OptionError, did_you_mean
 
 __all__ = [
     "ACTIVATIONS",
+    "MLP",
     "SCALE_BOUND",
     "check_activation",
     "coupling_apply",
@@ -131,6 +132,55 @@ def mlp_apply(backend, params: list[dict], x, activation: str = "swish"):
     for layer in params[:-1]:
         x = act(xp.matmul(x, layer["w"]) + layer["b"])
     return xp.matmul(x, params[-1]["w"]) + params[-1]["b"]
+
+
+class MLP:
+    """A multilayer perceptron written once, for ``ppl.module``: its parameters are a tree of
+    arrays (``mlp_init``) that the module registers with the model or guide on either backend.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first, output last (at least two).
+    activation : str
+        One of ``ACTIVATIONS``, between layers.
+    final_scale : float
+        Factor on the last layer's initial weights.
+
+    Examples
+    --------
+    >>> import ppl
+    >>> net = ppl.nn.MLP([3, 8, 2])
+    >>> net.shapes
+    [{'w': (3, 8), 'b': (8,)}, {'w': (8, 2), 'b': (2,)}]
+    >>> arrays = ppl.get_backend("numpyro").arrays
+    >>> net.apply(arrays, net.init(arrays, arrays.key(0)), arrays.xp.ones((5, 3))).shape
+    (5, 2)
+    """
+
+    def __init__(self, sizes: Sequence[int], activation: str = "relu", final_scale: float = 1.0):
+        self.sizes = [int(s) for s in sizes]
+        if len(self.sizes) < 2 or min(self.sizes) < 1:
+            raise OptionError(f"An MLP needs at least two positive layer sizes, got {sizes}.")
+        check_activation(activation)
+        self.activation, self.final_scale = activation, float(final_scale)
+
+    @property
+    def shapes(self) -> list[dict]:
+        """The parameter tree's structure with each leaf's shape."""
+        pairs = zip(self.sizes[:-1], self.sizes[1:])
+        return [{"w": (n_in, n_out), "b": (n_out,)} for n_in, n_out in pairs]
+
+    def init(self, arrays, key) -> list[dict]:
+        """Initial parameters (``mlp_init``) on the array layer ``arrays``."""
+        return mlp_init(arrays, key, self.sizes, final_scale=self.final_scale)
+
+    def apply(self, arrays, params, x):
+        """The network at ``x`` of shape ``(..., sizes[0])``: ``(..., sizes[-1])``."""
+        return mlp_apply(arrays, params, x, self.activation)
+
+    def __repr__(self) -> str:
+        return f"MLP({self.sizes}, activation={self.activation!r})"
 
 
 def time_embedding(backend, t, dim: int, max_frequency: float = 100.0):

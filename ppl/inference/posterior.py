@@ -71,6 +71,9 @@ class Posterior:
     observed_data: dict[str, np.ndarray] = field(default_factory=dict)
     problem: Any = field(default=None, repr=False, compare=False)
     raw_samples: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: the fitted parameters by name (``svi``: every ``ppl.param`` of the guide and the model,
+    #: a ``ppl.module``'s weights among them), as numpy, constrained
+    params: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def num_chains(self) -> int:
@@ -164,6 +167,29 @@ class Posterior:
             flat = {k: v[:num_samples] for k, v in flat.items()}
         args, kwargs = backend.convert_args(args, kwargs)
         return backend.predictive(problem.model, flat, args, kwargs, seed)
+
+    def held_out_log_likelihood(self, args=(), kwargs=None, num_particles: int = 1000, seed=0):
+        """The marginal log-likelihood per data point of held-out data ``args``/``kwargs``
+        under an amortized model fitted by ``svi`` with a guide function, by importance
+        sampling with the trained encoder (``ppl.inference.amortized``): a ``HeldOutLL``."""
+        from .amortized import held_out_log_likelihood
+
+        problem = self._require_problem("held_out_log_likelihood")
+        if not self.params or not callable(getattr(self.options, "guide", None)):
+            raise OptionError(
+                "held_out_log_likelihood needs a fit by 'svi' with a guide function (an "
+                f"amortized encoder); this posterior is from {self.method!r}."
+            )
+        return held_out_log_likelihood(
+            problem.model,
+            self.options.guide,
+            self.params,
+            args,
+            kwargs,
+            num_particles=num_particles,
+            backend=self.backend,
+            seed=seed,
+        )
 
     def log_likelihood(self) -> dict[str, np.ndarray]:
         """Pointwise log-likelihood of each observed site, ``(chain, draw, *obs_shape)``."""

@@ -74,7 +74,7 @@ import numpy as np
 from ..backends import bind
 from ..core import Algorithm, Capabilities, Draws, needs_score_terms
 from ..errors import ModelError, OptionError, did_you_mean
-from . import compiled, objectives
+from . import amortized, compiled, objectives
 from .optimize import find_map
 from .option_types import check_at_least, check_field_types, check_positive
 from .warm_start import laplace_start
@@ -97,7 +97,12 @@ CONVERGENCE_RULE = (
 #: the step depends on the problem, the options and the state alone (the whitening travels in
 #: the state), so the driver compiles it once per model and data shapes
 CAPABILITIES = Capabilities(
-    kind="fit", stops_early=True, convergence_rule=CONVERGENCE_RULE, shares_compiled_steps=True
+    kind="fit",
+    minibatch=True,
+    stops_early=True,
+    convergence_rule=CONVERGENCE_RULE,
+    shares_compiled_steps=True,
+    local_latents=True,
 )
 
 
@@ -150,6 +155,12 @@ class Options:
     tol / window: stop when the mean loss of the last of two windows of ``max(window, steps //
     4)`` steps is not lower than the one before by more than twice its noise (``converged``) or
     than ``tol * (1 + |mean|)``; ``tol=0`` runs all ``num_steps``.
+    batch_size: minibatches, as for the SG-MCMC family: an int subsamples every plate larger
+    than it, ``{plate: size}`` names them (``ppl.amortized`` has the local-latent case: latent
+    sites inside a subsampled plate, fitted by a guide function whose encoder maps the
+    minibatch's data to its local latents' parameters); each step's objective is scaled by
+    ``N / B``, as Pyro and NumPyro do. With minibatches the guide is fitted to the model itself
+    (``init="map"`` still starts an autoguide at the MAP point, but nothing is whitened).
     """
 
     guide: str | Callable = "normal"
@@ -167,6 +178,7 @@ class Options:
     tol: float = 1e-4
     window: int = 500
     estimator: tuple | None = None
+    batch_size: Any = None
 
     def __post_init__(self):
         check_field_types(self)
@@ -188,6 +200,7 @@ class Options:
             raise OptionError(f"lr_decay must lie in (0, 1], got {self.lr_decay}.")
         if self.estimator is not None:
             object.__setattr__(self, "estimator", _check_estimator(self))
+        amortized.check_batch_size(self.batch_size)
 
 
 def _check_estimator(options) -> tuple:
@@ -293,7 +306,15 @@ class _Plan:
 
     def __init__(self, problem, options):
         self.problem = problem
-        self.whiten = _whitens(options) and problem.dim <= MAX_WHITEN_DIM
+        amortized.check_local(problem, options)
+        # the whitened target is the full-data potential: with minibatches (batch_size, or
+        # local latents) the guide is fitted to the subsampled model itself, as the backend would
+        self.whiten = (
+            _whitens(options)
+            and problem.dim <= MAX_WHITEN_DIM
+            and not problem.local_sites
+            and not options.batch_size
+        )
         backend = problem.backend
         if self.whiten:
             model, args, kwargs = bind(self._whitened_model, backend.name), (), {}
@@ -303,7 +324,11 @@ class _Plan:
         init_scale = 1.0 if self.whiten else 0.1
         if options.estimator:
             options = dataclasses.replace(options, guide=_estimated_guide(problem, options))
-        self.runner = backend.svi(model, args, kwargs, options, init_scale)
+        model, options = amortized.minibatched(model, options, problem)
+        if problem.local_sites:
+            amortized.check_shapes(dataclasses.replace(problem, model=model), options)
+        local = amortized.local_plate(problem)
+        self.runner = backend.svi(model, args, kwargs, options, init_scale, local)
 
     def args(self, state):
         """The model arguments of ``state``'s fit (``None``: the problem's own)."""
@@ -347,6 +372,7 @@ def build(problem, options) -> Algorithm:
         sample=sample,
         converged=functools.partial(converged, options=options) if stops else None,
         warm_start=(lambda state: state.whitening) if plan.whiten else None,
+        params=lambda state: plan.runner.params(state.runner, plan.args(state)),
     )
 
 
@@ -448,6 +474,8 @@ def converged(losses, options) -> bool:
 
 
 def _sample(problem, options, plan, state, key, num_samples):
+    if problem.dim == 0:  # local latent sites only (a VAE): no global draws to return
+        return Draws(problem.backend.xp.zeros((num_samples, 0)), None)
     log_weights = None
     if options.objective == "chi2":  # an importance proposal: its draws come with weights
         draws, log_weights = plan.runner.weighted_sample(

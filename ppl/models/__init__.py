@@ -59,6 +59,8 @@ _REGISTRY: dict[str, str | Callable[[], ModelSpec]] = {
     "svgp_classification": _P + "gp_gpytorch:svgp_spec",
     "change_point": _P + "discrete:change_point_spec",
     "zero_inflated_poisson": _P + "discrete:zero_inflated_poisson_spec",
+    "vae_digits": _P + "amortized:vae_spec",
+    "amortized_regression": _P + "amortized:regression_spec",
 }
 _POSTERIORDB = (
     "eight_schools-eight_schools_noncentered",

@@ -51,6 +51,11 @@ class ModelSpec:
     discrete : tuple of str
         The model's discrete latent sites that are not enumerated; it runs with ``gibbs``
         (``backend.problem(..., discrete=True)`` keeps them in the layout).
+    local_latents : bool
+        The model has latent sites inside a plate that ``svi`` subsamples (one per data point or
+        group): it is fitted by ``svi`` with ``guide`` (an encoder) and ``batch_size``.
+    test_args : tuple
+        Held-out data, as the model takes it (``args`` is the training split).
     """
 
     name: str
@@ -65,6 +70,8 @@ class ModelSpec:
     guide: Callable | None = None
     enumerate: bool = False
     discrete: tuple[str, ...] = ()
+    local_latents: bool = False
+    test_args: tuple = ()
 
     def __post_init__(self):
         if not getattr(self.model, "__ppl_converts_args__", False):

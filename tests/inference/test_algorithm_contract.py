@@ -50,9 +50,9 @@ def test_build_returns_an_algorithm_with_the_declared_capabilities(spec, backend
         assert "batch_size" in spec.defaults(), spec.name
 
 
-def test_minibatching_is_the_declared_capability_of_the_sgmcmc_samplers():
+def test_minibatching_is_the_declared_capability_of_the_sgmcmc_samplers_and_svi():
     minibatch = {spec.name for spec in ppl.algorithms() if spec.load().CAPABILITIES.minibatch}
-    assert minibatch == {spec.name for spec in ppl.algorithms("sgmcmc")}
+    assert minibatch == {spec.name for spec in ppl.algorithms("sgmcmc")} | {"svi"}
 
 
 def test_svi_with_tol_zero_runs_every_step():

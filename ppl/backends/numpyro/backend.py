@@ -45,6 +45,12 @@ def _predicted_sites(sites, samples) -> list[str]:
     ]
 
 
+def _module(name, network, **kwargs):
+    from .module import module
+
+    return module(name, network, **kwargs)
+
+
 class NumPyroBackend(Backend):
     """NumPyro's primitives, handlers, NUTS and SVI; arrays from ``NumPyroArrays``."""
 
@@ -58,6 +64,7 @@ class NumPyroBackend(Backend):
         "factor": numpyro.factor,
         "subsample": numpyro.subsample,
         "markov": _markov,
+        "module": _module,
     }
     supports_vmap_of_models = True
 
@@ -70,10 +77,15 @@ class NumPyroBackend(Backend):
 
         return hmc_kernel(problem, algo, options)
 
-    def svi(self, model, args, kwargs, options, init_scale=0.1):
+    def svi(self, model, args, kwargs, options, init_scale=0.1, local=None):
         from .svi import Runner
 
-        return Runner(model, args, kwargs, options, init_scale)
+        return Runner(model, args, kwargs, options, init_scale, local)
+
+    def local_log_weights(self, model, guide, params, args, kwargs, num, plate, seed, chunk=100):
+        from .local_objectives import held_out_log_weights
+
+        return held_out_log_weights(model, guide, params, args, kwargs, num, plate, seed, chunk)
 
     def predictive(self, model, samples, args, kwargs, seed, num_samples=None):
         from numpyro.handlers import seed as seeded
@@ -101,8 +113,18 @@ class NumPyroBackend(Backend):
 
     # ---- models
     def _build_problem(
-        self, model, args, kwargs, init_values, compile=False, minibatch=False, discrete=False
+        self,
+        model,
+        args,
+        kwargs,
+        init_values,
+        compile=False,
+        minibatch=False,
+        discrete=False,
+        local_latents=False,
     ):
         from .problem import build_problem  # compile, minibatch: jit does both when first called
 
-        return build_problem(self, model, args, kwargs, init_values, discrete=discrete)
+        return build_problem(
+            self, model, args, kwargs, init_values, local_latents=local_latents, discrete=discrete
+        )

@@ -28,6 +28,7 @@ from ..problem import (
     enumerated_sites,
     integer_bounds,
     latent_sites,
+    local_latent_sites,
     max_plate_nesting,
     observed_values,
 )
@@ -90,13 +91,17 @@ def prototype_trace(model, args, kwargs):
     return proto, subsample_plates
 
 
-def build_problem(backend, model, args, kwargs, init_values, discrete=False) -> Problem:
+def build_problem(
+    backend, model, args, kwargs, init_values, local_latents=False, discrete=False
+) -> Problem:
     """The model's ``Problem``: its structure (sites, supports, plates) from one prototype run,
     its functions closed over ``args``/``kwargs``; ``Problem.with_data`` binds the same
     structure to other data of the same shapes without running the model again.
     ``discrete``: the discrete latent sites go last in the layout (``Problem.discrete``)."""
     proto, subsample_plates = prototype_trace(model, args, kwargs)
-    latent = latent_sites(proto, subsample_plates, data=(args, kwargs), discrete=discrete)
+    latent = latent_sites(
+        proto, subsample_plates, data=(args, kwargs), discrete=discrete, allow_local=local_latents
+    )
     continuous = [s for s in latent if not s["fn"].support.is_discrete]
     transforms = {site["name"]: biject_to(site["fn"].support) for site in continuous}
     discretes = {
@@ -129,6 +134,7 @@ def build_problem(backend, model, args, kwargs, init_values, discrete=False) -> 
         init_values={k: jnp.asarray(v) for k, v in init_values.items()},
         enumerated=enumerated,
         discrete={name: d.bounds for name, d in discretes.items()},
+        local_sites=local_latent_sites(proto, subsample_plates) if local_latents else {},
     )
     fixed = {}
 

@@ -13,7 +13,9 @@ from numpyro.infer.initialization import init_to_median, init_to_value
 from numpyro.optim import optax_to_numpyro
 
 from ...core import GUIDE_CLASSES, SCALED_GUIDES, loss_function, objective_spec
+from ...core.local_vi import LOCAL_OBJECTIVES
 from . import objectives
+from .local_objectives import LocalObjective
 from .optimizers import OPTIMIZERS
 
 
@@ -21,7 +23,11 @@ class SVIInfo(NamedTuple):
     loss: Any
 
 
-def objective(options):
+def objective(options, local=None):
+    """The loss of ``options.objective``; ``local``: ``(plate, size)`` of local latent sites,
+    whose ``iwae``, ``renyi`` and ``chi2`` are per-data-point (``local_objectives``)."""
+    if local is not None and options.objective in LOCAL_OBJECTIVES:
+        return LocalObjective(options, *local)
     if loss_function(options) is not None:
         return objectives.LogWeightObjective(options)
     name, kwargs = objective_spec(options)
@@ -32,7 +38,7 @@ class Runner:
     """``init``/``step``/``sample`` of native SVI on ``model(*args, **kwargs)``; ``args`` given
     to a method replace the model's arguments for that call."""
 
-    def __init__(self, model, args, kwargs, options, init_scale):
+    def __init__(self, model, args, kwargs, options, init_scale, local=None):
         self.args, self.kwargs, self.start = args, kwargs, {}
         self._guide_function = callable(options.guide)
         if self._guide_function:
@@ -47,7 +53,7 @@ class Runner:
         if options.optimizer == "adam" and options.lr_decay < 1:
             lr = optax.exponential_decay(lr, options.num_steps, options.lr_decay)
         optim = optax_to_numpyro(OPTIMIZERS[options.optimizer](lr))
-        self.svi = SVI(model, self.guide, optim, objective(options))
+        self.svi = SVI(model, self.guide, optim, objective(options, local))
         self._configured = False
 
     def init(self, key, start, args=None):
@@ -83,6 +89,7 @@ class Runner:
         """The loss (negative ELBO estimate) at ``state`` with the noise of ``key``, and its
         gradient in each unconstrained parameter (what the optimizer is given)."""
         args = self.args if args is None else args
+        self._configure(key, args)
         unconstrained = self.svi.optim.get_params(state.optim_state)
 
         def loss(params):
@@ -92,6 +99,11 @@ class Runner:
             )
 
         return jax.value_and_grad(loss)(unconstrained)
+
+    def params(self, state, args=None) -> dict:
+        """``{name: constrained value}`` of every parameter of the guide and the model."""
+        self._configure(jax.random.PRNGKey(0), self.args if args is None else args)
+        return self.svi.get_params(state)
 
     def sample(self, state, key, num_samples, args=None):
         args = self.args if args is None else args

@@ -20,6 +20,12 @@ def _param(name, init_value=None, **kwargs):
     return pyro.param(name, init_value, **kwargs)
 
 
+def _module(name, network, **kwargs):
+    from .module import module
+
+    return module(name, network, **kwargs)
+
+
 class PyroBackend(Backend):
     """Pyro's primitives, poutine glue, NUTS/HMC and SVI; arrays from ``TorchArrays``."""
 
@@ -34,10 +40,19 @@ class PyroBackend(Backend):
         "factor": pyro.factor,
         "subsample": pyro.subsample,
         "markov": pyro.markov,
+        "module": _module,
     }
 
     def __init__(self, arrays: TorchArrays | None = None):
         super().__init__(arrays or TorchArrays())
+
+    def local_log_weights(self, model, guide, params, args, kwargs, num, plate, seed, chunk=100):
+        from .local_objectives import held_out_log_weights
+
+        return held_out_log_weights(model, guide, params, args, kwargs, num, plate, seed, chunk)
+
+    def param_scope(self):
+        return pyro.get_param_store().scope()
 
     # ---- native inference
     def hmc_kernel(self, problem, algo, options):
@@ -47,10 +62,10 @@ class PyroBackend(Backend):
         # that is not in the state); the algorithm's ``build`` calls this once per problem
         return hmc_kernel(problem, algo, options)
 
-    def svi(self, model, args, kwargs, options, init_scale=0.1):
+    def svi(self, model, args, kwargs, options, init_scale=0.1, local=None):
         from .svi import Runner
 
-        return Runner(model, args, kwargs, options, init_scale)
+        return Runner(model, args, kwargs, options, init_scale, local)
 
     def predictive(self, model, samples, args, kwargs, seed, num_samples=None):
         import pyro.poutine as poutine
@@ -97,7 +112,15 @@ class PyroBackend(Backend):
 
     # ---- models
     def _build_problem(
-        self, model, args, kwargs, init_values, compile=False, minibatch=False, discrete=False
+        self,
+        model,
+        args,
+        kwargs,
+        init_values,
+        compile=False,
+        minibatch=False,
+        discrete=False,
+        local_latents=False,
     ):
         from .problem import build_problem
 
@@ -110,4 +133,5 @@ class PyroBackend(Backend):
             compile=compile,
             minibatch=minibatch,
             discrete=discrete,
+            local_latents=local_latents,
         )

@@ -43,6 +43,7 @@ from ..problem import (
     enumerated_sites,
     integer_bounds,
     latent_sites,
+    local_latent_sites,
     max_plate_nesting,
     observed_values,
 )
@@ -137,11 +138,19 @@ def build_problem(
     compile=False,
     minibatch=False,
     discrete=False,
+    local_latents=False,
 ) -> Problem:
     proto, subsample_plates, plates = prototype_trace(model, args, kwargs)
     latent = latent_sites(
-        proto.nodes, subsample_plates, skip=plates, data=(args, kwargs), discrete=discrete
+        proto.nodes,
+        subsample_plates,
+        skip=plates,
+        data=(args, kwargs),
+        discrete=discrete,
+        allow_local=local_latents,
     )
+    local = local_latent_sites(proto.nodes, subsample_plates) if local_latents else {}
+    record = record and not local  # the potential is undefined with local latents
     continuous = [s for s in latent if not s["fn"].support.is_discrete]
     transforms = {site["name"]: biject_to(site["fn"].support) for site in continuous}
     discretes = {
@@ -351,6 +360,7 @@ def build_problem(
         enumerated=enumerated,
         sample_discrete=sample_discrete if enumerated else None,
         discrete={name: d.bounds for name, d in discretes.items()},
+        local_sites=local,
     )
 
 

@@ -15,8 +15,10 @@ from pyro.infer import Predictive, autoguide
 from pyro.infer.autoguide.initialization import init_to_median, init_to_value
 
 from ...core import GUIDE_CLASSES, SCALED_GUIDES, loss_function, objective_spec
+from ...core.local_vi import LOCAL_OBJECTIVES
 from ...errors import ModelError
 from . import keys, objectives
+from .local_objectives import LocalObjective
 from .optim import functional_optimizer
 
 
@@ -33,7 +35,11 @@ class SVIState(NamedTuple):
     optim_state: Any
 
 
-def objective(options):
+def objective(options, local=None):
+    """The loss of ``options.objective``; ``local``: ``(plate, size)`` of local latent sites,
+    whose ``iwae``, ``renyi`` and ``chi2`` are per-data-point (``local_objectives``)."""
+    if local is not None and options.objective in LOCAL_OBJECTIVES:
+        return LocalObjective(options, *local)
     if loss_function(options) is not None:
         return objectives.LogWeightObjective(options)
     name, kwargs = objective_spec(options)
@@ -78,10 +84,10 @@ class Runner:
     parameters into it (``init`` clears it, as Pyro scripts do), and nothing is read from it
     between calls. ``args`` given to a method replace the model's arguments for that call."""
 
-    def __init__(self, model, args, kwargs, options, init_scale):
+    def __init__(self, model, args, kwargs, options, init_scale, local=None):
         self.model, self.args, self.kwargs = model, args, kwargs
         self.options, self.init_scale = options, init_scale
-        self.loss_class = objective(options)
+        self.loss_class = objective(options, local)
         self.optimizer = _optimizer(options)
 
     def init(self, key, start, args=None):
@@ -147,6 +153,12 @@ class Runner:
         for leaf in leaves.values():
             leaf.grad = None
         return torch.tensor(loss), grads
+
+    def params(self, state, args=None) -> dict:
+        """``{name: constrained value}`` of every parameter of the guide and the model."""
+        self._load(state)
+        store = pyro.get_param_store()
+        return {name: store[name].detach().clone() for name in state.params}
 
     def sample(self, state, key, num_samples, args=None):
         """Guide draws ``{site: (num_samples, ...)}``. A named (Pyro auto) guide draws them all
