@@ -49,20 +49,20 @@ def moments(samples, sites):
         flat = v.reshape(-1, *v.shape[2:])
         ess = az.ess(az.convert_to_dataset({site: v}))[site].values
         mean, sd = np.round(flat.mean(0), 4).tolist(), np.round(flat.std(0), 4).tolist()
-        print(f"{site}: mean {mean} sd {sd} min ess {float(np.min(ess)):.0f}")
+        print(f"{site}: mean {mean} sd {sd} min ess {float(np.min(ess)):.0f}", flush=True)
 
 
 def references():
     for name, sites in (
-        ("gaussian_hmm", ("stay", "locs", "scale")),
         ("gaussian_mixture_enum", ("weights", "locs", "scales")),
+        ("gaussian_hmm", ("stay", "locs", "scale")),
     ):
         spec = ppl.models.get(name)
-        samples, seconds = native_nuts(spec.model.__wrapped__, spec.args[0], 1000, 4000, 4)
+        samples, seconds = native_nuts(spec.model.__wrapped__, spec.args[0], 500, 2000, 2)
         if name == "gaussian_mixture_enum":
             order = np.argsort(samples["locs"], axis=-1)
             samples = {k: np.take_along_axis(samples[k], order, axis=-1) for k in sites}
-        print(f"{name} (4 chains x 4,000 draws after 1,000 warmup, {seconds:.0f} s):")
+        print(f"{name} (2 chains x 2,000 draws after 500 warmup, {seconds:.0f} s):", flush=True)
         moments(samples, sites)
 
 

@@ -1,9 +1,10 @@
 """A one-dimensional Gaussian mixture, with the assignments as sites or marginalised out.
 
 ``gaussian_mixture_enum`` keeps the per-point assignment ``z`` as a discrete site marked
-``infer={"enumerate": "parallel"}`` (for enumeration-aware inference: SVI with an enumerating
-ELBO, NUTS with enumeration); ``gaussian_mixture`` sums it out with a ``MixtureSameFamily``
-likelihood, so every continuous sampler can run it. Both have the same marginal density.
+``infer={"enumerate": "parallel"}``: the backends sum it out of the ``Problem``'s potential, so
+every continuous algorithm runs it, and ``Posterior.samples["z"]`` holds its draws given each
+continuous draw; ``gaussian_mixture`` sums it out by hand with a ``MixtureSameFamily``
+likelihood. Both have the same marginal density.
 
 >>> import ppl
 >>> spec = ppl.models.get("gaussian_mixture")
