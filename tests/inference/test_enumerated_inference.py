@@ -94,6 +94,7 @@ def test_nuts_on_the_hmm_matches_numpyro(backend, hmm_reference):
     assert_matches({k: post.samples[k] for k in hmm_reference}, hmm_reference)
 
 
+@pytest.mark.slow
 def test_svi_on_the_enumerated_mixture(mixture_reference):
     # a Gaussian guide is not the posterior: its means are held to 0.5 posterior sd of the
     # reference (a variational error, not a Monte Carlo one; the fit is ~0.1 sd off here)
