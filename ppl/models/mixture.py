@@ -59,10 +59,19 @@ def mixture_data(N: int = 200, seed: int = 0):
 #: own NUTS, 2 chains x 2,000 draws after 500 warmup, ESS >= 3,363 per element (Monte Carlo
 #: error <= 0.018 sd). Command: ``python benchmarks/discrete_reference.py`` (2026-12-06).
 MIXTURE_REFERENCE = {
-    "weights": {"mean": np.array([0.2689, 0.4482, 0.2829]), "sd": np.array([0.0314, 0.0370, 0.0332])},
-    "locs": {"mean": np.array([-3.9857, -0.0054, 4.4516]), "sd": np.array([0.1317, 0.0638, 0.2625])},
-    "scales": {"mean": np.array([0.8677, 0.5360, 1.5555]), "sd": np.array([0.1106, 0.0576, 0.2173])},
-}  # fmt: skip
+    "weights": {
+        "mean": np.array([0.2689, 0.4482, 0.2829]),
+        "sd": np.array([0.0314, 0.0370, 0.0332]),
+    },
+    "locs": {
+        "mean": np.array([-3.9857, -0.0054, 4.4516]),
+        "sd": np.array([0.1317, 0.0638, 0.2625]),
+    },
+    "scales": {
+        "mean": np.array([0.8677, 0.5360, 1.5555]),
+        "sd": np.array([0.1106, 0.0576, 0.2173]),
+    },
+}
 
 
 def enumerated_spec() -> ModelSpec:
