@@ -66,7 +66,7 @@ def references():
         moments(samples, sites)
 
 
-def timing(repeats=3):
+def timing(repeats=2):
     spec = ppl.models.get("gaussian_hmm")
     y = spec.args[0]
     rows = {"numpyro native NUTS": [], "ppl nuts (numpyro)": []}
@@ -74,11 +74,13 @@ def timing(repeats=3):
         _, seconds = native_nuts(spec.model.__wrapped__, y, 500, 1000, 1, seed=repeat)
         rows["numpyro native NUTS"].append(seconds)
         start = time.perf_counter()
-        ppl.infer(spec.model, "nuts", args=(y,), backend="numpyro", num_warmup=500,
-                  num_samples=1000, num_chains=1, seed=repeat, progress=False)  # fmt: skip
+        post = ppl.infer(spec.model, "nuts", args=(y,), backend="numpyro", num_warmup=500,
+                         num_samples=1000, num_chains=1, seed=repeat, progress=False)  # fmt: skip
         rows["ppl nuts (numpyro)"].append(time.perf_counter() - start)
+        print(f"repeat {repeat}: native {rows['numpyro native NUTS'][-1]:.1f} s, ppl "
+              f"{rows['ppl nuts (numpyro)'][-1]:.1f} s {post.timings}", flush=True)  # fmt: skip
     for name, values in rows.items():
-        print(f"{name}: median {np.median(values):.1f} s over {repeats} ({values})")
+        print(f"{name}: median {np.median(values):.1f} s over {repeats} ({values})", flush=True)
 
 
 if __name__ == "__main__":
