@@ -87,7 +87,10 @@ def test_nuts_on_the_enumerated_mixture_matches_its_reference(backend):
 
 
 @pytest.mark.slow
-def test_nuts_on_the_hmm_matches_numpyro(backend, hmm_reference):
+def test_nuts_on_the_hmm_matches_numpyro(backend, hmm_reference, float64):
+    # float64: in float32 the funsor contraction's gradient is NaN at some points of the
+    # prior (e.g. z = (2.21, 0.56, 0.95, -1.81, -1.45, 2.87, -1.11) at T=20), where a chain
+    # that starts there is stuck with every transition divergent
     post = ppl.infer(gaussian_hmm, "nuts", args=(HMM_Y,), num_warmup=500, num_samples=1000,
                      num_chains=2, progress=False, seed=0)  # fmt: skip
     assert_matches({k: post.samples[k] for k in hmm_reference}, hmm_reference)
@@ -130,7 +133,7 @@ def _forward_backward(y, stay, locs, scale):
 
 
 @pytest.mark.slow
-def test_discrete_draws_match_forward_backward(hmm_reference):
+def test_discrete_draws_match_forward_backward(hmm_reference, float64):
     # Per continuous draw, the states are drawn from p(x | y, params) exactly, so their
     # frequencies estimate the average of the forward-backward marginals at the same draws,
     # with independent multinomial errors: per (t, k) an sd of at most 0.5 / sqrt(n), n = 400
