@@ -49,24 +49,24 @@ def moments(samples, sites):
         flat = v.reshape(-1, *v.shape[2:])
         ess = az.ess(az.convert_to_dataset({site: v}))[site].values
         mean, sd = np.round(flat.mean(0), 4).tolist(), np.round(flat.std(0), 4).tolist()
-        print(f"{site}: mean {mean} sd {sd} min ess {float(np.min(ess)):.0f}")
+        print(f"{site}: mean {mean} sd {sd} min ess {float(np.min(ess)):.0f}", flush=True)
 
 
 def references():
     for name, sites in (
-        ("gaussian_hmm", ("stay", "locs", "scale")),
         ("gaussian_mixture_enum", ("weights", "locs", "scales")),
+        ("gaussian_hmm", ("stay", "locs", "scale")),
     ):
         spec = ppl.models.get(name)
-        samples, seconds = native_nuts(spec.model.__wrapped__, spec.args[0], 1000, 4000, 4)
+        samples, seconds = native_nuts(spec.model.__wrapped__, spec.args[0], 500, 2000, 2)
         if name == "gaussian_mixture_enum":
             order = np.argsort(samples["locs"], axis=-1)
             samples = {k: np.take_along_axis(samples[k], order, axis=-1) for k in sites}
-        print(f"{name} (4 chains x 4,000 draws after 1,000 warmup, {seconds:.0f} s):")
+        print(f"{name} (2 chains x 2,000 draws after 500 warmup, {seconds:.0f} s):", flush=True)
         moments(samples, sites)
 
 
-def timing(repeats=3):
+def timing(repeats=2):
     spec = ppl.models.get("gaussian_hmm")
     y = spec.args[0]
     rows = {"numpyro native NUTS": [], "ppl nuts (numpyro)": []}
@@ -74,11 +74,13 @@ def timing(repeats=3):
         _, seconds = native_nuts(spec.model.__wrapped__, y, 500, 1000, 1, seed=repeat)
         rows["numpyro native NUTS"].append(seconds)
         start = time.perf_counter()
-        ppl.infer(spec.model, "nuts", args=(y,), backend="numpyro", num_warmup=500,
-                  num_samples=1000, num_chains=1, seed=repeat, progress=False)  # fmt: skip
+        post = ppl.infer(spec.model, "nuts", args=(y,), backend="numpyro", num_warmup=500,
+                         num_samples=1000, num_chains=1, seed=repeat, progress=False)  # fmt: skip
         rows["ppl nuts (numpyro)"].append(time.perf_counter() - start)
+        print(f"repeat {repeat}: native {rows['numpyro native NUTS'][-1]:.1f} s, ppl "
+              f"{rows['ppl nuts (numpyro)'][-1]:.1f} s {post.timings}", flush=True)  # fmt: skip
     for name, values in rows.items():
-        print(f"{name}: median {np.median(values):.1f} s over {repeats} ({values})")
+        print(f"{name}: median {np.median(values):.1f} s over {repeats} ({values})", flush=True)
 
 
 if __name__ == "__main__":

@@ -415,8 +415,12 @@ def _discrete_samples(name, problem, flat, key) -> dict:
     """The enumerated sites, one draw from their conditional given each draw of the
     continuous sites (``infer_discrete``): ``{site: (chain, draw, *shape)}`` numpy arrays."""
     if problem.sample_discrete is None:
+        sites = problem.enumerated
+        named = ", ".join(repr(s) for s in sites[:3]) + (
+            f", ... ({len(sites)} sites)" if len(sites) > 3 else ""
+        )
         warnings.warn(
-            f"{name}: the enumerated sites {list(problem.enumerated)} are summed out of the "
+            f"{name}: the enumerated sites {named} are summed out of the "
             f"posterior but the {problem.backend.name!r} backend cannot draw them for this "
             "model (its joint support is too large to contract at once); the samples hold the "
             "continuous sites only. Run it with backend='pyro' to recover them.",

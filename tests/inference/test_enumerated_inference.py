@@ -1,7 +1,8 @@
 """Continuous algorithms on models with enumerated discrete sites, and the discrete draws.
 
-References: NumPyro's own NUTS (``numpyro.infer.MCMC``, which enumerates through its own
-``initialize_model``) on the same model and data, run here. Tolerances are Monte Carlo errors:
+References: ``MIXTURE_REFERENCE`` for the mixture; for the HMM, NumPyro's own NUTS
+(``numpyro.infer.MCMC``, which enumerates through its own ``initialize_model``) on the same
+model and data, run here. Tolerances are Monte Carlo errors:
 ``|mean - ref_mean| <= 5 * sqrt(se^2 + se_ref^2)`` with ``se = sd / sqrt(ESS)`` (a false alarm
 at 5 standard errors has probability ~6e-7 per element, ~1e-5 over the elements compared).
 The mixture's components are relabelled by their sorted locations in every draw (its prior is
@@ -20,11 +21,11 @@ from scipy.stats import norm
 import ppl
 from ppl.backends import bind
 from ppl.models.hmm import gaussian_hmm, hmm_data, hmm_transition
-from ppl.models.mixture import gaussian_mixture_enum, mixture_data
+from ppl.models.mixture import MIXTURE_REFERENCE, gaussian_mixture_enum, mixture_data
 
 from ..models.test_enumeration import hmm_forward
 
-MIXTURE_Y = mixture_data(100)
+MIXTURE_Y = mixture_data()  # the spec's data, whose reference is MIXTURE_REFERENCE
 HMM_Y = hmm_data(T=40)[0]
 
 
@@ -70,45 +71,46 @@ def assert_matches(samples, reference):
 
 
 @pytest.fixture(scope="module")
-def mixture_reference():
-    return relabel(_native_nuts(gaussian_mixture_enum, MIXTURE_Y, ("weights", "locs", "scales")))
-
-
-@pytest.fixture(scope="module")
 def hmm_reference():
     return _native_nuts(gaussian_hmm, HMM_Y, ("stay", "locs", "scale"))
 
 
 @pytest.mark.slow
-def test_nuts_on_the_enumerated_mixture_matches_numpyro(backend, mixture_reference):
+def test_nuts_on_the_enumerated_mixture_matches_its_reference(backend):
     post = ppl.infer(gaussian_mixture_enum, "nuts", args=(MIXTURE_Y,), num_warmup=500,
                      num_samples=1000, num_chains=2, progress=False, seed=0)  # fmt: skip
-    assert post.samples["z"].shape == (2, 1000, 100)
-    assert_matches(relabel(post.samples), mixture_reference)
+    assert post.samples["z"].shape == (2, 1000, 200)
+    got = _moments(relabel(post.samples))
+    for k, ref in MIXTURE_REFERENCE.items():  # its MC error: sd / sqrt(3363), ESS >= 3363
+        (m, se, _), rse = got[k], ref["sd"] / np.sqrt(3363)
+        assert np.all(np.abs(m - ref["mean"]) <= 5 * np.sqrt(se**2 + rse**2)), (k, m, ref)
 
 
 @pytest.mark.slow
-def test_nuts_on_the_hmm_matches_numpyro(backend, hmm_reference):
+def test_nuts_on_the_hmm_matches_numpyro(backend, hmm_reference, float64):
+    # float64: in float32 the funsor contraction's gradient is NaN at some points of the
+    # prior (e.g. z = (2.21, 0.56, 0.95, -1.81, -1.45, 2.87, -1.11) at T=20), where a chain
+    # that starts there is stuck with every transition divergent
     post = ppl.infer(gaussian_hmm, "nuts", args=(HMM_Y,), num_warmup=500, num_samples=1000,
                      num_chains=2, progress=False, seed=0)  # fmt: skip
     assert_matches({k: post.samples[k] for k in hmm_reference}, hmm_reference)
 
 
-def test_svi_on_the_enumerated_mixture(mixture_reference):
+def test_svi_on_the_enumerated_mixture():
     # a Gaussian guide is not the posterior: its means are held to 0.5 posterior sd of the
-    # reference (a variational error, not a Monte Carlo one; the fit is ~0.1 sd off here)
+    # reference (a variational error, not a Monte Carlo one)
     with ppl.backend("numpyro"):
         post = ppl.infer(gaussian_mixture_enum, "svi", args=(MIXTURE_Y,), num_steps=1500,
                          progress=False, seed=0)  # fmt: skip
-    got, ref = _moments(relabel(post.samples)), _moments(mixture_reference)
-    for k in ref:
-        assert np.all(np.abs(got[k][0] - ref[k][0]) <= 0.5 * ref[k][2]), (k, got[k][0], ref[k][0])
+    got = _moments(relabel(post.samples))
+    for k, ref in MIXTURE_REFERENCE.items():
+        assert np.all(np.abs(got[k][0] - ref["mean"]) <= 0.5 * ref["sd"]), (k, got[k][0], ref)
     # the assignments: drawn per draw from p(z | y, params), so their frequencies estimate the
     # average responsibilities at the same draws; per point and state an sd of at most
-    # 0.5 / sqrt(1000) = 0.016, so a total variation over 0.1 at any of the 100 points would be
+    # 0.5 / sqrt(1000) = 0.016, so a total variation over 0.1 at any of the 200 points would be
     # a > 3-sigma error in two states at once
-    assert post.samples["z"].shape == (1, 1000, 100)
-    assert post.to_arviz().posterior["z"].shape == (1, 1000, 100)
+    assert post.samples["z"].shape == (1, 1000, 200)
+    assert post.to_arviz().posterior["z"].shape == (1, 1000, 200)
     w, loc, sc = (post.samples[k][0] for k in ("weights", "locs", "scales"))
     log_r = np.log(w[:, None, :]) + norm(loc[:, None, :], sc[:, None, :]).logpdf(
         MIXTURE_Y[None, :, None]
@@ -131,7 +133,7 @@ def _forward_backward(y, stay, locs, scale):
 
 
 @pytest.mark.slow
-def test_discrete_draws_match_forward_backward(hmm_reference):
+def test_discrete_draws_match_forward_backward(hmm_reference, float64):
     # Per continuous draw, the states are drawn from p(x | y, params) exactly, so their
     # frequencies estimate the average of the forward-backward marginals at the same draws,
     # with independent multinomial errors: per (t, k) an sd of at most 0.5 / sqrt(n), n = 400

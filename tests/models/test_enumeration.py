@@ -110,3 +110,79 @@ def _unbounded():
 def test_a_discrete_site_that_cannot_be_summed_out_is_refused(backend, model, args, match):
     with pytest.raises(ModelError, match=match):
         backend.problem(model, args)
+
+
+def _responsibilities(y, weights, locs, scales):
+    log_r = np.log(weights) + norm(locs, scales).logpdf(y[:, None])
+    return np.exp(log_r - logsumexp(log_r, axis=1, keepdims=True))
+
+
+def _viterbi(y, stay, locs, scale):
+    """The most probable state path of the HMM, in numpy."""
+    with np.errstate(divide="ignore"):
+        log_trans = np.log(hmm_transition(np.asarray(stay)))
+    log_emit = norm(locs, scale).logpdf(y[:, None])
+    score, back = np.log(1.0 / 3.0) + log_emit[0], []
+    for t in range(1, len(y)):
+        cand = score[:, None] + log_trans
+        back.append(cand.argmax(axis=0))
+        score = cand.max(axis=0) + log_emit[t]
+    path = [int(score.argmax())]
+    for pointers in reversed(back):
+        path.append(int(pointers[path[-1]]))
+    return np.array(path[::-1])
+
+
+def test_mixture_assignments_are_drawn_from_their_conditional(backend, float64):
+    # 300 draws at one parameter point: per point and state the frequency has an sd of at most
+    # 0.5 / sqrt(300) = 0.029, so a total variation over 0.12 at any of the 20 points would be a
+    # > 4-sigma error; temperature 0 gives the most probable assignment exactly
+    y = mixture_data(20)
+    problem = backend.problem(gaussian_mixture_enum, (y,))
+    z = problem.unconstrain({k: backend.asarray(v) for k, v in MIXTURE.items()})
+    exact = _responsibilities(y, **MIXTURE)
+    draws = backend.to_numpy(
+        problem.sample_discrete(backend.xp.stack([z] * 300), backend.key(0))["z"]
+    )
+    freq = np.stack([(draws == k).mean(axis=0) for k in range(3)], axis=1)
+    assert 0.5 * np.abs(freq - exact).sum(axis=1).max() <= 0.12
+    best = problem.sample_discrete(z[None], backend.key(1), temperature=0)["z"]
+    np.testing.assert_array_equal(backend.to_numpy(best)[0], exact.argmax(axis=1))
+
+
+@pytest.fixture
+def pyro_hmm_problem(float64):
+    """The HMM on 15 observations, on Pyro, and its unconstrained point at ``HMM``."""
+    y = hmm_data(T=15)[0]
+    with ppl.backend("pyro") as backend:
+        problem = backend.problem(gaussian_hmm, (y,))
+        z = problem.unconstrain({k: backend.asarray(np.asarray(v)) for k, v in HMM.items()})
+        yield y, backend, problem, z
+
+
+def test_hmm_most_probable_states_are_the_viterbi_path(pyro_hmm_problem):
+    # Pyro's infer_discrete follows the markov chain: temperature 0 is the Viterbi path exactly
+    y, backend, problem, z = pyro_hmm_problem
+    best = problem.sample_discrete(z[None], backend.key(0), temperature=0)
+    path = np.array([int(best[f"x_{t}"][0]) for t in range(len(y))])
+    np.testing.assert_array_equal(path, _viterbi(y, **HMM))
+
+
+@pytest.mark.slow
+def test_hmm_state_draws_match_forward_backward(pyro_hmm_problem):
+    # 150 draws at one point against forward-backward: per step and state an sd of at most
+    # 0.5 / sqrt(150) = 0.041, so a total variation over 0.2 at any of the 15 steps would be a
+    # ~4-sigma error in two states at once
+    y, backend, problem, z = pyro_hmm_problem
+    draws = problem.sample_discrete(backend.xp.stack([z] * 150), backend.key(1))
+    states = np.stack([backend.to_numpy(draws[f"x_{t}"]) for t in range(len(y))], axis=1)
+    _, log_alpha = hmm_forward(y, **HMM)
+    with np.errstate(divide="ignore"):
+        log_trans = np.log(hmm_transition(HMM["stay"]))
+    log_emit = norm(HMM["locs"], HMM["scale"]).logpdf(y[:, None])
+    log_beta = np.zeros_like(log_alpha)
+    for t in range(len(y) - 2, -1, -1):
+        log_beta[t] = logsumexp(log_trans + log_emit[t + 1] + log_beta[t + 1], axis=1)
+    exact = np.exp(log_alpha + log_beta - logsumexp(log_alpha[-1]))
+    freq = np.stack([(states == k).mean(axis=0) for k in range(3)], axis=1)
+    assert 0.5 * np.abs(freq - exact).sum(axis=1).max() <= 0.2

@@ -229,7 +229,8 @@ def build_problem(
     def sample_discrete(zs, key, temperature=1):
         """Each enumerated site drawn from its conditional at each row of ``zs``."""
         draws = {name: [] for name in enumerated}
-        with keys.global_seed(key), poutine.block():
+        whole = {name: len(i) for name, i in full.items()}  # every plate over its whole data
+        with keys.global_seed(key), poutine.block(), plate_subsample_sizes(whole):
             for z in zs.detach():
                 values = dict(constrained(z)[0])
                 values.update(zip(plate_names, full.values()))
