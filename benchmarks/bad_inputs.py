@@ -126,7 +126,7 @@ CASES = {
     "discrete latent site": Case(
         lambda: ppl.infer(discrete, "nuts", args=(Y,)),
         errors.ModelError,
-        "Marginalise it out",
+        "not enumerated",
     ),
     "step size that diverges": Case(
         lambda: ppl.infer(model, "sgld", args=(Y,), step_size=1e6, **QUICK),
