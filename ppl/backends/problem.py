@@ -422,20 +422,17 @@ class Problem:
         return self.layout.unravel(z, self.backend.xp)
 
     def init(self, key, strategy: str = "prior", max_tries: int = 100):
-        """An initial point with a finite potential and a finite gradient: a prior draw
-        (``strategy="prior"``) or a uniform draw on (-2, 2) in unconstrained space
-        (``"uniform"``, NumPyro's default for HMC); ``init_values`` override named sites. A
-        gradient-based chain started where the gradient is NaN never moves (a float32 HMM's
-        enumerated potential at some points), so such points are skipped as NumPyro's
-        ``find_valid_initial_params`` does; where no try has a finite gradient, the first point
-        with a finite potential. A ``ModelError`` naming the sites at fault if none is found."""
+        """An initial point with a finite potential: a prior draw (``strategy="prior"``) or a
+        uniform draw on (-2, 2) in unconstrained space (``"uniform"``, NumPyro's default for
+        HMC); ``init_values`` override named sites. A ``ModelError`` naming the sites at fault
+        if none is found."""
         keys = self.backend.split(key, max_tries)
-        raised, finite_potential = None, None
+        raised = None
         for attempt in range(max_tries):
-            if strategy == "uniform":
-                uniform_key, prior_key = self.backend.split(keys[attempt])
-                draw = self.backend.uniform(uniform_key, (self.dim,), -2.0, 2.0)
+            if strategy == "uniform":  # the key as the compiled MAP starts use it
+                draw = self.backend.uniform(keys[attempt], (self.dim,), -2.0, 2.0)
                 if self.discrete:  # the discrete sites' values from a prior draw
+                    prior_key = self.backend.split(keys[attempt])[1]
                     tail = self.unconstrain(self.sample_prior(prior_key))[self.continuous_dim :]
                     draw = self.backend.xp.concat([draw[: self.continuous_dim], tail])
                 values = {
@@ -447,17 +444,13 @@ class Problem:
             z = self.unconstrain(values)
             try:
                 if math.isfinite(float(self.potential(z))):
-                    if self._finite_gradient(z):
-                        return z
-                    finite_potential = z if finite_potential is None else finite_potential
+                    return z
             except ValueError as err:  # a backend that validates values (Pyro) raises on NaN
                 if not _non_finite_observations(self.observed, self.observed):
                     raise
                 raised = err
             if self.init_values and all(n in self.init_values for n in self.layout.names):
                 break
-        if finite_potential is not None:
-            return finite_potential
         if raised is None:
             bad = [name for name, lp in self.site_log_probs(z).items() if not math.isfinite(lp)]
         else:  # the backend refused the observed values themselves
@@ -471,11 +464,6 @@ class Problem:
             + _non_finite_observations(self.observed, bad)
             + _discrete_start(self.discrete)
         ) from raised
-
-    def _finite_gradient(self, z) -> bool:
-        """Whether the potential's gradient at ``z`` is finite (discrete coordinates aside)."""
-        grad = self.backend.to_numpy(self.value_and_grad(z)[1])
-        return bool(np.isfinite(np.asarray(grad, dtype=float)[: self.continuous_dim]).all())
 
     def constrain(self, z) -> dict:
         """``{site: constrained value}`` for ``z`` of shape ``(*batch, dim)``."""

@@ -215,13 +215,15 @@ def _bytes(problem) -> int:
 def _laplace(problem, z: np.ndarray, max_dense_dim: int, key):
     """``(factor, reason)``: the Laplace factor at ``z`` (dense or a diagonal vector) and 0, or
     ``None`` and the index of the reason in ``REASONS`` it cannot be trusted; ``key``: the
-    diagonal estimate's probes."""
+    start's key (the diagonal estimate's probes take ``split(key, 3)[2]``, as SG-MCMC's
+    diagonal start does; the dense path draws nothing, so splits nothing)."""
     span_limit = MAX_SPAN[_bytes(problem)]
     if problem.dim <= max_dense_dim:
         values, vectors = _eigh(problem, problem.backend.asarray(z))
         negative = False
     else:
-        (values, below), vectors = floored_curvature(problem, z, key), None
+        probe_key = problem.backend.split(key, 3)[2]
+        (values, below), vectors = floored_curvature(problem, z, probe_key), None
         negative = bool(below.any())
     if not np.isfinite(values).all():
         return None, 1
@@ -273,8 +275,7 @@ def laplace_start(
         raise q0.failure("MAP search of the warm start (warm_start=False skips it)", err) from err
     # the MAP search's compiled potential: no op-by-op run of the model
     finite = np.isfinite(z).all() and np.isfinite(potential_value(problem, z))
-    probe_key = backend.split(key, 3)[2]  # as SG-MCMC's diagonal start takes it
-    factor, reason = _laplace(problem, z, max_dense_dim, probe_key) if finite else (None, 1)
+    factor, reason = _laplace(problem, z, max_dense_dim, key) if finite else (None, 1)
 
     def fallback():
         fallback_key = backend.split(backend.split(key)[1])[0]

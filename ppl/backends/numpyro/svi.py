@@ -101,9 +101,18 @@ class Runner:
         return jax.value_and_grad(loss)(unconstrained)
 
     def params(self, state, args=None) -> dict:
-        """``{name: constrained value}`` of every parameter of the guide and the model."""
-        self._configure(jax.random.PRNGKey(0), self.args if args is None else args)
-        return self.svi.get_params(state)
+        """``{name: constrained value}`` of every parameter of the guide and the model.
+        ``get_params`` reads what ``init`` sets: where this runner has not run it, it runs
+        traced inside one compiled program (and compiled away), not op by op."""
+        args = self.args if args is None else args
+        if self._configured:
+            return self.svi.get_params(state)
+
+        def configured_params(state, args):
+            self._configure(jax.random.PRNGKey(0), args)
+            return self.svi.get_params(state)
+
+        return jax.jit(configured_params)(state, args)
 
     def sample(self, state, key, num_samples, args=None):
         args = self.args if args is None else args

@@ -102,7 +102,9 @@ class Options:
                 + did_you_mean(self.init_strategy, INIT_STRATEGIES)
             )
         sites = self.gibbs_sites
-        if isinstance(sites, str) or not all(isinstance(s, str) for s in sites):
+        if isinstance(sites, str) or not (
+            isinstance(sites, (list, tuple)) and all(isinstance(s, str) for s in sites)
+        ):
             raise OptionError(
                 f"gibbs_sites must be a sequence of site names, got {sites!r}: e.g. ('tau',)."
             )
