@@ -94,8 +94,11 @@ def infer(
     chains.check_chain_method(chain_method)
     capabilities = spec.load().CAPABILITIES
     data_parallel.check_devices(devices, spec.name, capabilities, chain_method)
-    minibatch = capabilities.minibatch  # the algorithms that take minibatch gradients
-    if compile and not (minibatch or capabilities.compiles_step) and chosen.compiles_on_request:
+    minibatch = capabilities.minibatch  # the algorithms that take a batch_size
+    # the samplers take their minibatch gradients from the problem, so the backend prepares
+    # them (Pyro records one fused graph); svi ("fit") subsamples through the backend's own SVI
+    gradients = minibatch and capabilities.kind == "mcmc"
+    if compile and not (gradients or capabilities.compiles_step) and chosen.compiles_on_request:
         raise OptionError(
             f"compile=True compiles the minibatch gradient that the SG-MCMC samplers take, or "
             f"the training step of the flows and diffusions; {spec.name!r} has neither, so on "
@@ -118,8 +121,8 @@ def infer(
             args,
             kwargs,
             init_values,
-            compile and minibatch,
-            minibatch,
+            compile and gradients,
+            gradients,
             capabilities.discrete,
             capabilities.local_latents,
         )
