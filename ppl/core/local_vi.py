@@ -20,7 +20,7 @@ import math
 
 from .vi import _namespace, num_particles
 
-__all__ = ["LOCAL_OBJECTIVES", "per_item", "local_loss", "local_particles"]
+__all__ = ["LOCAL_OBJECTIVES", "per_item", "plate_log_density", "local_loss", "local_particles"]
 
 #: objectives that take per-data-point log-weights with local latent sites
 LOCAL_OBJECTIVES = ("iwae", "renyi", "chi2")
@@ -40,6 +40,24 @@ def per_item(log_prob, plate_dim: int):
     axis = log_prob.ndim + plate_dim
     others = tuple(i for i in range(log_prob.ndim) if i != axis)
     return xp.sum(log_prob, axis=others) if others else log_prob
+
+
+def plate_log_density(sample_sites, plate: str):
+    """``sum`` over ``sample_sites`` (``(name, site dict)`` pairs of a backend's trace) of their
+    log-density per data point of ``plate``; an ``OptionError`` naming a site outside it."""
+    from ..errors import OptionError
+
+    total = 0.0
+    for name, site in sample_sites:
+        frames = [f for f in site["cond_indep_stack"] if f.name == plate]
+        if not frames:
+            raise OptionError(
+                f"Site {name!r} lies outside the plate {plate!r} of the local latent sites; a "
+                "per-data-point objective (iwae, renyi, chi2) needs every sample site inside "
+                "it. Use objective='elbo', or make the global site a ppl.param."
+            )
+        total = total + per_item(site["fn"].log_prob(site["value"]), frames[0].dim)
+    return total
 
 
 def _logmeanexp(x, xp):

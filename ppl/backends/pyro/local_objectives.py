@@ -13,29 +13,20 @@ from pyro import poutine
 from pyro.poutine.subsample_messenger import _Subsample
 
 from ...core import vi
-from ...core.local_vi import local_loss, local_particles, per_item
-from ...errors import OptionError
+from ...core.local_vi import local_loss, local_particles, plate_log_density
 from . import keys
 
 __all__ = ["LocalObjective", "held_out_log_weights", "local_log_weights"]
 
 
 def _per_item(tr, plate):
-    """``sum`` over the sample sites of ``tr`` of their log-density per data point of
-    ``plate``; an ``OptionError`` naming a site outside the plate."""
-    total = 0.0
-    for name, site in tr.nodes.items():
-        if site["type"] != "sample" or isinstance(site["fn"], _Subsample):
-            continue
-        frames = [f for f in site["cond_indep_stack"] if f.name == plate]
-        if not frames:
-            raise OptionError(
-                f"Site {name!r} lies outside the plate {plate!r} of the local latent sites; a "
-                "per-data-point objective (iwae, renyi, chi2) needs every sample site inside "
-                "it. Use objective='elbo', or make the global site a ppl.param."
-            )
-        total = total + per_item(site["fn"].log_prob(site["value"]), frames[0].dim)
-    return total
+    """The per-data-point log-density over ``plate`` of ``tr``'s sample sites."""
+    sites = (
+        (name, site)
+        for name, site in tr.nodes.items()
+        if site["type"] == "sample" and not isinstance(site["fn"], _Subsample)
+    )
+    return plate_log_density(sites, plate)
 
 
 def local_log_weights(model, guide, args, kwargs, num, plate, score=False):
