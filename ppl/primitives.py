@@ -77,7 +77,11 @@ def module(name: str, network, **kwargs):
 
     ``network`` is written once with ``ppl.nn`` (``ppl.nn.MLP``: its parameter tree's leaves
     become the parameters ``f"{name}.{path}"``, fitted by SVI like any ``ppl.param``) or is
-    native to the active backend (a ``torch.nn.Module`` on Pyro, through ``pyro.module``).
+    native to the active backend: a ``torch.nn.Module`` on Pyro (through ``pyro.module``), a
+    ``flax.linen.Module`` (with ``input_shape=``, the shape of one input, and optionally
+    ``apply_rng=["dropout"]``) or an ``equinox.Module`` on NumPyro, their leaves registered as
+    ``f"{name}.{path}"`` too (``pip install ppl[nn]``; ``ppl.backends.numpyro.module``). A
+    network of the other backend's library is refused with a ``ModelError``.
 
     >>> import ppl
     >>> from ppl import handlers

@@ -19,19 +19,52 @@ from collections.abc import Mapping
 from ..errors import ModelError
 
 __all__ = [
+    "NATIVE_HOMES",
     "check_leaf_shape",
     "init_seed",
     "is_network",
     "leaf_paths",
     "leaves_by_path",
+    "native_library",
     "unflatten_paths",
+    "wrong_backend",
 ]
+
+#: the backend on which each library's native networks run
+NATIVE_HOMES = {"torch": "pyro", "flax": "numpyro", "equinox": "numpyro"}
 
 
 def is_network(obj) -> bool:
     """Whether ``obj`` is a network written once over the array layer (``ppl.nn``)."""
     return all(callable(getattr(obj, m, None)) for m in ("init", "apply")) and hasattr(
         obj, "shapes"
+    )
+
+
+def native_library(obj) -> str | None:
+    """The library (``"torch"``, ``"flax"``, ``"equinox"``) whose network class ``obj`` is an
+    instance of, read from the modules of its class's bases (nothing is imported), else
+    ``None``."""
+    for cls in type(obj).__mro__:
+        root = (cls.__module__ or "").split(".")[0]
+        if root in NATIVE_HOMES:
+            return root
+    return None
+
+
+def wrong_backend(name: str, network, backend: str) -> ModelError | None:
+    """The ``ModelError`` for a native network of another backend's library (a Flax or
+    Equinox module on Pyro, a ``torch.nn.Module`` on NumPyro), naming the module and the fix;
+    ``None`` when ``network`` is not one."""
+    library = native_library(network)
+    home = NATIVE_HOMES.get(library)
+    if home is None or home == backend:
+        return None
+    return ModelError(
+        f"ppl.module({name!r}, ...) got a {library} network ({type(network).__name__}), which "
+        f"runs on the {home} backend only, not on {backend}. Run this model with "
+        f"backend={home!r}, or write the network once with ppl.nn (ppl.nn.MLP runs on both "
+        "backends)."
     )
 
 

@@ -14,6 +14,7 @@ from ..modules import (
     leaf_paths,
     leaves_by_path,
     unflatten_paths,
+    wrong_backend,
 )
 
 
@@ -26,6 +27,9 @@ def module(name: str, network, update_module_params: bool = False):
     """
     if isinstance(network, torch.nn.Module):
         return pyro.module(name, network, update_module_params=update_module_params)
+    foreign = wrong_backend(name, network, "pyro")
+    if foreign is not None:
+        raise foreign
     if not is_network(network):
         raise ModelError(
             f"ppl.module({name!r}, ...) on the pyro backend takes a ppl.nn network (an object "
