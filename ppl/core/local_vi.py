@@ -12,6 +12,19 @@ times its sum over the minibatch, which is unbiased for the full-data objective.
 >>> w = np.log(np.array([[1.0, 2.0], [3.0, 2.0]]))
 >>> round(float(local_loss("iwae", w, 0.5, 10 / 2)), 6), round(-10 * math.log(2.0), 6)
 (-6.931472, -6.931472)
+
+``chi2`` with a model that has parameters of its own (a VAE's decoder) trains both, as CHIVI
+(Dieng et al. 2017) learns a model and reweighted wake-sleep (Bornschein and Bengio 2015) a
+VAE: minimizing the chi upper bound (CUBO) over the model's parameters would push ``log p(x)``
+down, so it cannot fit them. From the same ``K`` draws per data point, the guide (the encoder)
+minimizes the CUBO, by its score-function gradient with the draws held fixed, and the model
+(the decoder) maximizes the importance-weighted bound (IWAE); stop-gradients give each set of
+parameters its own gradient only (``chi2_model_loss``). Its value is the negative IWAE bound,
+the model's objective, so the loss trace falls as the model learns (comparable with ``iwae``'s).
+
+>>> log_p, log_q = np.log(np.array([[1.0, 2.0], [3.0, 2.0]])), np.zeros((2, 2))
+>>> round(float(chi2_model_loss(log_p, log_q, 5.0, lambda x: x)), 6)
+-6.931472
 """
 
 from __future__ import annotations
@@ -20,7 +33,14 @@ import math
 
 from .vi import _namespace, num_particles
 
-__all__ = ["LOCAL_OBJECTIVES", "per_item", "plate_log_density", "local_loss", "local_particles"]
+__all__ = [
+    "LOCAL_OBJECTIVES",
+    "chi2_model_loss",
+    "local_loss",
+    "local_particles",
+    "per_item",
+    "plate_log_density",
+]
 
 #: objectives that take per-data-point log-weights with local latent sites
 LOCAL_OBJECTIVES = ("iwae", "renyi", "chi2")
@@ -83,3 +103,14 @@ def local_loss(name: str, log_weights, alpha: float, scale: float):
     else:
         raise ValueError(f"No per-data-point form of the objective {name!r}.")
     return scale * xp.sum(per_point)
+
+
+def chi2_model_loss(log_p, log_q, scale: float, stop_gradient):
+    """``chi2`` for a model with parameters: from ``(K, B)`` log-densities of the model
+    (``log p(x_i, z_ik)``) and the guide (``log q(z_ik | x_i)``) at draws held fixed, the loss
+    whose gradient in the guide's parameters is the CUBO's (model held fixed) and in the
+    model's parameters the IWAE bound's (guide held fixed), both ``scale`` times their sum over
+    the minibatch; its value is the negative IWAE bound. ``stop_gradient``: the backend's."""
+    cubo = local_loss("chi2", stop_gradient(log_p) - log_q, 0.0, scale)
+    iwae = local_loss("iwae", log_p - stop_gradient(log_q), 0.0, scale)
+    return iwae + (cubo - stop_gradient(cubo))

@@ -145,7 +145,8 @@ def check_model_params(options, names) -> None:
     if options.objective == "chi2" and names:
         raise OptionError(
             f"objective='chi2' fits the guide only, but the model declares the parameters "
-            f"{sorted(names)}; use objective='elbo' or 'iwae' to fit model parameters."
+            f"{sorted(names)}; use objective='elbo' or 'iwae' to fit model parameters (chi2 "
+            "trains them, by the IWAE bound, only with local latent sites: ppl.amortized)."
         )
 
 

@@ -8,7 +8,8 @@ a minibatch of ``B`` of the ``N`` data points (``batch_size``), and the objectiv
 ``N / B``, as Pyro and NumPyro do: ``elbo``, ``meanfield_elbo`` and ``tracegraph_elbo`` are the
 backends' own ELBOs, whose plates scale every site; ``iwae``, ``renyi`` and ``chi2`` are
 per-data-point bounds, ``N / B`` times their sum over the minibatch
-(``ppl.core.local_vi``).
+(``ppl.core.local_vi``). ``chi2`` trains a model's parameters too (a VAE's decoder): the encoder
+minimizes the CUBO and the decoder maximizes the IWAE bound of the same draws.
 
 >>> import numpy as np, ppl
 >>> from ppl import dist

@@ -29,11 +29,16 @@ pathwise gradient of the same loss is not used: while ``q`` is narrower than the
 the pathwise step collapses ``q``. So ``chi2`` needs guides whose density can be evaluated at a
 given point: the Gaussian guides and ``iaf``; ``bnaf`` (no inverse) and the point-mass guides
 ``delta`` and ``laplace`` (whose forward chi-square is infinite) are refused. VIS also fits
-the model's own parameters by maximizing the importance-sampling estimate of ``log p(x)``; here
-``chi2`` fits guides only, and a model that declares ``param`` sites is refused (use ``elbo``
-or ``iwae`` for those). A minimizer of the forward chi-square is mass-covering: where the
-guide family cannot match the posterior, ``q`` errs wide (``E_q[w^2]`` is infinite wherever
-``q`` has lighter tails than ``p``), which is what an importance proposal needs.
+the model's own parameters by maximizing the importance-sampling estimate of ``log p(x)``. With
+global latent sites ``chi2`` here fits guides only, and a model that declares ``param`` sites is
+refused (use ``elbo`` or ``iwae`` for those). With local latent sites (an amortized model, a
+VAE: ``ppl.inference.amortized``) a model's parameters are trained: from the same draws, the
+guide minimizes the CUBO and the model maximizes the importance-weighted bound, each set of
+parameters getting its own objective's gradient only (``ppl.core.local_vi.chi2_model_loss``;
+minimizing the CUBO over the model's parameters would push ``log p(x)`` down). A minimizer of
+the forward chi-square is mass-covering: where the guide family cannot match the posterior,
+``q`` errs wide (``E_q[w^2]`` is infinite wherever ``q`` has lighter tails than ``p``), which is
+what an importance proposal needs.
 
 >>> import numpy as np
 >>> import ppl

@@ -144,7 +144,10 @@ class Options:
     ``log p(x, z_i) - log q(z_i)`` for reparameterized guide draws ``z_i``, written with
     ``ppl.ops`` (so ``lambda w: -ops.mean(w)`` is the ELBO); ``chi2`` minimizes the forward
     chi-square divergence from the posterior to the guide (variational importance sampling) and
-    returns the guide's draws with their importance log-weights and ``log_z``.
+    returns the guide's draws with their importance log-weights and ``log_z``; with local
+    latent sites and model parameters (a VAE's decoder), the guide minimizes that bound (the
+    CUBO) while the model's parameters maximize the IWAE bound of the same draws, and the loss
+    reported is the negative IWAE bound (``ppl.core.local_vi.chi2_model_loss``).
     optimizer / lr / lr_decay: the optimizer by name, its learning rate, and the factor by which
     the rate decays over the run (Adam only). num_steps: optimisation steps. num_samples: draws
     from the fitted guide. num_particles: particles per step (unset: 1; 2 for ``renyi`` and

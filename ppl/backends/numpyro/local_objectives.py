@@ -9,10 +9,9 @@ import numpy as np
 from numpyro import handlers
 from numpyro.infer.elbo import ELBO
 
-from ...core import vi
-from ...core.local_vi import local_loss, local_particles, plate_log_density
+from ...core.local_vi import chi2_model_loss, local_loss, local_particles, plate_log_density
 
-__all__ = ["LocalObjective", "held_out_log_weights", "local_log_weights"]
+__all__ = ["LocalObjective", "held_out_log_weights", "local_log_densities", "local_log_weights"]
 
 
 def _per_item(tr, plate):
@@ -21,9 +20,10 @@ def _per_item(tr, plate):
     return plate_log_density(sites, plate)
 
 
-def local_log_weights(key, params, model, guide, args, kwargs, num, plate, score=False):
-    """``((K, B) log-weights, model parameter names)`` of ``num`` particles on one minibatch.
-    ``score``: draws held fixed (the gradient is the score function's)."""
+def local_log_densities(key, params, model, guide, args, kwargs, num, plate, score=False):
+    """``((K, B) model log-densities, (K, B) guide log-densities, model parameter names)`` of
+    ``num`` particles on one minibatch. ``score``: draws held fixed (the gradient is the score
+    function's)."""
     plate_key, key = jax.random.split(key)
     guide = handlers.substitute(guide, data=params)
     first = handlers.trace(handlers.seed(guide, plate_key)).get_trace(*args, **kwargs)
@@ -45,14 +45,24 @@ def local_log_weights(key, params, model, guide, args, kwargs, num, plate, score
         replayed = handlers.seed(handlers.replay(model, trace=guide_trace), model_key)
         model_trace = handlers.trace(replayed).get_trace(*args, **kwargs)
         names[:] = [n for n, s in model_trace.items() if s["type"] == "param"]
-        return _per_item(model_trace, plate) - _per_item(guide_trace, plate)
+        return _per_item(model_trace, plate), _per_item(guide_trace, plate)
 
-    return jax.vmap(one)(jax.random.split(key, num)), names
+    log_p, log_q = jax.vmap(one)(jax.random.split(key, num))
+    return log_p, log_q, names
+
+
+def local_log_weights(key, params, model, guide, args, kwargs, num, plate, score=False):
+    """``((K, B) log-weights, model parameter names)``: ``local_log_densities``' difference."""
+    log_p, log_q, names = local_log_densities(
+        key, params, model, guide, args, kwargs, num, plate, score
+    )
+    return log_p - log_q, names
 
 
 class LocalObjective(ELBO):
     """NumPyro's ``ELBO`` interface over a per-data-point objective: ``N / B`` times its sum
-    over the minibatch (``ppl.core.local_vi``)."""
+    over the minibatch (``ppl.core.local_vi``); ``chi2`` with model parameters trains them by
+    the IWAE bound of the same draws (``chi2_model_loss``)."""
 
     def __init__(self, options, plate: str, size: int):
         super().__init__(num_particles=local_particles(options))
@@ -60,19 +70,15 @@ class LocalObjective(ELBO):
 
     def loss_with_mutable_state(self, rng_key, param_map, model, guide, *args, **kwargs):
         options = self.options
-        lw, model_params = local_log_weights(
-            rng_key,
-            param_map,
-            model,
-            guide,
-            args,
-            kwargs,
-            self.num_particles,
-            self.plate,
-            options.objective == "chi2",
+        chi2 = options.objective == "chi2"
+        log_p, log_q, model_params = local_log_densities(
+            rng_key, param_map, model, guide, args, kwargs, self.num_particles, self.plate, chi2
         )
-        vi.check_model_params(options, model_params)
-        loss = local_loss(options.objective, lw, options.alpha, self.size / lw.shape[1])
+        scale = self.size / log_p.shape[1]
+        if chi2 and model_params:
+            loss = chi2_model_loss(log_p, log_q, scale, jax.lax.stop_gradient)
+        else:
+            loss = local_loss(options.objective, log_p - log_q, options.alpha, scale)
         return {"loss": loss, "mutable_state": None}
 
 

@@ -12,11 +12,10 @@ import torch
 from pyro import poutine
 from pyro.poutine.subsample_messenger import _Subsample
 
-from ...core import vi
-from ...core.local_vi import local_loss, local_particles, plate_log_density
+from ...core.local_vi import chi2_model_loss, local_loss, local_particles, plate_log_density
 from . import keys
 
-__all__ = ["LocalObjective", "held_out_log_weights", "local_log_weights"]
+__all__ = ["LocalObjective", "held_out_log_weights", "local_log_densities", "local_log_weights"]
 
 
 def _per_item(tr, plate):
@@ -29,9 +28,10 @@ def _per_item(tr, plate):
     return plate_log_density(sites, plate)
 
 
-def local_log_weights(model, guide, args, kwargs, num, plate, score=False):
-    """``((K, B) log-weights, model parameter names)`` of ``num`` particles on one minibatch.
-    ``score``: draws held fixed (the gradient is the score function's)."""
+def local_log_densities(model, guide, args, kwargs, num, plate, score=False):
+    """``((K, B) model log-densities, (K, B) guide log-densities, model parameter names)`` of
+    ``num`` particles on one minibatch. ``score``: draws held fixed (the gradient is the score
+    function's)."""
     with torch.no_grad():
         first = poutine.trace(guide).get_trace(*args, **kwargs)
     plates = poutine.Trace()
@@ -39,7 +39,7 @@ def local_log_weights(model, guide, args, kwargs, num, plate, score=False):
         if site["type"] == "sample" and isinstance(site["fn"], _Subsample):
             plates.add_node(name, **site)
     guide = poutine.replay(guide, trace=plates)
-    weights, names = [], []
+    log_p, log_q, names = [], [], []
     for _ in range(num):
         if score:
             with torch.no_grad():
@@ -52,13 +52,21 @@ def local_log_weights(model, guide, args, kwargs, num, plate, score=False):
         replayed = poutine.replay(model, trace=guide_trace)
         model_trace = poutine.trace(replayed).get_trace(*args, **kwargs)
         names = [n for n, s in model_trace.nodes.items() if s["type"] == "param"]
-        weights.append(_per_item(model_trace, plate) - _per_item(guide_trace, plate))
-    return torch.stack(weights), names
+        log_p.append(_per_item(model_trace, plate))
+        log_q.append(_per_item(guide_trace, plate))
+    return torch.stack(log_p), torch.stack(log_q), names
+
+
+def local_log_weights(model, guide, args, kwargs, num, plate, score=False):
+    """``((K, B) log-weights, model parameter names)``: ``local_log_densities``' difference."""
+    log_p, log_q, names = local_log_densities(model, guide, args, kwargs, num, plate, score)
+    return log_p - log_q, names
 
 
 class LocalObjective:
     """The loss callable ``pyro.infer.SVI`` takes, over a per-data-point objective: ``N / B``
-    times its sum over the minibatch (``ppl.core.local_vi``)."""
+    times its sum over the minibatch (``ppl.core.local_vi``); ``chi2`` with model parameters
+    trains them by the IWAE bound of the same draws (``chi2_model_loss``)."""
 
     def __init__(self, options, plate: str, size: int):
         self.options, self.plate, self.size = options, plate, size
@@ -66,17 +74,14 @@ class LocalObjective:
 
     def __call__(self, model, guide, *args, **kwargs):
         options = self.options
-        lw, model_params = local_log_weights(
-            model,
-            guide,
-            args,
-            kwargs,
-            self.num_particles,
-            self.plate,
-            options.objective == "chi2",
+        chi2 = options.objective == "chi2"
+        log_p, log_q, model_params = local_log_densities(
+            model, guide, args, kwargs, self.num_particles, self.plate, chi2
         )
-        vi.check_model_params(options, model_params)
-        return local_loss(options.objective, lw, options.alpha, self.size / lw.shape[1])
+        scale = self.size / log_p.shape[1]
+        if chi2 and model_params:
+            return chi2_model_loss(log_p, log_q, scale, torch.Tensor.detach)
+        return local_loss(options.objective, log_p - log_q, options.alpha, scale)
 
 
 def held_out_log_weights(model, guide, params, args, kwargs, num, plate, seed, chunk=100):

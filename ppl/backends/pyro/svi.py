@@ -138,7 +138,7 @@ class Runner:
                 loss = self.loss_class(self.model, self.guide, *args, **self.kwargs)
                 if getattr(loss, "requires_grad", False):
                     loss.backward()
-                loss = float(loss)
+                loss = float(loss.detach()) if torch.is_tensor(loss) else float(loss)
         created = set(pyro.get_param_store().keys()) - set(leaves)
         if created:
             raise ModelError(
