@@ -14,9 +14,12 @@ same sum written with each library for the native rows), with its standard error
 one thread for every torch row alike (on a shared 2-core machine torch's intra-op threads spin
 against other processes and a 100x64 matmul takes 100x as long). The machine is shared with
 other work: compare times only as the ratio of rows run next to each other, alternated over
-``--repeats``.
+``--repeats``. ``--also iwae,chi2`` adds ``ppl`` rows trained with those objectives on each
+backend, run once after the repeats (not timed against the native loops): ``chi2`` trains the
+encoder on the CUBO and the decoder on the IWAE bound of the same draws.
 
-Run: ``.venv/bin/python benchmarks/vae.py [--epochs 30] [--repeats 2] [--objective iwae]``
+Run: ``.venv/bin/python benchmarks/vae.py [--epochs 30] [--repeats 2] [--objective iwae]
+[--also iwae,chi2]``
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ def steps_for(epochs: int, n: int) -> int:
     return epochs * math.ceil(n / BATCH)
 
 
+#: draws per image and step of the importance-weighted objectives (``--objective``, ``--also``)
+PARTICLES = {"iwae": 8, "renyi": 8, "chi2": 8}
+
+
 def run_ppl(backend, train, test, epochs, lr, k, objective):
     post = ppl.infer(
         vae.vae_model,
@@ -45,6 +52,7 @@ def run_ppl(backend, train, test, epochs, lr, k, objective):
         args=(train,),
         guide=vae.vae_guide,
         objective=objective,
+        num_particles=PARTICLES.get(objective),
         batch_size=BATCH,
         num_steps=steps_for(epochs, len(train)),
         lr=lr,
@@ -169,6 +177,7 @@ def main():
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--k", type=int, default=1000)
     parser.add_argument("--objective", default="elbo")
+    parser.add_argument("--also", default="", help="more ppl objectives, comma-separated")
     args = parser.parse_args()
     import torch
 
@@ -188,6 +197,11 @@ def main():
     for _ in range(args.repeats):  # alternated, so load drifts hit every row alike
         for name, fn in rows.items():
             results[name].append(fn())
+    for objective in filter(None, args.also.split(",")):
+        for backend in ("numpyro", "pyro"):
+            results[f"ppl {backend} ({objective})"] = [
+                run_ppl(backend, train, test, args.epochs, args.lr, args.k, objective)
+            ]
     print(
         f"epochs={args.epochs} batch={BATCH} lr={args.lr} k={args.k} "
         f"objective(ppl)={args.objective}\n"
