@@ -166,3 +166,24 @@ def test_a_flax_module_registered_twice_with_another_shape():
 
     with pytest.raises(ModelError, match=r"Module 'net'.*own name"):
         _trace("numpyro", model)
+
+
+def test_a_flax_module_draws_its_apply_rng_streams_from_the_seed():
+    """``apply_rng=["dropout"]``: each call draws a fresh dropout key from the enclosing seed,
+    so two calls on the same input drop different units (24 units at rate 1/2: the chance that
+    two independent masks agree is 2**-24)."""
+
+    class Dropped(fnn.Module):
+        @fnn.compact
+        def __call__(self, x):
+            return fnn.Dropout(0.5, deterministic=False)(fnn.Dense(4)(x))
+
+    def model():
+        net = ppl.module("net", Dropped(), input_shape=(1, 3), apply_rng=["dropout"])
+        x = ppl.ops.ones((6, 3))
+        return net(x), net(x)
+
+    with ppl.backend("numpyro"):
+        first, second = ppl.handlers.seed(model, rng_seed=0)()
+    first, second = np.asarray(first), np.asarray(second)
+    assert (first == 0).any() and (first != second).any()
