@@ -122,7 +122,7 @@ def find_step_size(value_and_grad, z, potential, grad, step_size, inverse_mass, 
 def averaging_init(step_size):
     """Dual averaging's state per chain, (C, 5) float64: log step size, its average, the
     averaged gradient, the prox centre log(10 step size) and the count of updates."""
-    state = torch.zeros(step_size.shape + (5,), dtype=torch.float64)
+    state = torch.zeros(step_size.shape + (5,), dtype=torch.float64, device=step_size.device)
     state[..., 3] = torch.log(10.0 * step_size.to(torch.float64))
     return state
 

@@ -187,11 +187,13 @@ def nuts_draw(value_and_grad, z, potential, grad, step_size, inverse_mass, mass_
 
 
 def _vmapped_value_and_grad(problem, z0):
-    """``value_and_grad(z)`` over (C, D) points: the potential mapped with ``torch.func.vmap``,
-    recorded as one graph per chain count (``compiled.record_mapped_value_and_grad``) and
-    checked against vmap and autograd, which it falls back to with one warning. Raises
-    ``NotImplementedError`` naming the cause where the potential cannot be vmapped, or where the
-    vmapped values differ from the potential's own."""
+    """``(value_and_grad, autograd)``, each ``f(z)`` over (C, D) points. ``autograd``: the
+    potential mapped with ``torch.func.vmap`` and differentiated by autograd (for a few calls:
+    nothing is recorded). ``value_and_grad``: the same recorded as one graph per chain count
+    (``compiled.record_mapped_value_and_grad``), checked against ``autograd``, which it falls
+    back to with one warning. Raises ``NotImplementedError`` naming the cause where the
+    potential cannot be vmapped, or where the vmapped values differ from the potential's
+    own."""
     mapped = torch.func.vmap(problem.potential)
 
     def autograd(z):
@@ -246,7 +248,7 @@ def _vmapped_value_and_grad(problem, z0):
             recorded[signature] = record(z.detach())
         return recorded[signature](z.detach())
 
-    return value_and_grad
+    return value_and_grad, autograd
 
 
 def batched_nuts_kernel(problem, options):
@@ -255,27 +257,32 @@ def batched_nuts_kernel(problem, options):
     one key per chain. Raises ``NotImplementedError`` (the reason) where the problem's potential
     cannot be vectorised."""
     z_probe = problem.init(keys.key(0), strategy=options.init_strategy).detach()
-    value_and_grad = _vmapped_value_and_grad(problem, z_probe)
+    # one chain's start takes a few evaluations: unrecorded, so only the chains' shape records
+    value_and_grad, one_by_one = _vmapped_value_and_grad(problem, z_probe)
     max_depth = options.max_tree_depth
     windows = schedule(options.num_warmup)
     warmup = options.num_warmup
     dtype = z_probe.dtype
 
-    def normals(generators, dim):
-        return lambda: torch.stack([torch.randn(dim, generator=g, dtype=dtype) for g in generators])
+    def normals(generators, dim, device):
+        """(C, dim) standard normals, row c from chain c's generator (drawn on the CPU, so a
+        seed gives the same chains on any device)."""
+        return lambda: torch.stack(
+            [torch.randn(dim, generator=g, dtype=dtype) for g in generators]
+        ).to(device)
 
     def init(key):
         init_key, kernel_key = keys.split(key)
         z = problem.init(init_key, strategy=options.init_strategy).detach()
         dim = z.shape[-1]
-        potential, grad = value_and_grad(z[None])
-        ones = torch.ones(dim, dtype=dtype)
+        potential, grad = one_by_one(z[None])
+        ones = torch.ones(dim, dtype=dtype, device=z.device)
         inverse = torch.diag(ones) if options.dense_mass else ones
         inverse = inverse[None]
-        step_size = torch.full((1,), float(options.step_size), dtype=dtype)
+        step_size = torch.full((1,), float(options.step_size), dtype=dtype, device=z.device)
         if options.adapt_step_size:
-            draw = normals([keys.generator(kernel_key)], dim)
-            step_size = find_step_size(value_and_grad, z[None], potential, grad, step_size,
+            draw = normals([keys.generator(kernel_key)], dim, z.device)
+            step_size = find_step_size(one_by_one, z[None], potential, grad, step_size,
                                        inverse, inverse, draw)  # fmt: skip
         return NUTSState(
             position=z,
@@ -285,10 +292,10 @@ def batched_nuts_kernel(problem, options):
             inverse_mass=inverse[0],
             mass_sqrt=inverse[0],
             averaging=averaging_init(step_size)[0],
-            mean=torch.zeros(dim, dtype=dtype),
+            mean=torch.zeros_like(ones),
             m2=torch.zeros_like(inverse[0]),
-            count=torch.zeros((), dtype=torch.int64),
-            iteration=torch.zeros((), dtype=torch.int64),
+            count=torch.zeros((), dtype=torch.int64, device=z.device),
+            iteration=torch.zeros((), dtype=torch.int64, device=z.device),
         )
 
     def adapt(state, z, potential, grad, accept, t, draw):
@@ -318,12 +325,12 @@ def batched_nuts_kernel(problem, options):
     def step(state, key):
         generators = [keys.generator(k) for k in key.reshape(-1)]
         dim = state.position.shape[-1]
-        draw = normals(generators, dim)
+        draw = normals(generators, dim, state.position.device)
         noise = draw()
         uniforms = torch.stack(
             [torch.rand(2 * max_depth + 2**max_depth, generator=g, dtype=dtype)
              for g in generators]
-        )  # fmt: skip
+        ).to(state.position.device)  # fmt: skip
         (z, potential, grad), accept, diverging, _ = nuts_draw(
             value_and_grad, state.position, state.potential_energy, state.grad,
             state.step_size, state.inverse_mass, state.mass_sqrt, noise, uniforms, max_depth,
