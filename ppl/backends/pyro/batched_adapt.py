@@ -9,8 +9,10 @@ mass matrix is the Welford estimate of the window's covariance, shrunk towards 1
 All chains share the iteration count, so the schedule is plain Python; every quantity that
 differs between chains is a tensor with a leading chain axis.
 
+>>> schedule(60)
+[(0, 8), (9, 53), (54, 59)]
 >>> schedule(200)
-[(0, 29), (30, 179), (180, 199)]
+[(0, 74), (75, 99), (100, 149), (150, 199)]
 >>> schedule(1000)
 [(0, 74), (75, 99), (100, 149), (150, 249), (250, 449), (450, 949), (950, 999)]
 """
