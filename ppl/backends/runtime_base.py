@@ -50,6 +50,14 @@ class Runtime(abc.ABC):
         """The backend's own HMC/NUTS kernel over ``problem.potential``: ``(init(key) -> state,
         step(state, key) -> (state, info))`` with ``state.position`` the flat point."""
 
+    def batched_hmc_kernel(self, problem, algo: str, options) -> tuple[Callable, Callable]:
+        """``(init, step)`` of ``algo`` over stacked chains (``Algorithm.vectorized``), for a
+        backend whose ``vmap`` cannot map its own kernel: ``init(key)`` gives one chain's state,
+        ``step`` advances the stacked states with one key per chain. Raises
+        ``NotImplementedError`` with the reason where there is none for ``algo`` or
+        ``problem``."""
+        raise NotImplementedError(f"the {self.name} backend has no batched {algo} kernel")
+
     @abc.abstractmethod
     def svi(self, model, args, kwargs, options, init_scale=0.1, local=None):
         """The backend's own SVI of ``model(*args, **kwargs)`` (``local``: ``(plate, size)``

@@ -95,6 +95,11 @@ class Algorithm(NamedTuple):
     ``(state) -> WarmStart or None``, the warm start the state carries (its cost and summary go
     to the ``Posterior``). params: ``(state) -> {name: array}``, the fitted parameters
     (constrained; a network's weights through ``ppl.module``), kept as ``Posterior.params``.
+    vectorized: ``() -> Algorithm``, the same algorithm over stacked chains, for
+    ``chain_method="vectorized"`` on a backend that cannot ``vmap`` ``step``: its ``init(key)``
+    gives one chain's state and its ``step`` takes the stacked states and one key per chain
+    (a leading chain axis on all); it raises ``NotImplementedError`` with the reason where the
+    problem cannot be vectorised (``None``: the algorithm has no such form).
     """
 
     init: Callable[[Any], Any]
@@ -105,6 +110,7 @@ class Algorithm(NamedTuple):
     check_info: Callable[[dict, int, str], None] | None = None
     warm_start: Callable[[Any], Any] | None = None
     params: Callable[[Any], dict] | None = None
+    vectorized: Callable[[], Algorithm] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,10 @@ every chain on its own device. On torch's CPU it runs one forked worker process 
 another, so the draws are the sequential run's. Where fewer devices are visible than chains, or
 the backend can do neither, it warns and runs them as ``None`` would.
 
+``"vectorized"`` on a backend that cannot map a model with ``vmap`` (Pyro) uses the algorithm's
+own form over stacked chains where it has one (``Algorithm.vectorized``: NUTS on Pyro builds all
+chains' trees in lockstep), and otherwise warns and runs them one after another.
+
 >>> from ppl.inference.chains import check_chain_method
 >>> try:
 ...     check_chain_method("paralel")
@@ -31,11 +35,14 @@ CHAIN_METHODS = ("vectorized", "parallel", "sequential")
 class ChainPlan(NamedTuple):
     """``vectorize``: chains stacked and mapped with ``vmap``. ``shardings``: ``(replicated,
     by_chain)`` placements where the stacked chains run one per device, else ``None``.
-    ``processes``: each chain runs in its own forked worker process."""
+    ``processes``: each chain runs in its own forked worker process. ``batched``: the
+    algorithm's form over stacked chains (``Algorithm.vectorized``), run in place of ``vmap``
+    of its step."""
 
     vectorize: bool
     shardings: tuple[Any, Any] | None = None
     processes: bool = False
+    batched: Any = None
 
 
 def check_chain_method(chain_method: str | None) -> None:
@@ -47,9 +54,11 @@ def check_chain_method(chain_method: str | None) -> None:
         )
 
 
-def plan(backend, chain_method: str | None, device: str | None, num_chains: int) -> ChainPlan:
+def plan(backend, chain_method: str | None, device: str | None, num_chains: int,
+         vectorized=None) -> ChainPlan:  # fmt: skip
     """The layout of ``num_chains`` chains on ``backend``; warns where ``chain_method`` asks for
-    what the backend or the visible devices cannot give."""
+    what the backend or the visible devices cannot give. ``vectorized``: the algorithm's
+    ``Algorithm.vectorized`` (or ``None``)."""
     can_vmap = backend.supports_vmap_of_models
     if num_chains < 2 or chain_method == "sequential":
         return ChainPlan(False)
@@ -75,9 +84,15 @@ def plan(backend, chain_method: str | None, device: str | None, num_chains: int)
             f"chain_method='parallel': {reason}. The chains run {fallback}.", stacklevel=5
         )
     elif chain_method == "vectorized" and not can_vmap:
+        reason = "its random draws are not vmappable"
+        if vectorized is not None:
+            try:
+                return ChainPlan(True, batched=vectorized())
+            except NotImplementedError as err:
+                reason = str(err)
         warnings.warn(
             f"chain_method='vectorized': the {backend.name} backend cannot map a model over "
-            "chains (its random draws are not vmappable); the chains run one after another.",
+            f"chains ({reason}); the chains run one after another.",
             stacklevel=5,
         )
     return ChainPlan(can_vmap)

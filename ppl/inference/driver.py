@@ -86,14 +86,17 @@ class _Loop:
     problem bound to the chunk's data."""
 
     def __init__(self, spec, build, problem, options, capabilities, vectorize: bool,
-                 compile_step: bool = False):  # fmt: skip
+                 compile_step: bool = False, batched: bool = False):  # fmt: skip
         backend = problem.backend
         mcmc = capabilities.kind == "mcmc"
         self._steps = []  # the steps compiled on their own (``RunConfig.compile_step``)
 
         def chunk_of(bound):
-            step = build(bound).step
-            body_step = backend.vmap(step) if vectorize else step
+            if batched:  # the algorithm's own step over stacked chains
+                body_step = build(bound).vectorized().step
+            else:
+                step = build(bound).step
+                body_step = backend.vmap(step) if vectorize else step
             if compile_step:
                 body_step = backend.compile_step(body_step, spec.name)
                 self._steps.append(body_step)
@@ -107,7 +110,7 @@ class _Loop:
 
             return chunk
 
-        static = (spec.name, compiled.model_token(options), vectorize, compile_step)
+        static = (spec.name, compiled.model_token(options), vectorize, compile_step, batched)
         share = capabilities.shares_compiled_steps and static[1] is not None
         self._chunk = compiled.compiled(problem, "driver-chunk", chunk_of, static, share)
 
@@ -150,11 +153,14 @@ def _run_steps(spec, algorithm, build, problem, options, config, key, checkpoint
     warmup, thinning, total = config.num_warmup, config.thinning, config.total_steps
     init_key, run_key = backend.split(key)
     start = time.perf_counter()
-    chain_keys = backend.split(init_key, num_chains)
-    states = [algorithm.init(chain_keys[c]) for c in range(num_chains)]
-    init_seconds = time.perf_counter() - start
-    layout = chains.plan(backend, config.chain_method, config.device, num_chains)
+    layout = chains.plan(
+        backend, config.chain_method, config.device, num_chains, algorithm.vectorized
+    )
     vectorize = layout.vectorize
+    init = (layout.batched or algorithm).init
+    chain_keys = backend.split(init_key, num_chains)
+    states = [init(chain_keys[c]) for c in range(num_chains)]
+    init_seconds = time.perf_counter() - start
     groups = [_stack_trees(backend, states)] if vectorize else states
     loop_problem = problem
     # the data on every device of the chains, or of the devices that share each minibatch
@@ -165,7 +171,8 @@ def _run_steps(spec, algorithm, build, problem, options, config, key, checkpoint
         loop_problem = problem.with_data(
             *backend.to_device((problem.args, dict(problem.kwargs)), replicated)
         )
-    loop = _Loop(spec, build, loop_problem, options, caps, vectorize, config.compile_step)
+    loop = _Loop(spec, build, loop_problem, options, caps, vectorize, config.compile_step,
+                 batched=layout.batched is not None)  # fmt: skip
     step_keys = backend.split(run_key, total * num_chains)
     positions: list[list] = [[] for _ in groups]
     infos: list[list] = [[] for _ in groups]

@@ -48,7 +48,8 @@ def infer(
     ``x`` of shape ``(d,)`` written with ``ppl.ops``, rather than a model; the draws are
     ``samples["x"]`` (see ``ppl.inference.log_density``). ``init_values``: ``{site: value}``
     (constrained) where the algorithm starts, for the sites named (a warm start; ``Problem.init``).
-    ``chain_method``: ``"vectorized"`` (chains mapped with ``vmap`` on one device),
+    ``chain_method``: ``"vectorized"`` (chains mapped with ``vmap`` on one device; ``nuts``
+    on Pyro: a batched kernel with all chains' trees in lockstep),
     ``"parallel"`` (one chain per device; JAX sees several host CPUs with
     ``XLA_FLAGS=--xla_force_host_platform_device_count=N``; on Pyro's CPU, one forked worker
     process per chain, as Pyro's own MCMC does) or ``"sequential"``; ``None`` (the

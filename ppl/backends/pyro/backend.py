@@ -62,6 +62,14 @@ class PyroBackend(Backend):
         # that is not in the state); the algorithm's ``build`` calls this once per problem
         return hmc_kernel(problem, algo, options)
 
+    def batched_hmc_kernel(self, problem, algo, options):
+        if algo != "NUTS":
+            return super().batched_hmc_kernel(problem, algo, options)
+        from .batched_nuts import batched_nuts_kernel
+
+        # all chains' trees in lockstep over the vmapped potential (Pyro's kernel walks one)
+        return batched_nuts_kernel(problem, options)
+
     def svi(self, model, args, kwargs, options, init_scale=0.1, local=None):
         from .svi import Runner
 

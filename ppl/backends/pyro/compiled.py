@@ -108,3 +108,23 @@ def _check(fused, neg_log_joint, z0, indices0, sizes):
                 f"fused value {float(value)} vs eager {float(eager_value)}, gradients differ by "
                 f"{float((grad - eager_grad).abs().max())}"
             )
+
+
+def record_mapped_value_and_grad(potential, zs):
+    """``f(zs) -> (values, grads)``: ``potential`` and its gradient at each row of ``zs``
+    (``torch.func.vmap`` of ``grad_and_value``) as one graph recorded as in ``"script"`` mode,
+    for ``zs``'s shape, dtype and device (the batched NUTS kernel's leapfrog steps: ~0.5 ms for
+    4 rows of a logistic regression against ~3 ms through vmap and autograd). Raises where it
+    cannot be recorded; the caller checks it."""
+    from torch.func import functionalize, grad_and_value, vmap
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    def value_and_grad(z):
+        grad, value = vmap(grad_and_value(potential))(z)
+        return value, grad
+
+    with pyro.validation_enabled(False), poutine.block(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = make_fx(functionalize(value_and_grad))(zs)
+        graph = simplify(graph, zs)
+        return torch.jit.freeze(torch.jit.trace(graph, (zs,), check_trace=False).eval())

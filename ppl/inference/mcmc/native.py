@@ -73,6 +73,11 @@ def build_with(algo: str):
                 "model has none."
             )
         init, step = problem.backend.hmc_kernel(problem, algo, options)
-        return Algorithm(init=init, step=step, capabilities=CAPABILITIES)
+
+        def vectorized() -> Algorithm:
+            init, step = problem.backend.batched_hmc_kernel(problem, algo, options)
+            return Algorithm(init=init, step=step, capabilities=CAPABILITIES)
+
+        return Algorithm(init=init, step=step, capabilities=CAPABILITIES, vectorized=vectorized)
 
     return build
