@@ -29,7 +29,8 @@ OUT = pathlib.Path("out") / "07_vae"
 OUT.mkdir(parents=True, exist_ok=True)
 FIGURES = ["reconstructions.png", "samples.png"]
 
-BACKENDS = ["numpyro", "pyro"]
+# both backends, or the one `PPL_BACKEND` names
+BACKENDS = [os.environ["PPL_BACKEND"]] if "PPL_BACKEND" in os.environ else ["numpyro", "pyro"]
 OBJECTIVES = ["elbo", "iwae", "chi2"]
 EPOCHS = 1 if SMOKE else 100
 K_EVAL = 10 if SMOKE else 1000  # importance draws per held-out image
@@ -95,7 +96,7 @@ for backend in BACKENDS:
 # %%
 def network(post, name, sizes):
     """``x -> mlp(x)`` with the fitted weights of module ``name``."""
-    arrays = ppl.get_backend("numpyro").arrays
+    arrays = ppl.get_backend(BACKENDS[0]).arrays
     layers = [
         {
             "w": arrays.asarray(post.params[f"{name}.{i}.w"]),
@@ -107,7 +108,7 @@ def network(post, name, sizes):
     return lambda x: np.asarray(mlp.apply(arrays, layers, arrays.asarray(x)))
 
 
-post, _ = fits["numpyro", "iwae"]
+post, _ = fits[BACKENDS[0], "iwae"]
 encoder = network(post, "encoder", [64, vae.HIDDEN, 2 * vae.LATENT_DIM])
 decoder = network(post, "decoder", [vae.LATENT_DIM, vae.HIDDEN, 64])
 codes = encoder(test[:10])[:, : vae.LATENT_DIM]
@@ -118,7 +119,7 @@ for i in range(10):
     axes[1, i].imshow(recon[i].reshape(8, 8), cmap="gray_r")
 for ax in axes.ravel():
     ax.axis("off")
-fig.suptitle("held-out digits (top) and their reconstructions (IWAE, NumPyro)")
+fig.suptitle(f"held-out digits (top) and their reconstructions (IWAE, {BACKENDS[0]})")
 fig.savefig(OUT / "reconstructions.png", dpi=120)
 
 z = np.random.default_rng(0).normal(size=(20, vae.LATENT_DIM))
