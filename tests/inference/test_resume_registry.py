@@ -1,6 +1,7 @@
 """Every registered posterior algorithm, on every backend it declares, survives SIGKILL: a run
 checkpointed every few steps and killed mid-run, then resumed with ``resume_from`` in a fresh
-process, reproduces the uninterrupted run bitwise (samples, per-step statistics and ``log_z``).
+process, reproduces the uninterrupted run bitwise (samples, per-step statistics and ``log_z``). The
+default run takes one algorithm per shared base (``SIBLING_COVERED``); ``-m slow`` adds the rest.
 
 One child process per backend imports everything once and then forks, before any computation,
 two grandchildren per algorithm: one runs the checkpointed run and SIGKILLs itself from the
@@ -54,12 +55,24 @@ TINY = {
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
+#: algorithms whose state and step code a sibling's case already exercises (the same kernel
+#: workspace, diffusion, flow or SG-MCMC base, one more rule or array in the state): their
+#: cases are slow, which halves the default suite's ~160 CPU seconds here; ``-m slow`` runs them
+SIBLING_COVERED = {
+    "hmc": "nuts",
+    **dict.fromkeys(("mcd", "ula", "ais"), "cmcd"),
+    "snf": "realnvp",
+    **dict.fromkeys(("cyclical_sgld", "psgld", "sghmc", "sgnht"), "sgld"),
+}
+
+
 def _cases():
     for spec in ppl.algorithms():
         if spec.family == "decision":
             continue
+        marks = [pytest.mark.slow] if spec.name in SIBLING_COVERED else []
         for name in spec.backends:
-            yield pytest.param(spec.name, name, id=f"{spec.name}-{name}")
+            yield pytest.param(spec.name, name, id=f"{spec.name}-{name}", marks=marks)
 
 
 def _run(name, backend_name, **extra):
@@ -151,7 +164,7 @@ def _shared_folder(tmp_path_factory) -> pathlib.Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-def _run_children(folder: pathlib.Path) -> None:
+def _run_children(folder: pathlib.Path, selected: set) -> None:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -161,7 +174,9 @@ def _run_children(folder: pathlib.Path) -> None:
     }
     children = []
     for backend_name, count in CHILDREN.items():
-        names = [name for name, b in (c.values for c in _cases()) if b == backend_name]
+        names = [
+            n for n, b in (c.values for c in _cases()) if b == backend_name and (n, b) in selected
+        ]
         for part in range(count):
             code = (
                 "from tests.inference.test_resume_registry import child; "
@@ -173,18 +188,26 @@ def _run_children(folder: pathlib.Path) -> None:
 
 
 # Session-scoped and shared between xdist workers through a file lock: the first worker to get
-# here runs all the children (about 160 s of CPU); a worker that arrives later waits for them
+# here runs all the children (about 80 s of CPU; 160 with -m slow); a worker that arrives
+# later waits for them
 # and reads their reports instead of running them all again.
 @pytest.fixture(scope="session")
-def reports(tmp_path_factory):
-    """The folder of the children's reports; all children run at once, on first use."""
+def reports(request, tmp_path_factory):
+    """The folder of the children's reports; all children run at once, on first use, for the
+    cases this session selected (``-m``, ``-k``)."""
+    test = test_resume_after_sigkill_reproduces_the_uninterrupted_run.__name__
+    selected = {
+        (item.callspec.params["name"], item.callspec.params["backend_name"])
+        for item in request.session.items
+        if item.originalname == test
+    }
     shared = _shared_folder(tmp_path_factory)
     folder, done = shared / "resume", shared / "resume" / "done"
     with open(shared / "resume.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
             folder.mkdir(exist_ok=True)
-            _run_children(folder)
+            _run_children(folder, selected)
             done.touch()
     return folder
 
