@@ -189,8 +189,7 @@ def _run_children(folder: pathlib.Path, selected: set) -> None:
 
 # Session-scoped and shared between xdist workers through a file lock: the first worker to get
 # here runs all the children (about 80 s of CPU; 160 with -m slow); a worker that arrives
-# later waits for them
-# and reads their reports instead of running them all again.
+# later waits for them and reads their reports instead of running them all again.
 @pytest.fixture(scope="session")
 def reports(request, tmp_path_factory):
     """The folder of the children's reports; all children run at once, on first use, for the
