@@ -69,7 +69,7 @@ def infer(
     algorithms refuse it on Pyro; NumPyro always compiles. ``compile="inductor"``: the flows'
     and diffusions' recorded step compiled by ``torch.compile``'s inductor instead (its
     elementwise operations fused into C++ loops: needs a C++ compiler, tens of seconds to
-    compile, ~4x faster per step than TorchScript on the double well's RealNVP); for the
+    compile, ~3x faster per step than TorchScript on the double well's RealNVP); for the
     SG-MCMC samplers the same as ``True``.
     Without it, Pyro's SG-MCMC samplers take that value and gradient from one recorded graph
     (no autograd pass per step; built in well under a second, falling back with a warning for
