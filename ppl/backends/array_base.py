@@ -137,11 +137,13 @@ class ArrayBackend(abc.ABC):
         choice."""
         return f, 0.0
 
-    def compile_step(self, f: Callable, name: str = "step") -> Callable:
+    def compile_step(self, f: Callable, name: str = "step", engine: str | None = None) -> Callable:
         """An algorithm's step ``f(state, key) -> (state, info)`` compiled on its own, for
         backends that run the driver's loop eagerly (torch: recorded as one graph at its first
-        call, ``compile=True``). The result has ``compile_seconds``, what compiling has cost so
-        far. Here ``f`` as it is: JAX compiles the whole loop around it."""
+        call, ``compile=True``). ``engine``: the compiler, where the backend has several
+        (torch: ``"inductor"``, ``compile="inductor"``); None: the backend's default. The result
+        has ``compile_seconds``, what compiling has cost so far. Here ``f`` as it is: JAX
+        compiles the whole loop around it."""
         return _Uncompiled(f)
 
     @abc.abstractmethod

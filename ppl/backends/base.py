@@ -76,8 +76,8 @@ class Backend(Runtime):
     def precompile(self, f, *example_args, once: bool = False):
         return self.arrays.precompile(f, *example_args, once=once)
 
-    def compile_step(self, f, name="step"):
-        return self.arrays.compile_step(f, name)
+    def compile_step(self, f, name="step", engine=None):
+        return self.arrays.compile_step(f, name, engine)
 
     def scan(self, f, init, xs=None, length=None):
         return self.arrays.scan(f, init, xs, length)

@@ -129,7 +129,8 @@ class RunConfig:
     total_steps: steps the loop runs per chain (``num_warmup + num_samples * thinning`` for
     ``"mcmc"``, the option ``num_steps`` for ``"fit"``). compile_step: compile the step on its
     own where the backend runs the loop eagerly (``compile=True`` with an algorithm whose
-    ``Capabilities.compiles_step``).
+    ``Capabilities.compiles_step``). compile_engine: the compiler of that step where the
+    backend has several (``compile="inductor"``); None: the backend's default.
     """
 
     total_steps: int
@@ -146,6 +147,7 @@ class RunConfig:
     checkpoint_path: str | None = None
     resume_from: str | None = None
     compile_step: bool = False
+    compile_engine: str | None = None
 
     @classmethod
     def for_options(cls, kind: str, options, **settings) -> RunConfig:

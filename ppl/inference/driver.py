@@ -86,7 +86,8 @@ class _Loop:
     problem bound to the chunk's data."""
 
     def __init__(self, spec, build, problem, options, capabilities, vectorize: bool,
-                 compile_step: bool = False, batched: bool = False):  # fmt: skip
+                 compile_step: bool = False, engine: str | None = None,
+                 batched: bool = False):  # fmt: skip
         backend = problem.backend
         mcmc = capabilities.kind == "mcmc"
         self._steps = []  # the steps compiled on their own (``RunConfig.compile_step``)
@@ -98,7 +99,7 @@ class _Loop:
                 step = build(bound).step
                 body_step = backend.vmap(step) if vectorize else step
             if compile_step:
-                body_step = backend.compile_step(body_step, spec.name)
+                body_step = backend.compile_step(body_step, spec.name, engine)
                 self._steps.append(body_step)
 
             def chunk(state, keys):
@@ -110,7 +111,8 @@ class _Loop:
 
             return chunk
 
-        static = (spec.name, compiled.model_token(options), vectorize, compile_step, batched)
+        token = compiled.model_token(options)
+        static = (spec.name, token, vectorize, compile_step, engine, batched)
         share = capabilities.shares_compiled_steps and static[1] is not None
         self._chunk = compiled.compiled(problem, "driver-chunk", chunk_of, static, share)
 
@@ -172,7 +174,7 @@ def _run_steps(spec, algorithm, build, problem, options, config, key, checkpoint
             *backend.to_device((problem.args, dict(problem.kwargs)), replicated)
         )
     loop = _Loop(spec, build, loop_problem, options, caps, vectorize, config.compile_step,
-                 batched=layout.batched is not None)  # fmt: skip
+                 config.compile_engine, batched=layout.batched is not None)  # fmt: skip
     step_keys = backend.split(run_key, total * num_chains)
     positions: list[list] = [[] for _ in groups]
     infos: list[list] = [[] for _ in groups]

@@ -109,6 +109,57 @@ def test_keys_are_inputs_of_the_recording_not_constants():
     assert len({float(compiled(state, ARRAYS.key(s))[1][0]) for s in range(4)}) == 4
 
 
+def _drift_step(state, key):
+    return {"x": state["x"] * 0.5 + ARRAYS.normal(key, (2,))}, state["x"].sum()
+
+
+def test_a_state_fed_back_gives_the_eager_numbers_and_a_new_one_is_not_mistaken_for_it():
+    # the state a call returns is taken by the next call from that call's outputs, without
+    # flattening it again; a new state object (same structure) must be read afresh
+    compiled = ARRAYS.compile_step(_drift_step, "drift")
+    state = want = {"x": torch.ones(2)}
+    for seed in range(3):
+        state, info = compiled(state, ARRAYS.key(seed))
+        want, want_info = _drift_step(want, ARRAYS.key(seed))
+        assert torch.equal(state["x"], want["x"]) and torch.equal(info, want_info)
+    fresh = {"x": torch.full((2,), 7.0)}
+    got, _ = compiled(fresh, ARRAYS.key(0))
+    assert torch.equal(got["x"], _drift_step(fresh, ARRAYS.key(0))[0]["x"])
+    assert len(compiled._programs) == 1  # the same recording throughout
+
+
+def test_compile_names_its_choices():
+    spec = ppl.models.get("double_well")
+    with pytest.raises(OptionError, match="Did you mean 'inductor'"):
+        ppl.infer(spec.model, "realnvp", backend="pyro", compile="inducter", num_steps=1)
+
+
+@pytest.mark.slow  # inductor compiles C++: 20-60 s on the loaded 2-core VM
+def test_an_inductor_compiled_realnvp_step_gives_the_eager_step_to_rounding():
+    # inductor's fused loops round differently from ATen's kernels (a sum reassociated, a
+    # multiply-add fused): float32 rounding of the ~1,000 operations of a step, each ~1e-7
+    # relative; the first step only, as Adam magnifies a last-bit difference in a near-zero
+    # gradient to +-lr on later steps
+    from ppl.inference import registry
+
+    spec = ppl.models.get("double_well")
+    backend = ppl.get_backend("pyro")
+    problem = backend.problem(spec.model)
+    algorithm = registry.get("realnvp")
+    options = registry.validate_options(algorithm, dict(num_blocks=1, hidden=(8,), batch_size=16,
+                                        warm_start=False))  # fmt: skip
+    built = algorithm.load().build(problem, options)
+    state, key = built.init(backend.key(0)), backend.key(1)
+    compiled = backend.compile_step(built.step, "realnvp", "inductor")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="compile=True")  # no eager fallback
+        fast = torch.utils._pytree.tree_leaves(compiled(state, key))
+    slow = torch.utils._pytree.tree_leaves(built.step(state, key))
+    assert len(fast) == len(slow) > 10
+    for got, want in zip(fast, slow):
+        torch.testing.assert_close(got, want.detach(), rtol=1e-5, atol=1e-6)
+
+
 def test_a_step_that_reads_an_array_into_python_runs_eagerly_with_a_warning():
     def step(state, key):
         return state + int(key) % 7, state

@@ -111,8 +111,8 @@ class TorchArrays(ArrayBackend):
     def jit(self, f, **kwargs):
         return f
 
-    def compile_step(self, f, name="step"):
-        return traced.trace_step(f, name)
+    def compile_step(self, f, name="step", engine=None):
+        return traced.trace_step(f, name, engine or "script")
 
     def cond(self, pred, true_fn, false_fn, *operands):
         if not (traced.tracing() and torch.is_tensor(pred)):
