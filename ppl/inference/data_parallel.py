@@ -9,7 +9,10 @@ single-device minibatch gradient, so the chain is the single-device chain with t
 up to the rounding of a sum taken in another order.
 
 The algorithms stay written once: a minibatch algorithm asks ``gradient(problem)`` for its
-``(z, key) -> (U, dU/dz)`` and declares ``Capabilities.data_parallel``.
+``(z, key) -> (U, dU/dz)`` and declares ``Capabilities.data_parallel``. ``svi`` runs the
+backend's own SVI, whose runner splits its ELBO the same way (the backend's ``svi`` with
+``parallel``): the ``d``-th slice of every subsampled plate's minibatch, ``1 / N`` of the
+global terms, the parts' gradients summed before the backend's optimizer step.
 
 >>> from ppl.inference.data_parallel import check_devices
 >>> try:
@@ -42,8 +45,8 @@ def check_devices(devices, method: str = "", capabilities=None, chain_method=Non
     if not capabilities.data_parallel:
         raise OptionError(
             f"devices={devices} splits every minibatch gradient over devices; {method!r} does "
-            "not take its gradients that way (the stochastic-gradient samplers sgld, psgld, "
-            "sghmc, sgnht, cyclical_sgld and structured_sgmcmc do). Drop devices, or use "
+            "not take its gradients that way (svi and the stochastic-gradient samplers sgld, "
+            "psgld, sghmc, sgnht, cyclical_sgld and structured_sgmcmc do). Drop devices, or use "
             "chain_method='parallel' to put chains on separate devices."
         )
     if chain_method == "parallel":

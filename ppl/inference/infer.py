@@ -54,9 +54,10 @@ def infer(
     process per chain, as Pyro's own MCMC does) or ``"sequential"``; ``None`` (the
     default): vectorized where the backend can map a model over chains (NumPyro), else
     sequential (Pyro). A method the backend or the devices cannot give warns and falls back.
-    ``devices=N``: the stochastic-gradient samplers split every minibatch over ``N`` devices,
-    each computing the gradient of its slice, summed before the update, so the chain is the
-    one-device chain up to rounding (``ppl.inference.data_parallel``): on NumPyro ``N``
+    ``devices=N``: the stochastic-gradient samplers and ``svi`` (with a ``batch_size``) split
+    every minibatch over ``N`` devices, each computing the gradient of its slice, summed before
+    the update, so the chain or fit is the one-device one up to rounding
+    (``ppl.inference.data_parallel``): on NumPyro ``N``
     devices of a JAX mesh (``XLA_FLAGS=--xla_force_host_platform_device_count=N`` on CPU;
     several processes or hosts through ``jax.distributed``), on Pyro ``N`` processes joined by
     ``torch.distributed`` (started by ``torchrun --nproc_per_node N``), one per device.

@@ -62,10 +62,12 @@ class PyroBackend(Backend):
         # that is not in the state); the algorithm's ``build`` calls this once per problem
         return hmc_kernel(problem, algo, options)
 
-    def svi(self, model, args, kwargs, options, init_scale=0.1, local=None):
+    def svi(
+        self, model, args, kwargs, options, init_scale=0.1, local=None, parallel=None, plates=None
+    ):
         from .svi import Runner
 
-        return Runner(model, args, kwargs, options, init_scale, local)
+        return Runner(model, args, kwargs, options, init_scale, local, parallel, plates)
 
     def predictive(self, model, samples, args, kwargs, seed, num_samples=None):
         import pyro.poutine as poutine
