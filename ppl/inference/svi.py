@@ -161,7 +161,10 @@ class Options:
     sites inside a subsampled plate, fitted by a guide function whose encoder maps the
     minibatch's data to its local latents' parameters); each step's objective is scaled by
     ``N / B``, as Pyro and NumPyro do. With minibatches the guide is fitted to the model itself
-    (``init="map"`` still starts an autoguide at the MAP point, but nothing is whitened).
+    (``init="map"`` still starts an autoguide at the MAP point, but nothing is whitened), and
+    ``ppl.infer(..., devices=N)`` splits each step's minibatch over ``N`` devices: each takes
+    the ELBO gradient of its ``B / N`` data points, summed before the update
+    (``ppl.inference.data_parallel``; ``elbo`` and ``meanfield_elbo`` only, global latents).
     """
 
     guide: str | Callable = "normal"
