@@ -135,6 +135,8 @@ def infer(
         if devices > 1:
             data_parallel.check_problem(problem, devices)
             problem = dataclasses.replace(problem, parallel=parallel)
+            if gradients:  # the samplers' data sharded over the devices, where it checks out
+                problem = data_parallel.shard(problem)
         config = RunConfig.for_options(
             capabilities.kind,
             opts,
