@@ -50,7 +50,7 @@ import numpy as np
 
 from ..errors import OptionError
 
-__all__ = ["check_devices", "check_problem", "gradient", "place", "shard"]
+__all__ = ["check_devices", "check_problem", "gradient", "place", "shard", "split_gradient"]
 
 #: the relative gap between the sharded potential (and gradient) and the one-device
 #: stratified one that ``shard`` accepts: float32 sums of ~10^3-10^6 terms taken in another
@@ -152,10 +152,10 @@ def shard(problem):
     key = arrays.key(20261206)
     on_mesh = problem.backend.to_device((z, key), parallel.placement)
     try:
-        got = [arrays.to_numpy(v) for v in gradient(place(sharded))(*on_mesh)]
+        got = [arrays.to_numpy(v) for v in split_gradient(place(sharded))(*on_mesh)]
         stratified = problem.stratified_potential
-        want = arrays.value_and_grad(lambda x: stratified(x, key, parallel.num_parts))(z)
-        want = [arrays.to_numpy(v) for v in want]
+        want = arrays.jit(arrays.value_and_grad(lambda x: stratified(x, key, parallel.num_parts)))
+        want = [arrays.to_numpy(v) for v in want(z)]
         agree = all(
             np.allclose(g, w, rtol=SHARD_CHECK_RTOL, atol=SHARD_CHECK_RTOL * np.abs(w).max())
             for g, w in zip(got, want)
@@ -174,6 +174,21 @@ def shard(problem):
         stacklevel=4,
     )
     return problem
+
+
+def split_gradient(problem) -> Callable:
+    """``gradient(problem)`` for a minibatch's key, compiled where the backend compiles, with
+    the data as the compiled function's arguments (not constants baked into it)."""
+    arrays = problem.arrays
+    leaves, treedef, data = _data(problem)
+
+    def split(z, key, data):
+        given = iter(data)
+        filled = [next(given) if arrays.is_array(leaf) else leaf for leaf in leaves]
+        return gradient(problem.with_data(*arrays.tree_unflatten(treedef, filled)))(z, key)
+
+    compiled = arrays.jit(split)
+    return lambda z, key: compiled(z, key, data)
 
 
 def place(problem):

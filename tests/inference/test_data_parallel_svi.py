@@ -1,17 +1,17 @@
 """``svi`` with ``devices=N``: each step's minibatch ELBO gradient split over 4 JAX host devices
-or 2 torch processes joined by gloo, summed before the optimizer's update, gives the one-device
-fit for a seed; what cannot be split is a ``ppl`` error that names the fix."""
+or 2 torch processes joined by gloo (every device holds all the data: svi's data are not
+sharded), summed before the optimizer's update, gives the one-device fit for a seed; what
+cannot be split is a ``ppl`` error that names the fix. The checks run in the shared child
+processes of ``conftest.py``."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
+import pytest
 
 import ppl
-from tests.inference.test_data_parallel import ROOT, X, Y, _free_port, _run_child, model
+from ppl.errors import OptionError
+from tests.inference.test_data_parallel import X, Y, model
 
 #: a short fit from the prior's median (no MAP search): these tests compare layouts, not fits
 RUN = dict(
@@ -52,53 +52,37 @@ def assert_same_fit(got, want):
     np.testing.assert_allclose(losses, losses1, rtol=1e-5)
 
 
-JAX_CHILD = """
-import numpy as np, jax, pytest
-from ppl.errors import OptionError
-from tests.inference.test_data_parallel_svi import fit, assert_same_fit, REFUSED
-assert len(jax.devices()) == 4, jax.devices()
-one, four = fit("numpyro"), fit("numpyro", devices=4)
-assert np.ptp(one[2]) > 0  # the fit moved
-assert_same_fit(four, one)
-print("largest difference", max(float(np.abs(four[0][k] - one[0][k]).max()) for k in one[0]))
-for options, match in REFUSED:
-    with pytest.raises(OptionError, match=match):
-        fit("numpyro", devices=4, **options)
-print("ok")
-"""
+def check_svi_split_over_four_host_devices_gives_the_one_device_fit():
+    one, four = fit("numpyro"), fit("numpyro", devices=4)
+    assert np.ptp(one[2]) > 0  # the fit moved
+    assert_same_fit(four, one)
+    for options, match in REFUSED:
+        with pytest.raises(OptionError, match=match):
+            fit("numpyro", devices=4, **options)
 
 
-def test_jax_svi_split_over_four_host_devices_gives_the_one_device_fit():
-    env = {**os.environ, "PYTHONPATH": str(ROOT),
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}  # fmt: skip
-    out = _run_child(JAX_CHILD, env)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().endswith("ok"), out.stdout
-    print(out.stdout)
+#: run in the shared JAX child with 4 host devices (``conftest.jax_checks``)
+JAX_CHECKS = [check_svi_split_over_four_host_devices_gives_the_one_device_fit]
 
 
-TORCH_CHILD = """
-import numpy as np, os
-from tests.inference.test_data_parallel_svi import fit
-params, draws, losses = fit("pyro", devices=2)
-np.savez(os.environ["OUT"], draws=draws, losses=losses, **params)
-"""
+def _torch_fit():
+    params, draws, losses = fit("pyro", devices=2)
+    return dict(draws=draws, losses=losses, **params)
 
 
-def test_torch_svi_split_over_two_gloo_processes_gives_the_one_process_fit(tmp_path):
-    port = str(_free_port())
-    procs = []
-    for rank in range(2):
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "MASTER_ADDR": "127.0.0.1",
-               "MASTER_PORT": port, "RANK": str(rank), "WORLD_SIZE": "2",
-               "LOCAL_RANK": str(rank), "OUT": str(tmp_path / f"rank{rank}.npz")}  # fmt: skip
-        procs.append(subprocess.Popen([sys.executable, "-c", TORCH_CHILD], cwd=ROOT, env=env,
-                                      stderr=subprocess.PIPE, text=True))  # fmt: skip
-    errors = [p.communicate(timeout=300)[1] for p in procs]
-    assert all(p.returncode == 0 for p in procs), errors[0][-3000:] + errors[1][-3000:]
+#: run on both processes of the shared gloo pair (``conftest.torch_runs``)
+TORCH_RUNS = {"svi": _torch_fit}
+
+
+@pytest.mark.parametrize("check", [check.__name__ for check in JAX_CHECKS])
+def test_on_four_jax_host_devices(jax_checks, check):
+    assert jax_checks[check] == "ok", jax_checks[check]
+
+
+def test_torch_svi_split_over_two_gloo_processes_gives_the_one_process_fit(torch_runs):
     one = fit("pyro")
     assert np.ptp(one[2]) > 0
     for rank in range(2):  # every process takes the same steps
-        saved = dict(np.load(tmp_path / f"rank{rank}.npz"))
+        saved = dict(np.load(torch_runs / f"svi{rank}.npz"))
         draws, losses = saved.pop("draws"), saved.pop("losses")
         assert_same_fit((saved, draws, losses), one)
