@@ -56,7 +56,9 @@ def infer(
     sequential (Pyro). A method the backend or the devices cannot give warns and falls back.
     ``devices=N``: the stochastic-gradient samplers and ``svi`` (with a ``batch_size``) split
     every minibatch over ``N`` devices, each computing the gradient of its slice, summed before
-    the update, so the chain or fit is the one-device one up to rounding
+    the update, so the chain or fit is the one-device one up to rounding; the samplers on
+    NumPyro shard the plate's rows over the devices instead, each drawing its slice from its
+    own rows (a stratified minibatch: the same posterior, other rows than one device draws)
     (``ppl.inference.data_parallel``): on NumPyro ``N``
     devices of a JAX mesh (``XLA_FLAGS=--xla_force_host_platform_device_count=N`` on CPU;
     several processes or hosts through ``jax.distributed``), on Pyro ``N`` processes joined by
