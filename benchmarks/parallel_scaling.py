@@ -7,9 +7,12 @@ Every configuration runs in its own process(es): the JAX one with
 ones as one process and as two processes joined by gloo (the environment ``torchrun`` sets).
 Each configuration is compared with its backend's one-device run for the same seed: for
 sgld the largest absolute difference of the draws and of the posterior means (in posterior
-standard deviations, over the second half of the draws); for svi (an AutoNormal guide from the
-prior's median, minibatch ELBO, every step run) the largest absolute difference of the fitted
-guide's parameters (locations and scales) and of its means in units of its scales.
+standard deviations, over the second half of the draws); on JAX the data are sharded over the
+devices and each draws its part of the minibatch from its own rows (a stratified minibatch),
+so those sgld draws differ from one device's by Monte Carlo error, not rounding; for svi (an
+AutoNormal guide from the prior's median, minibatch ELBO, every step run) the largest absolute
+difference of the fitted guide's parameters (locations and scales) and of its means in units
+of its scales.
 
 Usage::
 
