@@ -151,11 +151,14 @@ def shard(problem):
     z = arrays.asarray(np.linspace(-0.3, 0.2, problem.dim))
     key = arrays.key(20261206)
     on_mesh = problem.backend.to_device((z, key), parallel.placement)
+
+    def stratified(bound, z, key):
+        potential = bound.stratified_potential
+        return arrays.value_and_grad(lambda x: potential(x, key, parallel.num_parts))(z)
+
     try:
         got = [arrays.to_numpy(v) for v in split_gradient(place(sharded))(*on_mesh)]
-        stratified = problem.stratified_potential
-        want = arrays.jit(arrays.value_and_grad(lambda x: stratified(x, key, parallel.num_parts)))
-        want = [arrays.to_numpy(v) for v in want(z)]
+        want = [arrays.to_numpy(v) for v in _with_data(problem, stratified)(z, key)]
         agree = all(
             np.allclose(g, w, rtol=SHARD_CHECK_RTOL, atol=SHARD_CHECK_RTOL * np.abs(w).max())
             for g, w in zip(got, want)
@@ -176,19 +179,25 @@ def shard(problem):
     return problem
 
 
-def split_gradient(problem) -> Callable:
-    """``gradient(problem)`` for a minibatch's key, compiled where the backend compiles, with
-    the data as the compiled function's arguments (not constants baked into it)."""
+def _with_data(problem, f) -> Callable:
+    """``(z, key) -> f(problem, z, key)``, compiled where the backend compiles, with the
+    problem's data as the compiled function's arguments (not constants baked into it)."""
     arrays = problem.arrays
     leaves, treedef, data = _data(problem)
 
-    def split(z, key, data):
+    def call(z, key, data):
         given = iter(data)
         filled = [next(given) if arrays.is_array(leaf) else leaf for leaf in leaves]
-        return gradient(problem.with_data(*arrays.tree_unflatten(treedef, filled)))(z, key)
+        return f(problem.with_data(*arrays.tree_unflatten(treedef, filled)), z, key)
 
-    compiled = arrays.jit(split)
+    compiled = arrays.jit(call)
     return lambda z, key: compiled(z, key, data)
+
+
+def split_gradient(problem) -> Callable:
+    """``gradient(problem)`` for a minibatch's key, compiled where the backend compiles, with
+    the data as the compiled function's arguments."""
+    return _with_data(problem, lambda bound, z, key: gradient(bound)(z, key))
 
 
 def place(problem):
