@@ -1,13 +1,18 @@
-"""Data-parallel SGLD (``ppl.infer(..., devices=N)``) on a large logistic regression: time per
-step and the draws' agreement with the one-device run, across 1, 2, 4 JAX host devices and
-1, 2 torch processes (gloo).
+"""Data-parallel SGLD and SVI (``ppl.infer(..., devices=N)``) on a large logistic regression:
+time per step and the posterior's agreement with the one-device run, across 1, 2, 4 JAX host
+devices and 1, 2 torch processes (gloo).
 
 Every configuration runs in its own process(es): the JAX one with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` (devices 1, 2 and 4 in turn), the torch
 ones as one process and as two processes joined by gloo (the environment ``torchrun`` sets).
-Each configuration's draws are compared with its backend's one-device draws for the same
-seed: the largest absolute difference, and the largest difference of the posterior means in
-units of the posterior standard deviation.
+Each configuration is compared with its backend's one-device run for the same seed: for
+sgld the largest absolute difference of the draws and of the posterior means (in posterior
+standard deviations, over the second half of the draws); on JAX the data are sharded over the
+devices and each draws its part of the minibatch from its own rows (a stratified minibatch),
+so those sgld draws differ from one device's by Monte Carlo error, not rounding; for svi (an
+AutoNormal guide from the prior's median, minibatch ELBO, every step run) the largest absolute
+difference of the fitted guide's parameters (locations and scales) and of its means in units
+of its scales.
 
 Usage::
 
@@ -48,37 +53,57 @@ def model(X, y):
         ppl.sample("y", ppl.dist.Bernoulli(logits=ppl.ops.matmul(X[idx], w)), obs=y[idx])
 
 
-def run(backend: str, devices: int, args) -> dict:
-    """One ``ppl.infer`` of sgld; its draws go to ``args.out``, its timings are returned."""
+METHODS = ("sgld", "svi")
+
+
+def run(method: str, backend: str, devices: int, args) -> dict:
+    """One ``ppl.infer``; its draws (sgld) or fitted guide (svi) go to ``args.out``, its
+    timings are returned."""
     import warnings
 
     import ppl
 
     X, y = data(args.n, args.d)
     half = args.steps // 2
+    if method == "sgld":
+        options = dict(num_warmup=half, num_samples=args.steps - half, step_size=args.step_size)
+    else:  # every step (tol=0) from the prior's median (no MAP search over the 10^6 rows)
+        options = dict(num_steps=args.steps, lr=args.lr, tol=0, init="median", num_samples=10)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the short run's own checks (ESS, R-hat)
-        post = ppl.infer(model, "sgld", args=(X, y), backend=backend, seed=0, progress=False,
-                         num_warmup=half, num_samples=args.steps - half, batch_size=args.batch,
-                         step_size=args.step_size, devices=devices)  # fmt: skip
-    np.save(args.out, post.samples["w"])
+        warnings.simplefilter("ignore")  # the short run's own checks (ESS, R-hat, the budget)
+        post = ppl.infer(model, method, args=(X, y), backend=backend, seed=0, progress=False,
+                         batch_size=args.batch, devices=devices, **options)  # fmt: skip
+    if method == "sgld":
+        np.savez(args.out, draws=post.samples["w"])
+    else:
+        # AutoNormal's parameters: w_auto_loc / w_auto_scale (NumPyro), AutoNormal.locs.w /
+        # AutoNormal.scales.w (Pyro)
+        params = {name: np.asarray(value) for name, value in post.params.items()}
+        (loc,) = (v for k, v in params.items() if "loc" in k)
+        (scale,) = (v for k, v in params.items() if "scale" in k)
+        np.savez(args.out, loc=loc, scale=scale)
     seconds = post.timings["run_seconds"]
-    return {"backend": backend, "devices": devices, "step_us": 1e6 * seconds / args.steps,
+    return {"method": method, "backend": backend, "devices": devices,
+            "step_us": 1e6 * seconds / args.steps,
             "compile_s": post.timings["compile_seconds"]}  # fmt: skip
 
 
+def _out(prefix, method, backend, devices) -> str:
+    return f"{prefix}-{method}-{backend}-{devices}.npz"
+
+
 def _worker(args) -> None:
-    if args.backend == "numpyro":
-        rows = []
-        for devices in (1, 2, 4):
-            args.out = f"{args.prefix}-numpyro-{devices}.npy"
-            rows.append(run("numpyro", devices, args))
+    rows = []
+    for method in METHODS:
+        if args.backend == "numpyro":
+            for devices in (1, 2, 4):
+                args.out = _out(args.prefix, method, "numpyro", devices)
+                rows.append(run(method, "numpyro", devices, args))
+        else:
+            args.out = _out(args.prefix, method, "pyro", args.devices)
+            rows.append(run(method, "pyro", args.devices, args))
+    if os.environ.get("RANK", "0") == "0":
         print("ROWS", json.dumps(rows))
-    else:
-        args.out = f"{args.prefix}-pyro-{args.devices}.npy"
-        row = run("pyro", args.devices, args)
-        if os.environ.get("RANK", "0") == "0":
-            print("ROWS", json.dumps([row]))
 
 
 def _free_port() -> int:
@@ -107,8 +132,14 @@ def _rows(procs) -> list[dict]:
 
 
 def _agreement(prefix, row) -> tuple[float, float]:
-    one = np.load(f"{prefix}-{row['backend']}-1.npy")
-    mine = np.load(f"{prefix}-{row['backend']}-{row['devices']}.npy")
+    """The largest absolute difference from the one-device run (draws, or guide parameters)
+    and the largest difference of the posterior means in posterior standard deviations."""
+    one = np.load(_out(prefix, row["method"], row["backend"], 1))
+    mine = np.load(_out(prefix, row["method"], row["backend"], row["devices"]))
+    if row["method"] == "svi":
+        diff = max(float(np.abs(mine[k] - one[k]).max()) for k in ("loc", "scale"))
+        return diff, float((np.abs(mine["loc"] - one["loc"]) / one["scale"]).max())
+    one, mine = one["draws"], mine["draws"]
     kept = one[:, one.shape[1] // 2 :]  # the second half of the draws: the chain has settled
     sd = kept.reshape(-1, kept.shape[-1]).std(axis=0)
     means = np.abs(mine[:, mine.shape[1] // 2 :].mean(axis=(0, 1)) - kept.mean(axis=(0, 1)))
@@ -122,6 +153,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--step-size", type=float, default=1e-6)
+    parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--worker", dest="backend", default=None)
     parser.add_argument("--devices", type=int, default=1)
     parser.add_argument("--prefix", default=None)
@@ -129,7 +161,8 @@ def main() -> None:
     if args.backend is not None:
         return _worker(args)
     shared = ["--n", str(args.n), "--d", str(args.d), "--batch", str(args.batch),
-              "--steps", str(args.steps), "--step-size", str(args.step_size)]  # fmt: skip
+              "--steps", str(args.steps), "--step-size", str(args.step_size),
+              "--lr", str(args.lr)]  # fmt: skip
     begin = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         prefix = os.path.join(folder, "draws")
@@ -144,16 +177,17 @@ def main() -> None:
                     "WORLD_SIZE": "2", "LOCAL_RANK": str(rank)})
             for rank in range(2)
         ])  # fmt: skip
-        print(f"sgld, N={args.n}, D={args.d}, minibatch {args.batch}, {args.steps} steps, "
+        print(f"N={args.n}, D={args.d}, minibatch {args.batch}, {args.steps} steps, "
               f"float32 ({time.perf_counter() - begin:.0f} s in all)\n")  # fmt: skip
-        print("| backend | devices | per step (ms) | vs 1 device | compile (s) | "
-              "largest draw difference | largest mean difference (sd) |")  # fmt: skip
-        print("|---|---:|---:|---:|---:|---:|---:|")
-        base = {r["backend"]: r["step_us"] for r in rows if r["devices"] == 1}
-        for row in rows:
+        print("| method | backend | devices | per step (ms) | vs 1 device | compile (s) | "
+              "largest difference | largest mean difference (sd) |")  # fmt: skip
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        base = {(r["method"], r["backend"]): r["step_us"] for r in rows if r["devices"] == 1}
+        for row in sorted(rows, key=lambda r: (r["method"], r["backend"], r["devices"])):
             diff, mean_sd = _agreement(prefix, row)
-            print(f"| {row['backend']} | {row['devices']} | {row['step_us'] / 1e3:.2f} | "
-                  f"{base[row['backend']] / row['step_us']:.2f}x | {row['compile_s']:.1f} | "
+            speed = base[row["method"], row["backend"]] / row["step_us"]
+            print(f"| {row['method']} | {row['backend']} | {row['devices']} | "
+                  f"{row['step_us'] / 1e3:.2f} | {speed:.2f}x | {row['compile_s']:.1f} | "
                   f"{diff:.1e} | {mean_sd:.1e} |")  # fmt: skip
 
 

@@ -45,10 +45,15 @@ class DataParallel(NamedTuple):
     ``sum_parts(f, *args)`` is ``sum(f(part, *args) for part in range(num_parts))`` (``f``
     returns a tree of arrays), each device computing its own part and the backend's collective
     summing them (``psum`` over a device mesh on JAX, ``all_reduce`` of ``torch.distributed``
-    on torch); every device gets the sum. device: the device this process builds the
+    on torch); every device gets the sum. ``sum_parts(f, *args, rows=mask)``: ``mask`` (a
+    tree of booleans like ``args``, to a prefix) marks the arrays placed ``by_rows``, of which
+    each device reads its own block of rows. device: the device this process builds the
     problem on (``resolve_device``'s kind). placement: where the driver puts the data and the
     state, a placement ``to_device`` accepts (on every device of a JAX mesh), or ``None``
     where they stay on ``device`` (one process per device). where: the devices in words.
+    by_rows: the placement that splits an array's leading axis into ``num_parts`` contiguous
+    blocks, one per device (``None`` where the layer cannot). rows: the mask of the data's
+    arrays (``data_parallel.shard``) placed ``by_rows``, or ``None``: every device holds all.
     """
 
     num_parts: int
@@ -56,6 +61,8 @@ class DataParallel(NamedTuple):
     device: Any
     placement: Any
     where: str
+    by_rows: Any = None
+    rows: Any = None
 
 
 def to_numpy_any(x) -> np.ndarray:

@@ -360,6 +360,14 @@ class Problem:
     #: plate's indices), plus ``1 / num_parts`` of every other term, so the parts sum to
     #: ``potential(z, key)``; ``None`` where the backend cannot split a minibatch
     part_potential: Callable | None = field(default=None, repr=False)
+    #: ``(z, key, part, num_parts) -> potential`` of the device ``part`` of ``num_parts`` whose
+    #: arguments hold only the ``part``-th contiguous block of every subsampled plate's rows:
+    #: its own draw of ``B / num_parts`` rows of that block (scaled ``N / B``), plus
+    #: ``1 / num_parts`` of every other term; ``stratified_potential(z, key, num_parts)`` is
+    #: the sum of the parts on one device with the whole data (the same rows, in global
+    #: indices). ``None`` where the backend cannot run a model on its shard of the data
+    shard_potential: Callable | None = field(default=None, repr=False)
+    stratified_potential: Callable | None = field(default=None, repr=False)
     #: the devices that share every minibatch (``ArrayBackend.data_parallel``), or ``None``
     parallel: Any = None
     #: the discrete sites summed out of ``potential`` by enumeration

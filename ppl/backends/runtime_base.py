@@ -59,11 +59,15 @@ class Runtime(abc.ABC):
         raise NotImplementedError(f"the {self.name} backend has no batched {algo} kernel")
 
     @abc.abstractmethod
-    def svi(self, model, args, kwargs, options, init_scale=0.1, local=None):
+    def svi(
+        self, model, args, kwargs, options, init_scale=0.1, local=None, parallel=None, plates=None
+    ):
         """The backend's own SVI of ``model(*args, **kwargs)`` (``local``: ``(plate, size)``
         of its local latent sites, or ``None``): an object with
         ``init(key, start_values) -> state``, ``step(state, key) -> (state, info)`` and
-        ``sample(state, key, n) -> {site: draws}``."""
+        ``sample(state, key, n) -> {site: draws}``. ``parallel``: the ``DataParallel`` devices
+        over which each step splits the minibatch of the subsampled plates ``plates``
+        (``{name: (size, batch)}``) and sums the parts' gradients before the update."""
 
     @abc.abstractmethod
     def predictive(

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..core import Algorithm, Draws, RunConfig
 from ..errors import DivergenceError, UntrustedResultWarning
-from . import chain_processes, chains, checks, compiled, warm_start
+from . import chain_processes, chains, checks, compiled, data_parallel, warm_start
 from .checkpoint import Checkpoint
 from .posterior import LogZ, Posterior, resampling_index
 
@@ -169,7 +169,9 @@ def _run_steps(spec, algorithm, build, problem, options, config, key, checkpoint
     replicated = layout.shardings[0] if layout.shardings is not None else None
     if problem.parallel is not None and problem.parallel.placement is not None:
         replicated = problem.parallel.placement
-    if replicated is not None:
+        # the data over the devices that share each minibatch: the sharded rows by blocks
+        loop_problem = data_parallel.place(problem)
+    elif replicated is not None:
         loop_problem = problem.with_data(
             *backend.to_device((problem.args, dict(problem.kwargs)), replicated)
         )

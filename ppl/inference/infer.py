@@ -55,9 +55,12 @@ def infer(
     process per chain, as Pyro's own MCMC does) or ``"sequential"``; ``None`` (the
     default): vectorized where the backend can map a model over chains (NumPyro), else
     sequential (Pyro). A method the backend or the devices cannot give warns and falls back.
-    ``devices=N``: the stochastic-gradient samplers split every minibatch over ``N`` devices,
-    each computing the gradient of its slice, summed before the update, so the chain is the
-    one-device chain up to rounding (``ppl.inference.data_parallel``): on NumPyro ``N``
+    ``devices=N``: the stochastic-gradient samplers and ``svi`` (with a ``batch_size``) split
+    every minibatch over ``N`` devices, each computing the gradient of its slice, summed before
+    the update, so the chain or fit is the one-device one up to rounding; the samplers on
+    NumPyro shard the plate's rows over the devices instead, each drawing its slice from its
+    own rows (a stratified minibatch: the same posterior, other rows than one device draws)
+    (``ppl.inference.data_parallel``): on NumPyro ``N``
     devices of a JAX mesh (``XLA_FLAGS=--xla_force_host_platform_device_count=N`` on CPU;
     several processes or hosts through ``jax.distributed``), on Pyro ``N`` processes joined by
     ``torch.distributed`` (started by ``torchrun --nproc_per_node N``), one per device.
@@ -140,6 +143,8 @@ def infer(
         if devices > 1:
             data_parallel.check_problem(problem, devices)
             problem = dataclasses.replace(problem, parallel=parallel)
+            if gradients:  # the samplers' data sharded over the devices, where it checks out
+                problem = data_parallel.shard(problem)
         config = RunConfig.for_options(
             capabilities.kind,
             opts,

@@ -103,6 +103,7 @@ CAPABILITIES = Capabilities(
     convergence_rule=CONVERGENCE_RULE,
     shares_compiled_steps=True,
     local_latents=True,
+    data_parallel=True,
 )
 
 
@@ -163,7 +164,10 @@ class Options:
     sites inside a subsampled plate, fitted by a guide function whose encoder maps the
     minibatch's data to its local latents' parameters); each step's objective is scaled by
     ``N / B``, as Pyro and NumPyro do. With minibatches the guide is fitted to the model itself
-    (``init="map"`` still starts an autoguide at the MAP point, but nothing is whitened).
+    (``init="map"`` still starts an autoguide at the MAP point, but nothing is whitened), and
+    ``ppl.infer(..., devices=N)`` splits each step's minibatch over ``N`` devices: each takes
+    the ELBO gradient of its ``B / N`` data points, summed before the update
+    (``ppl.inference.data_parallel``; ``elbo`` and ``meanfield_elbo`` only, global latents).
     """
 
     guide: str | Callable = "normal"
@@ -293,6 +297,35 @@ def _refuse_enumerated(problem) -> None:
         )
 
 
+#: the objectives whose minibatch loss is a sum over the plate's data points plus global terms,
+#: so a split minibatch's parts sum to it (``devices=N``)
+SPLIT_OBJECTIVES = ("elbo", "meanfield_elbo")
+
+
+def _check_parallel(problem, options) -> None:
+    """An ``OptionError`` where ``devices=N`` cannot split this fit's minibatch gradient."""
+    if problem.parallel is None:
+        return
+    devices = problem.parallel.num_parts
+    if not isinstance(options.objective, str) or options.objective not in SPLIT_OBJECTIVES:
+        raise OptionError(
+            f"svi with devices={devices} sums each device's ELBO of its part of the minibatch; "
+            f"the objective {options.objective!r} is not a sum over data points, so its parts "
+            f"would not add up to it. Use objective= one of {SPLIT_OBJECTIVES}, or drop devices."
+        )
+    if options.estimator:
+        raise OptionError(
+            f"svi with devices={devices} does not split the score-function terms of estimator="
+            f"{dict(options.estimator)!r}; drop estimator or devices."
+        )
+    if problem.local_sites:
+        raise OptionError(
+            f"svi with devices={devices} splits the minibatch of models with global latent "
+            f"sites only; this one has local latent sites {sorted(problem.local_sites)} (an "
+            "amortized fit). Drop devices."
+        )
+
+
 class SVIState(NamedTuple):
     """runner: the backend's SVI state; whitening: the ``WarmStart`` (``z = shift + factor @
     u``, ``ppl.inference.warm_start``) that ``init`` found and the guide is fitted in, or
@@ -312,11 +345,13 @@ class _Plan:
         amortized.check_local(problem, options)
         # the whitened target is the full-data potential: with minibatches (batch_size, or
         # local latents) the guide is fitted to the subsampled model itself, as the backend would
+        _check_parallel(problem, options)
         self.whiten = (
             _whitens(options)
             and problem.dim <= MAX_WHITEN_DIM
             and not problem.local_sites
             and not options.batch_size
+            and problem.parallel is None
         )
         backend = problem.backend
         if self.whiten:
@@ -331,7 +366,8 @@ class _Plan:
         if problem.local_sites:
             amortized.check_shapes(dataclasses.replace(problem, model=model), options)
         local = amortized.local_plate(problem)
-        self.runner = backend.svi(model, args, kwargs, options, init_scale, local)
+        parallel, plates = problem.parallel, problem.subsample_plates
+        self.runner = backend.svi(model, args, kwargs, options, init_scale, local, parallel, plates)
 
     def args(self, state):
         """The model arguments of ``state``'s fit (``None``: the problem's own)."""

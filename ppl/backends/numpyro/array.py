@@ -229,14 +229,17 @@ class NumPyroArrays(ArrayBackend):
                 f"jax.distributed.initialize). Or ask for devices <= {len(devices)}."
             )
         mesh = jax.sharding.Mesh(np.array(devices[:num_devices]), ("data",))
-        replicated = jax.sharding.PartitionSpec()
+        replicated, by_rows = jax.sharding.PartitionSpec(), jax.sharding.PartitionSpec("data")
 
-        def sum_parts(f, *args):
+        def sum_parts(f, *args, rows=None):
             def local(*args):  # one device: its part, then the sum over the mesh
                 return jax.lax.psum(f(jax.lax.axis_index("data"), *args), "data")
 
+            specs = replicated
+            if rows is not None:  # the arrays marked read as each device's block of rows
+                specs = tuple(jax.tree_util.tree_map(lambda r: by_rows if r else replicated, rows))
             return jax.shard_map(
-                local, mesh=mesh, in_specs=replicated, out_specs=replicated, check_vma=False
+                local, mesh=mesh, in_specs=specs, out_specs=replicated, check_vma=False
             )(*args)
 
         return DataParallel(
@@ -245,6 +248,7 @@ class NumPyroArrays(ArrayBackend):
             jax.local_devices(backend=device.platform)[0],  # this process's first
             jax.sharding.NamedSharding(mesh, replicated),
             f"{num_devices} JAX {device.platform} devices",
+            jax.sharding.NamedSharding(mesh, by_rows),
         )
 
     def device_scope(self, device):

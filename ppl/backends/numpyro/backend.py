@@ -77,10 +77,12 @@ class NumPyroBackend(Backend):
 
         return hmc_kernel(problem, algo, options)
 
-    def svi(self, model, args, kwargs, options, init_scale=0.1, local=None):
+    def svi(
+        self, model, args, kwargs, options, init_scale=0.1, local=None, parallel=None, plates=None
+    ):
         from .svi import Runner
 
-        return Runner(model, args, kwargs, options, init_scale, local)
+        return Runner(model, args, kwargs, options, init_scale, local, parallel, plates)
 
     def local_log_weights(self, model, guide, params, args, kwargs, num, plate, seed, chunk=100):
         from .local_objectives import held_out_log_weights

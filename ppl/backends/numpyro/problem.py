@@ -22,6 +22,7 @@ from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 from numpyro.primitives import Messenger, _subsample_fn
 
 from ...core import plate_subsample_sizes
+from ...errors import ModelError
 from ..problem import (
     FlatLayout,
     Problem,
@@ -74,6 +75,61 @@ class _PartSubsample(Messenger):
             def indices(size, subsample_size, rng_key=None):
                 whole = minibatch_indices(size, subsample_size * num_parts, rng_key)
                 return jax.lax.dynamic_slice_in_dim(whole, part * subsample_size, subsample_size)
+
+            msg["fn"] = indices
+
+
+class _ShardSubsample(Messenger):
+    """Device ``part`` of ``num_parts``, holding the ``part``-th contiguous block of rows of
+    every subsampled plate's data (``shard_sizes``: ``{plate: N / num_parts}``): each plate
+    draws its indices from its own block (``stratified_indices``'s ``part``-th draw, local
+    to the block), and every site outside the subsampled plates (prior, Jacobians) is weighed
+    ``1 / num_parts``. A plate whose size is not the block's (a plate over another axis, or
+    one sized without the data) is a ``ModelError``: its data are not the sharded rows."""
+
+    def __init__(self, fn, part, num_parts, shard_sizes):
+        self.part, self.num_parts, self.shard_sizes = part, num_parts, shard_sizes
+        super().__init__(fn)
+
+    def process_message(self, msg):
+        if msg["type"] == "plate" and msg["fn"] is _subsample_fn:
+            size, want = msg["args"][0], self.shard_sizes.get(msg["name"])
+            if size != want:
+                raise ModelError(
+                    f"plate {msg['name']!r} has size {size} on a device holding {want} of its "
+                    "rows: the plate is not sized by the sharded arrays' rows"
+                )
+            part = self.part
+
+            def indices(size, subsample_size, rng_key=None):
+                return minibatch_indices(size, subsample_size, jax.random.fold_in(rng_key, part))
+
+            msg["fn"] = indices
+        elif msg["type"] == "sample" and not any(
+            frame.name in self.shard_sizes for frame in msg["cond_indep_stack"]
+        ):
+            msg["scale"] = (1.0 if msg["scale"] is None else msg["scale"]) / self.num_parts
+
+
+class _StratifiedSubsample(Messenger):
+    """Every subsampled plate draws, on one device, the union of the ``num_parts`` draws that
+    ``_ShardSubsample`` makes on the devices holding its blocks of rows (block ``d``'s local
+    indices shifted by ``d * N / num_parts``): the sharded minibatch, in global indices."""
+
+    def __init__(self, fn, num_parts):
+        self.num_parts = num_parts
+        super().__init__(fn)
+
+    def process_message(self, msg):
+        if msg["type"] == "plate" and msg["fn"] is _subsample_fn:
+            num_parts = self.num_parts
+
+            def indices(size, subsample_size, rng_key=None):
+                block, share = size // num_parts, subsample_size // num_parts
+                return jnp.concatenate([
+                    d * block + minibatch_indices(block, share, jax.random.fold_in(rng_key, d))
+                    for d in range(num_parts)
+                ])  # fmt: skip
 
             msg["fn"] = indices
 
@@ -224,6 +280,27 @@ def _functions(
                 target = enum(target, first_available_dim=first_enum_dim)
             return potential_energy(target, args, kwargs, params, enum=enumerates) / num_parts
 
+    def shard_potential(z, key, part, num_parts):
+        # the plates over the rows this device holds: the plate scale N/B is kept (the block
+        # of N / num_parts rows, B / num_parts of them drawn), every other term 1/num_parts
+        params, values = split(z)
+        sizes = {name: batch // num_parts for name, (_, batch) in subsample_plates.items()}
+        shards = {name: size // num_parts for name, (size, _) in subsample_plates.items()}
+        with block(), plate_subsample_sizes(sizes):
+            target = _ShardSubsample(model, part, num_parts, shards)
+            target = conditioned(seed(target, key), values)
+            if enumerates:
+                target = enum(target, first_available_dim=first_enum_dim)
+            return potential_energy(target, args, kwargs, params, enum=enumerates)
+
+    def stratified_potential(z, key, num_parts):
+        params, values = split(z)
+        with block():
+            target = conditioned(seed(_StratifiedSubsample(model, num_parts), key), values)
+            if enumerates:
+                target = enum(target, first_available_dim=first_enum_dim)
+            return potential_energy(target, args, kwargs, params, enum=enumerates)
+
     def constrain_one(z):
         params, values = split(z)
         target = conditioned(full_model, values)
@@ -290,6 +367,8 @@ def _functions(
     return dict(
         potential=potential,
         part_potential=part_potential,
+        shard_potential=shard_potential,
+        stratified_potential=stratified_potential,
         sample_discrete=sample_discrete if enumerates else None,
         constrain_one=constrain_one,
         unconstrain=unconstrain,

@@ -70,10 +70,12 @@ class PyroBackend(Backend):
         # all chains' trees in lockstep over the vmapped potential (Pyro's kernel walks one)
         return batched_nuts_kernel(problem, options)
 
-    def svi(self, model, args, kwargs, options, init_scale=0.1, local=None):
+    def svi(
+        self, model, args, kwargs, options, init_scale=0.1, local=None, parallel=None, plates=None
+    ):
         from .svi import Runner
 
-        return Runner(model, args, kwargs, options, init_scale, local)
+        return Runner(model, args, kwargs, options, init_scale, local, parallel, plates)
 
     def predictive(self, model, samples, args, kwargs, seed, num_samples=None):
         import pyro.poutine as poutine

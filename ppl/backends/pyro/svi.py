@@ -1,4 +1,12 @@
-"""Pyro's own SVI (``pyro.infer.SVI`` with its autoguides and ELBOs) for a model."""
+"""Pyro's own SVI (``pyro.infer.SVI`` with its autoguides and ELBOs) for a model.
+
+With ``parallel`` (``devices=N``: ``N`` processes joined by ``torch.distributed``), process
+``rank`` evaluates the ELBO of the ``rank``-th ``B / N`` indices of every subsampled plate's
+minibatch (Pyro's own permutation, drawn whole from the same seed, then sliced; the plate
+scales the slice by ``N`` times its ``size / B``) and divides it by ``N``, so the parts sum to
+the one-process loss; one ``all_reduce`` sums the parts' losses and gradients before the
+optimizer's update.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +21,16 @@ from pyro import poutine
 from pyro.distributions.transforms import block_autoregressive, iterated
 from pyro.infer import Predictive, autoguide
 from pyro.infer.autoguide.initialization import init_to_median, init_to_value
+from pyro.poutine.messenger import Messenger
+from pyro.poutine.subsample_messenger import _Subsample
 
-from ...core import GUIDE_CLASSES, SCALED_GUIDES, loss_function, objective_spec
+from ...core import (
+    GUIDE_CLASSES,
+    SCALED_GUIDES,
+    loss_function,
+    objective_spec,
+    plate_subsample_sizes,
+)
 from ...core.local_vi import LOCAL_OBJECTIVES
 from ...errors import ModelError
 from . import keys, objectives
@@ -77,15 +93,45 @@ def _optimizer(options):
     return functional_optimizer(options.optimizer, options.lr)
 
 
+class _PartSubsample(_Subsample):
+    """Pyro's minibatch of ``subsample_size * num_parts`` indices, its ``part``-th slice."""
+
+    def __init__(self, whole: _Subsample, part: int, num_parts: int):
+        super().__init__(whole.size, whole.subsample_size * num_parts, device=whole.device)
+        self.part, self.share = part, whole.subsample_size
+
+    def sample(self, sample_shape=()):
+        start = self.part * self.share
+        return super().sample(torch.Size(sample_shape))[start : start + self.share]
+
+
+class _PartPlates(Messenger):
+    """Each plate of ``names`` (asked for ``B / num_parts`` indices) draws Pyro's minibatch of
+    ``B`` and keeps its ``part``-th slice."""
+
+    def __init__(self, names, part, num_parts):
+        super().__init__()
+        self.names, self.part, self.num_parts = names, part, num_parts
+
+    def _process_message(self, msg):
+        if msg["name"] in self.names and isinstance(msg["fn"], _Subsample):
+            msg["fn"] = _PartSubsample(msg["fn"], self.part, self.num_parts)
+
+
 class Runner:
     """``init``/``step``/``sample`` of native SVI on ``model(*args, **kwargs)``, pure in the
     state: the parameters and the optimizer's state are tensors in ``SVIState``. Pyro's guides
     read their parameters from Pyro's global param store, so every call first copies the state's
     parameters into it (``init`` clears it, as Pyro scripts do), and nothing is read from it
-    between calls. ``args`` given to a method replace the model's arguments for that call."""
+    between calls. ``args`` given to a method replace the model's arguments for that call.
+    ``parallel``: the ``DataParallel`` processes that share each step's minibatch gradient,
+    whose subsampled plates are ``plates`` (``{name: (size, batch)}``)."""
 
-    def __init__(self, model, args, kwargs, options, init_scale, local=None):
+    def __init__(
+        self, model, args, kwargs, options, init_scale, local=None, parallel=None, plates=None
+    ):
         self.model, self.args, self.kwargs = model, args, kwargs
+        self.parallel, self.plates = parallel, dict(plates or {})
         self.options, self.init_scale = options, init_scale
         self.loss_class = objective(options, local)
         self.optimizer = _optimizer(options)
@@ -112,7 +158,10 @@ class Runner:
         return SVIState(torch.zeros((), dtype=torch.int64), params, self.optimizer.init(params))
 
     def step(self, state, key, args=None):
-        loss, grads = self.loss_and_grads(state, key, args)
+        if self.parallel is None:
+            loss, grads = self.loss_and_grads(state, key, args)
+        else:
+            loss, grads = self.parallel.sum_parts(self._part_loss_and_grads, state, key, args)
         params, optim_state = self.optimizer.update(grads, state.optim_state, state.params)
         return SVIState(state.step + 1, params, optim_state), SVIInfo(loss)
 
@@ -125,6 +174,15 @@ class Runner:
                 live[name].copy_(value)
                 live[name].grad = None
         return {name: live[name] for name in state.params}
+
+    def _part_loss_and_grads(self, part, state, key, args=None):
+        """``loss_and_grads`` of this process's part of the minibatch, divided by the number
+        of parts (so the parts sum to the whole)."""
+        num_parts = self.parallel.num_parts
+        shares = {name: batch // num_parts for name, (_, batch) in self.plates.items()}
+        with plate_subsample_sizes(shares), _PartPlates(set(shares), part, num_parts):
+            loss, grads = self.loss_and_grads(state, key, args)
+        return loss / num_parts, {name: grad / num_parts for name, grad in grads.items()}
 
     def loss_and_grads(self, state, key, args=None):
         """The loss (negative ELBO estimate) at ``state`` with the noise of ``key``, and its
