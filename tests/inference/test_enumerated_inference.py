@@ -154,14 +154,64 @@ def test_discrete_draws_match_forward_backward(hmm_reference, float64):
     assert tv.max() <= 0.05, tv.max()
 
 
-def test_numpyro_warns_where_it_cannot_draw_a_chain_of_states():
-    # 3^12 joint states: over NumPyro's limit for infer_discrete (it contracts them at once)
+SHORT_Y = HMM_Y[:6]
+SHORT_PARAMS = {"stay": np.array([0.7, 0.9, 0.6]), "locs": np.array([-1.5, 0.3, 2.2]),
+                "scale": np.array(0.9)}  # fmt: skip
+
+
+def _short_draws(backend, temperature, n):
+    problem = backend.problem(gaussian_hmm, (SHORT_Y,))
+    values = {k: backend.asarray(v) for k, v in SHORT_PARAMS.items()}
+    z = problem.unconstrain(values)
+    zs = backend.xp.broadcast_to(z, (n, problem.dim))
+    draws = problem.sample_discrete(zs, backend.key(1), temperature)
+    return np.stack([backend.to_numpy(draws[f"x_{t}"]) for t in range(len(SHORT_Y))], axis=1)
+
+
+@pytest.mark.parametrize(
+    "backend", ["numpyro", pytest.param("pyro", marks=pytest.mark.slow)], indirect=True
+)  # Pyro's infer_discrete loops over the draws: ~70 s on the shared machine
+def test_drawn_states_match_forward_backward(backend):
+    # NumPyro draws a markov chain by forward filtering, backward sampling (its own
+    # infer_discrete would contract the chain jointly), Pyro by its infer_discrete. At fixed
+    # parameters the n draws are i.i.d. from p(x | y), so each state's frequency at each step
+    # is binomial around the exact marginal: held to 4.5 of its standard errors (a false alarm
+    # ~7e-6 per cell, ~1e-4 over the 18); n = 400 keeps Pyro's loop over draws short
+    n = 400
+    states = _short_draws(backend, 1, n)
+    freq = np.stack([(states == k).mean(axis=0) for k in range(3)], axis=1)
+    exact = _forward_backward(SHORT_Y, **SHORT_PARAMS)
+    se = np.sqrt(exact * (1 - exact) / n) + 1e-12
+    assert np.all(np.abs(freq - exact) <= 4.5 * se + 1e-9), (freq, exact)
+    assert 0.5 * np.abs(freq - exact).sum(axis=1).max() <= 0.1
+
+
+def test_most_probable_states_are_the_viterbi_path(backend):
+    # temperature 0: the joint argmax, against all 3^6 assignments scored by hand
+    path = _short_draws(backend, 0, 2)
+    grid = np.stack(np.meshgrid(*[np.arange(3)] * len(SHORT_Y), indexing="ij"), -1)
+    grid = grid.reshape(-1, len(SHORT_Y))
+    with np.errstate(divide="ignore"):
+        log_trans = np.log(hmm_transition(SHORT_PARAMS["stay"]))
+    log_emit = norm(SHORT_PARAMS["locs"], SHORT_PARAMS["scale"]).logpdf(SHORT_Y[:, None])
+    score = log_emit[np.arange(len(SHORT_Y)), grid].sum(1)
+    score = score + log_trans[grid[:, :-1], grid[:, 1:]].sum(1)
+    np.testing.assert_array_equal(path, np.stack([grid[np.argmax(score)]] * 2))
+
+
+def _wide(y):
+    # 17 enumerated sites in one factor: no chain, and 2^17 joint states
+    bits = [ppl.sample(f"b_{i}", ppl.dist.Bernoulli(0.5), infer={"enumerate": "parallel"})
+            for i in range(17)]  # fmt: skip
+    ppl.sample("y", ppl.dist.Normal(sum(bits), 1.0), obs=y)
+
+
+def test_numpyro_warns_where_it_cannot_draw_the_enumerated_sites():
     from ppl.inference.driver import _discrete_samples
 
-    problem = ppl.get_backend("numpyro").problem(gaussian_hmm, (HMM_Y[:12],))
-    assert problem.enumerated == tuple(f"x_{t}" for t in range(12))
+    problem = ppl.get_backend("numpyro").problem(_wide, (np.array(3.0),))
     assert problem.sample_discrete is None
-    with pytest.warns(UserWarning, match=r"'x_0'.*backend='pyro'"):
+    with pytest.warns(UserWarning, match=r"'b_0'.*backend='pyro'"):
         assert _discrete_samples("nuts", problem, None, None) == {}
 
 
