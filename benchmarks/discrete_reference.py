@@ -3,7 +3,8 @@ from long runs of NumPyro's own NUTS (which enumerates the discrete sites itself
 ``--time``, NUTS on the HMM through ``ppl.infer`` against NumPyro's NUTS on the same model,
 interleaved in the same process.
 
-Command: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/discrete_reference.py [--time]``.
+Command: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/discrete_reference.py [--time
+[--backend pyro] [--repeats R] [--warmup W] [--draws D] [--T T]]``.
 The moments it prints are the ``reference`` of the two specs (the mixture's components sorted
 by location in every draw, its prior being exchangeable).
 """
@@ -66,27 +67,118 @@ def references():
         moments(samples, sites)
 
 
-def timing(repeats=2):
-    spec = ppl.models.get("gaussian_hmm")
-    y = spec.args[0]
-    rows = {"numpyro native NUTS": [], "ppl nuts (numpyro)": []}
-    for repeat in range(repeats):
-        _, seconds = native_nuts(spec.model.__wrapped__, y, 500, 1000, 1, seed=repeat)
-        rows["numpyro native NUTS"].append(seconds)
+#: JAX's events for tracing, lowering and compiling a program (seconds each)
+_COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+)
+_compile_seconds = [0.0]
+
+
+def _count_compile(event, duration, **kwargs):
+    if event in _COMPILE_EVENTS:
+        _compile_seconds[0] += duration
+
+
+def _native_numpyro(model, y, num_warmup, num_samples):
+    """NumPyro's own NUTS on ``model``: ``run(seed) -> seconds``, one ``MCMC`` object with
+    ``jit_model_args=True``, so a second run reuses its compiled kernel."""
+    import jax
+    from numpyro.infer import MCMC, NUTS
+
+    with ppl.backend("numpyro") as backend:
+        (y_np,), _ = backend.convert_args((y,))
+    mcmc = MCMC(NUTS(bind(model, "numpyro")), num_warmup=num_warmup, num_samples=num_samples,
+                num_chains=1, progress_bar=False, jit_model_args=True)  # fmt: skip
+
+    def run(seed):  # seconds, and those JAX spent tracing and compiling
+        before, start = _compile_seconds[0], time.perf_counter()
+        mcmc.run(jax.random.PRNGKey(seed), y_np)
+        jax.block_until_ready(mcmc.get_samples())
+        return time.perf_counter() - start, _compile_seconds[0] - before
+
+    return run
+
+
+def _native_pyro(model, y, num_warmup, num_samples, jit_compile):
+    """Pyro's own NUTS on ``model`` (enumerating its states itself): ``run(seed) -> seconds``."""
+    import pyro
+    import torch
+    from pyro.infer import MCMC, NUTS
+
+    def run(seed):  # seconds, and no compilation counted (Pyro's jit is inside its run)
+        pyro.set_rng_seed(seed)
+        kernel = NUTS(bind(model, "pyro"), jit_compile=jit_compile, ignore_jit_warnings=True)
+        mcmc = MCMC(kernel, num_samples=num_samples, warmup_steps=num_warmup,
+                    disable_progbar=True)  # fmt: skip
         start = time.perf_counter()
-        post = ppl.infer(spec.model, "nuts", args=(y,), backend="numpyro", num_warmup=500,
-                         num_samples=1000, num_chains=1, seed=repeat, progress=False)  # fmt: skip
-        rows["ppl nuts (numpyro)"].append(time.perf_counter() - start)
-        print(f"repeat {repeat}: native {rows['numpyro native NUTS'][-1]:.1f} s, ppl "
-              f"{rows['ppl nuts (numpyro)'][-1]:.1f} s {post.timings}", flush=True)  # fmt: skip
-    for name, values in rows.items():
-        print(f"{name}: median {np.median(values):.1f} s over {repeats} ({values})", flush=True)
+        mcmc.run(torch.as_tensor(y, dtype=torch.get_default_dtype()))
+        return time.perf_counter() - start, 0.0
+
+    return run
+
+
+def _ppl(model, y, backend, num_warmup, num_samples):
+    def run(seed):
+        start = time.perf_counter()
+        post = ppl.infer(model, "nuts", args=(y,), backend=backend, num_warmup=num_warmup,
+                         num_samples=num_samples, seed=seed, progress=False)  # fmt: skip
+        return time.perf_counter() - start, post.timings
+
+    return run
+
+
+def timing(backend="numpyro", repeats=3, num_warmup=500, num_samples=1000, T=120):
+    """NUTS on the HMM (1 chain): the native backend's and ``ppl.infer``'s, interleaved; the
+    first call of each (compilation included) is reported apart from the warm ones."""
+    spec = ppl.models.get("gaussian_hmm")
+    y = spec.args[0][:T]
+    if backend == "numpyro":
+        import jax.monitoring
+
+        jax.monitoring.register_event_duration_secs_listener(_count_compile)
+        native = {"numpyro native NUTS": _native_numpyro(spec.model.__wrapped__, y, num_warmup,
+                                                         num_samples)}  # fmt: skip
+    else:
+        native = {
+            f"pyro native NUTS (jit_compile={jit})": _native_pyro(
+                spec.model.__wrapped__, y, num_warmup, num_samples, jit
+            )
+            for jit in (False, True)
+        }
+    ours = _ppl(spec.model, y, backend, num_warmup, num_samples)
+    print(f"HMM T={T}, {num_warmup} warmup + {num_samples} draws, 1 chain, {backend}", flush=True)
+    for repeat in range(repeats):
+        times = {name: run(repeat) for name, run in native.items()}
+        seconds, timings = ours(repeat)
+        label = "cold (first call)" if repeat == 0 else "warm"
+        # NumPyro traces and compiles its initialisation again on every run: its seconds
+        # without that are its sampling alone
+        cells = ", ".join(f"{name} {t:.1f} s (tracing and compiling {c:.1f} s)"
+                          for name, (t, c) in times.items())  # fmt: skip
+        # ppl also draws the states (native NUTS does not): its ratio leaves that out
+        states = timings.get("discrete_seconds", 0.0)
+        ratios = ", ".join(
+            f"{(seconds - states) / t:.2f}x, run alone {timings['run_seconds'] / (t - c):.2f}x "
+            f"{name}" for name, (t, c) in times.items()
+        )  # fmt: skip
+        print(f"repeat {repeat} [{label}]: {cells}; ppl {seconds:.1f} s (init "
+              f"{timings['init_seconds']:.1f}, compile {timings['compile_seconds']:.1f}, run "
+              f"{timings['run_seconds']:.1f}, states {states:.1f}); ppl without the states / "
+              f"native: {ratios}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--time", action="store_true")
-    if parser.parse_args().time:
-        timing()
+    parser.add_argument("--backend", default="numpyro", choices=("numpyro", "pyro"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--T", type=int, default=120)
+    options = parser.parse_args()
+    if options.time:
+        timing(options.backend, options.repeats, options.warmup, options.draws, options.T)
     else:
         references()

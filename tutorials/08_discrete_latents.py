@@ -134,11 +134,10 @@ plt.show()
 # draw. The check: the share of draws in state `k` at time `t` against the forward-backward
 # smoothing probabilities, averaged over the same continuous draws.
 #
-# This part runs on Pyro whatever `PPL_BACKEND` says: NumPyro's `infer_discrete` contracts the
-# enumerated sites jointly and cannot use the chain structure of a Python-loop `ppl.markov`
-# (3^60 joint states here), so on NumPyro `ppl` warns and returns the continuous sites only.
-# NUTS itself runs on either backend. Pyro draws the states one posterior draw at a time, so we
-# keep the first 60 observations.
+# Both backends draw the states exactly: Pyro by its `infer_discrete`, one posterior draw at a
+# time; NumPyro by forward filtering, backward sampling over the chain that `ppl.markov`
+# declares (its own `infer_discrete` would contract the 3^60 joint states at once). We keep the
+# first 60 observations, so that Pyro's draws stay quick too.
 #
 # One more thing to know about HMMs: with cyclic transitions, relabelling the states by a
 # rotation (0 -> 1 -> 2 -> 0) gives exactly the same likelihood, so the posterior has three
@@ -155,7 +154,6 @@ hmm_post = ppl.infer(
     hmm.gaussian_hmm,
     "nuts",
     args=(y_hmm,),
-    backend="pyro",
     seed=0,
     init_values={"locs": np.array([-2.5, 0.0, 2.5])},
     **RUN_HMM,

@@ -429,13 +429,20 @@ class Problem:
         """``{site: unconstrained value}`` from ``z``."""
         return self.layout.unravel(z, self.backend.xp)
 
-    def init(self, key, strategy: str = "prior", max_tries: int = 100):
-        """An initial point with a finite potential: a prior draw (``strategy="prior"``) or a
-        uniform draw on (-2, 2) in unconstrained space (``"uniform"``, NumPyro's default for
-        HMC); ``init_values`` override named sites. A ``ModelError`` naming the sites at fault
-        if none is found."""
+    def init(self, key, strategy: str = "prior", max_tries: int = 100, value_and_grad=None):
+        """An initial point with a finite potential and a finite gradient: a prior draw
+        (``strategy="prior"``) or a uniform draw on (-2, 2) in unconstrained space
+        (``"uniform"``, NumPyro's default for HMC); ``init_values`` override named sites.
+
+        A gradient-based chain started where the gradient is NaN never moves (a float32 HMM's
+        enumerated potential at some points), so such points are skipped, as NumPyro's
+        ``find_valid_initial_params`` does. ``value_and_grad``: ``z -> (potential, gradient)``
+        that checks each try, a compiled one where the caller holds it (default: this
+        problem's own, which on JAX runs operation by operation). A ``ModelError`` naming the
+        sites at fault, or the non-finite gradient, if no try passes."""
+        check = self.value_and_grad if value_and_grad is None else value_and_grad
         keys = self.backend.split(key, max_tries)
-        raised = None
+        raised, nan_gradients = None, 0
         for attempt in range(max_tries):
             if strategy == "uniform":  # the key as the compiled MAP starts use it
                 draw = self.backend.uniform(keys[attempt], (self.dim,), -2.0, 2.0)
@@ -451,14 +458,25 @@ class Problem:
             values.update({k: v for k, v in self.init_values.items() if k in values})
             z = self.unconstrain(values)
             try:
-                if math.isfinite(float(self.potential(z))):
-                    return z
+                value, grad = check(z)
+                if math.isfinite(float(value)):
+                    if self.finite_gradient(grad):
+                        return z
+                    nan_gradients += 1
             except ValueError as err:  # a backend that validates values (Pyro) raises on NaN
                 if not _non_finite_observations(self.observed, self.observed):
                     raise
                 raised = err
             if self.init_values and all(n in self.init_values for n in self.layout.names):
                 break
+        if nan_gradients:
+            raise ModelError(
+                f"The model's log density is finite at {nan_gradients} of {attempt + 1} initial "
+                "points but its gradient is not (NaN or inf) at any of them, so a gradient-based "
+                "chain started there would never move. In float32 a long sum (an enumerated "
+                "chain, say) can lose its gradient: run in float64 "
+                "(ppl.set_precision('float64')); or give a start with init_values={site: value}."
+            )
         if raised is None:
             bad = [name for name, lp in self.site_log_probs(z).items() if not math.isfinite(lp)]
         else:  # the backend refused the observed values themselves
@@ -472,6 +490,12 @@ class Problem:
             + _non_finite_observations(self.observed, bad)
             + _discrete_start(self.discrete)
         ) from raised
+
+    def finite_gradient(self, grad) -> bool:
+        """Whether a gradient of the potential is finite in the continuous coordinates (the
+        discrete ones, held in ``z`` as values, have none)."""
+        grad = np.asarray(self.backend.to_numpy(grad), dtype=float)
+        return bool(np.isfinite(grad[: self.continuous_dim]).all())
 
     def constrain(self, z) -> dict:
         """``{site: constrained value}`` for ``z`` of shape ``(*batch, dim)``."""

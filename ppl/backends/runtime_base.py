@@ -46,9 +46,12 @@ class Runtime(abc.ABC):
 
     # ---- native inference ---------------------------------------------------------------
     @abc.abstractmethod
-    def hmc_kernel(self, problem, algo: str, options) -> tuple[Callable, Callable]:
+    def hmc_kernel(
+        self, problem, algo: str, options, value_and_grad=None
+    ) -> tuple[Callable, Callable]:
         """The backend's own HMC/NUTS kernel over ``problem.potential``: ``(init(key) -> state,
-        step(state, key) -> (state, info))`` with ``state.position`` the flat point."""
+        step(state, key) -> (state, info))`` with ``state.position`` the flat point;
+        ``init`` checks its start with ``value_and_grad`` (``Problem.init``)."""
 
     def batched_hmc_kernel(self, problem, algo: str, options) -> tuple[Callable, Callable]:
         """``(init, step)`` of ``algo`` over stacked chains (``Algorithm.vectorized``), for a

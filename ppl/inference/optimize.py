@@ -20,21 +20,23 @@ from scipy.optimize import minimize
 
 from .compiled import compiled
 
-__all__ = ["find_map", "potential_value"]
+__all__ = ["compiled_value_and_grad", "find_map", "potential_value"]
 
 #: tries of ``Problem.init`` for a start with a finite potential (its first is compiled here)
 INIT_TRIES = 100
 
 
-def _value_and_grad(problem):
-    # compiled with the data as arguments: a second search on data of the same shapes is free
+def compiled_value_and_grad(problem):
+    """``z -> (potential, gradient)`` of ``problem``, compiled with the data as arguments: one
+    program per process for the model and its data's shapes, shared by the MAP search and the
+    starts' checks (``Problem.init(..., value_and_grad=)``)."""
     return compiled(problem, "value_and_grad", lambda p: p.value_and_grad)
 
 
 def potential_value(problem, z) -> float:
     """The potential at ``z`` through the MAP search's compiled value and gradient (no
     separate program, and no op-by-op run of the model)."""
-    value, _ = _value_and_grad(problem)(problem.backend.asarray(z))
+    value, _ = compiled_value_and_grad(problem)(problem.backend.asarray(z))
     return float(value)
 
 
@@ -62,19 +64,22 @@ def _first_tries(problem, num_starts: int):
 def _start(problem, key, index: int, num_starts: int, fun) -> np.ndarray:
     """The point ``problem.init(split(key, num_starts)[index], strategy="uniform")`` gives:
     its first try compiled (``_first_tries``) and checked by the MAP search's compiled
-    potential where no ``init_values`` apply; ``Problem.init`` itself (its further tries, its
-    errors) only where that point's potential is not finite."""
+    value and gradient where no ``init_values`` apply; ``Problem.init`` itself (its further
+    tries, its errors) only where that point's potential or gradient is not finite."""
     backend = problem.backend
     if not problem.init_values:
         try:
             point = _first_tries(problem, num_starts)(key, index)
             x0 = np.asarray(backend.to_numpy(point), dtype=np.float64)
-            if math.isfinite(fun(x0)[0]):
+            value, grad = fun(x0)
+            if math.isfinite(value) and (grad is None or problem.finite_gradient(grad)):
                 return x0
         except Exception:  # noqa: BLE001 - a backend that validates: Problem.init says why
             pass
     start_key = backend.split(key, num_starts)[index]
-    start = problem.init(start_key, strategy="uniform", max_tries=INIT_TRIES)
+    start = problem.init(
+        start_key, "uniform", INIT_TRIES, value_and_grad=compiled_value_and_grad(problem)
+    )
     return np.asarray(backend.to_numpy(start), dtype=np.float64)
 
 
@@ -88,7 +93,7 @@ def find_map(problem, key, max_iterations: int = 1000, num_starts: int = 4):
     whose scales differ by orders of magnitude.
     """
     backend = problem.backend
-    value_and_grad = _value_and_grad(problem)
+    value_and_grad = compiled_value_and_grad(problem)
 
     def fun(x):
         value, grad = value_and_grad(backend.asarray(x))

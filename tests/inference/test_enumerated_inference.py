@@ -1,10 +1,11 @@
 """Continuous algorithms on models with enumerated discrete sites, and the discrete draws.
 
-References: ``MIXTURE_REFERENCE`` for the mixture; for the HMM, NumPyro's own NUTS
-(``numpyro.infer.MCMC``, which enumerates through its own ``initialize_model``) on the same
-model and data, run here. Tolerances are Monte Carlo errors:
-``|mean - ref_mean| <= 5 * sqrt(se^2 + se_ref^2)`` with ``se = sd / sqrt(ESS)`` (a false alarm
-at 5 standard errors has probability ~6e-7 per element, ~1e-5 over the elements compared).
+References: ``MIXTURE_REFERENCE`` for the mixture, ``HMM_REFERENCE`` for the HMM (NumPyro's own
+NUTS, which enumerates through its own ``initialize_model``, recorded by
+``benchmarks/discrete_reference.py``); the HMM's states against forward-backward. Tolerances
+are Monte Carlo errors: ``|mean - ref_mean| <= 5 * sqrt(se^2 + se_ref^2)`` with
+``se = sd / sqrt(ESS)`` (a false alarm at 5 standard errors has probability ~6e-7 per
+element, ~1e-5 over the elements compared).
 The mixture's components are relabelled by their sorted locations in every draw (its prior is
 exchangeable, so chains may settle on different labellings); the HMM's cyclic structure and
 location priors tell its states apart.
@@ -19,8 +20,7 @@ from scipy.special import logsumexp
 from scipy.stats import norm
 
 import ppl
-from ppl.backends import bind
-from ppl.models.hmm import gaussian_hmm, hmm_data, hmm_transition
+from ppl.models.hmm import HMM_REFERENCE, gaussian_hmm, hmm_data, hmm_transition
 from ppl.models.mixture import MIXTURE_REFERENCE, gaussian_mixture_enum, mixture_data
 
 from ..models.test_enumeration import hmm_forward
@@ -34,21 +34,6 @@ def relabel(samples):
     order = np.argsort(samples["locs"], axis=-1)
     sites = ("weights", "locs", "scales")
     return {k: np.take_along_axis(samples[k], order, axis=-1) for k in sites}
-
-
-def _native_nuts(model, y, sites, num_samples=2000):
-    """NumPyro's own NUTS on ``model`` bound to NumPyro: ``{site: (chain, draw, ...)}``."""
-    import jax
-    from numpyro.infer import MCMC, NUTS
-
-    with ppl.backend("numpyro") as backend:
-        (y_np,), _ = backend.convert_args((y,))
-        mcmc = MCMC(NUTS(bind(model, "numpyro")), num_warmup=1000,
-                    num_samples=num_samples, num_chains=2, chain_method="sequential",
-                    progress_bar=False)  # fmt: skip
-        mcmc.run(jax.random.PRNGKey(1), y_np)
-        draws = mcmc.get_samples(group_by_chain=True)
-    return {k: np.asarray(draws[k]) for k in sites}
 
 
 def _moments(samples):
@@ -70,11 +55,6 @@ def assert_matches(samples, reference):
         assert np.all(np.abs(m - rm) <= 5 * np.sqrt(se**2 + rse**2)), (k, m, rm, se, rse)
 
 
-@pytest.fixture(scope="module")
-def hmm_reference():
-    return _native_nuts(gaussian_hmm, HMM_Y, ("stay", "locs", "scale"))
-
-
 @pytest.mark.slow
 def test_nuts_on_the_enumerated_mixture_matches_its_reference(backend):
     post = ppl.infer(gaussian_mixture_enum, "nuts", args=(MIXTURE_Y,), num_warmup=500,
@@ -86,22 +66,56 @@ def test_nuts_on_the_enumerated_mixture_matches_its_reference(backend):
         assert np.all(np.abs(m - ref["mean"]) <= 5 * np.sqrt(se**2 + rse**2)), (k, m, ref)
 
 
+HMM_FULL = hmm_data()[0]  # T = 120: the data of HMM_REFERENCE
+#: HMM_REFERENCE's smallest ESS (NumPyro's own NUTS, 2 x 2,000 draws): its MC error sd / sqrt
+HMM_REFERENCE_ESS = 4874
+
+
+def _hmm_states_tv(samples, y):
+    """Per step, the total variation between the drawn states' frequencies and the average
+    forward-backward marginals at the same continuous draws."""
+    n = samples["scale"].size
+    states = np.stack([samples[f"x_{t}"].reshape(n) for t in range(len(y))], axis=1)
+    freq = np.stack([(states == k).mean(axis=0) for k in range(3)], axis=1)
+    stay, locs = samples["stay"].reshape(n, 3), samples["locs"].reshape(n, 3)
+    scale = samples["scale"].reshape(n)
+    exact = np.mean([_forward_backward(y, stay[i], locs[i], scale[i]) for i in range(n)], 0)
+    return 0.5 * np.abs(freq - exact).sum(axis=1)
+
+
+def assert_hmm_reference(samples, factor=5.0):
+    """Means within ``factor`` Monte Carlo standard errors of ``HMM_REFERENCE``'s."""
+    got = _moments({k: samples[k] for k in HMM_REFERENCE})
+    for k, ref in HMM_REFERENCE.items():
+        (m, se, _), rse = got[k], ref["sd"] / np.sqrt(HMM_REFERENCE_ESS)
+        assert np.all(np.abs(m - ref["mean"]) <= factor * np.sqrt(se**2 + rse**2)), (k, m, ref)
+
+
 @pytest.mark.slow
-def test_nuts_on_the_hmm_matches_numpyro(backend, hmm_reference, float64):
-    # float64: in float32 the funsor contraction's gradient is NaN at some points of the
-    # prior (e.g. z = (2.21, 0.56, 0.95, -1.81, -1.45, 2.87, -1.11) at T=20), where a chain
-    # that starts there is stuck with every transition divergent
-    post = ppl.infer(gaussian_hmm, "nuts", args=(HMM_Y,), num_warmup=500, num_samples=1000,
-                     num_chains=2, progress=False, seed=0)  # fmt: skip
-    assert_matches({k: post.samples[k] for k in hmm_reference}, hmm_reference)
+def test_nuts_on_the_hmm_recovers_the_reference_and_the_states(backend):
+    # float32, seed 3: before Problem.init checked the gradient, one of these two chains
+    # started where the funsor contraction's gradient is NaN and never moved (ESS 3, means up
+    # to 19 sd off). Started at the priors' locations, as tutorial 08 does: the cyclic
+    # structure has rotated-label local modes. Means: 5 MC standard errors of both runs. The
+    # states are drawn per draw from p(x | y, params), independently given the draws, so their
+    # frequency has an sd of at most 0.5 / sqrt(n) (0.011 at n = 2000) around the average
+    # forward-backward marginal: a total variation over 0.05 is a > 4.5-sigma event.
+    post = ppl.infer(gaussian_hmm, "nuts", args=(HMM_FULL,), num_warmup=500, num_samples=1000,
+                     num_chains=2, chain_method="sequential", progress=False, seed=3,
+                     init_values={"locs": np.array([-2.5, 0.0, 2.5])})  # fmt: skip
+    assert post.sample_stats["diverging"].mean() < 0.01
+    assert_hmm_reference(post.samples)
+    assert _hmm_states_tv(post.samples, HMM_FULL).max() <= 0.05
 
 
-def test_svi_on_the_enumerated_mixture():
+@pytest.mark.parametrize(
+    "backend", ["numpyro", pytest.param("pyro", marks=pytest.mark.slow)], indirect=True
+)  # Pyro's draws of the 200 assignments loop over the 1,000 draws
+def test_svi_on_the_enumerated_mixture(backend):
     # a Gaussian guide is not the posterior: its means are held to 0.5 posterior sd of the
     # reference (a variational error, not a Monte Carlo one)
-    with ppl.backend("numpyro"):
-        post = ppl.infer(gaussian_mixture_enum, "svi", args=(MIXTURE_Y,), num_steps=1500,
-                         progress=False, seed=0)  # fmt: skip
+    post = ppl.infer(gaussian_mixture_enum, "svi", args=(MIXTURE_Y,), num_steps=1500,
+                     progress=False, seed=0)  # fmt: skip
     got = _moments(relabel(post.samples))
     for k, ref in MIXTURE_REFERENCE.items():
         assert np.all(np.abs(got[k][0] - ref["mean"]) <= 0.5 * ref["sd"]), (k, got[k][0], ref)
@@ -133,35 +147,98 @@ def _forward_backward(y, stay, locs, scale):
 
 
 @pytest.mark.slow
-def test_discrete_draws_match_forward_backward(hmm_reference, float64):
-    # Per continuous draw, the states are drawn from p(x | y, params) exactly, so their
-    # frequencies estimate the average of the forward-backward marginals at the same draws,
-    # with independent multinomial errors: per (t, k) an sd of at most 0.5 / sqrt(n), n = 400
-    # draws, so a total variation (half the L1 distance over 3 states) above 0.05 at any of the
-    # 40 steps is a > 3-sigma event for two states at once.
+def test_pyro_draws_of_a_shorter_hmm_match_forward_backward(float64):
+    # Pyro on T = 40 (Pyro's NUTS on T = 120 takes long): the states' frequencies against the
+    # average forward-backward marginals at the same draws; per (t, k) an sd of at most
+    # 0.5 / sqrt(400) = 0.025, so 0.05 total variation (one state off by 0.05) is 2 sigma at
+    # worst, ~4 sigma at the marginals' typical 0.1 / 0.9 split
     with ppl.backend("pyro"):
         post = ppl.infer(gaussian_hmm, "nuts", args=(HMM_Y,), num_warmup=200, num_samples=200,
                          num_chains=2, progress=False, seed=0)  # fmt: skip
+    assert _hmm_states_tv(post.samples, HMM_Y).max() <= 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param("numpyro", marks=pytest.mark.xfail(
+            strict=True, reason="float32: svi's loss is NaN from its first step (measured "
+            "2026-12-06, DivergenceError in 'stay'); not yet diagnosed, see RESULTS.md")),
+        "pyro",
+    ],
+    indirect=True,
+)  # fmt: skip
+def test_svi_on_the_hmm_recovers_the_reference_and_the_states(backend):
+    # a Gaussian guide: its means within 0.5 posterior sd of the reference (a variational
+    # error); the states are drawn exactly given each guide draw, so their frequencies match the
+    # average forward-backward marginals at the same draws as for NUTS (0.05 is > 4.5 sigma)
+    post = ppl.infer(gaussian_hmm, "svi", args=(HMM_FULL,), num_steps=1500, progress=False,
+                     seed=0, init_values={"locs": np.array([-2.5, 0.0, 2.5])})  # fmt: skip
+    got = _moments({k: post.samples[k] for k in HMM_REFERENCE})
+    for k, ref in HMM_REFERENCE.items():
+        assert np.all(np.abs(got[k][0] - ref["mean"]) <= 0.5 * ref["sd"]), (k, got[k][0], ref)
+    assert _hmm_states_tv(post.samples, HMM_FULL).max() <= 0.05
+
+
+SHORT_Y = HMM_Y[:6]
+SHORT_PARAMS = {"stay": np.array([0.7, 0.9, 0.6]), "locs": np.array([-1.5, 0.3, 2.2]),
+                "scale": np.array(0.9)}  # fmt: skip
+
+
+def _short_draws(backend, temperature, n):
+    problem = backend.problem(gaussian_hmm, (SHORT_Y,))
+    values = {k: backend.asarray(v) for k, v in SHORT_PARAMS.items()}
+    z = problem.unconstrain(values)
+    zs = backend.xp.broadcast_to(z, (n, problem.dim))
+    draws = problem.sample_discrete(zs, backend.key(1), temperature)
+    return np.stack([backend.to_numpy(draws[f"x_{t}"]) for t in range(len(SHORT_Y))], axis=1)
+
+
+@pytest.mark.parametrize(
+    "backend", ["numpyro", pytest.param("pyro", marks=pytest.mark.slow)], indirect=True
+)  # Pyro's infer_discrete loops over the draws: ~70 s on the shared machine
+def test_drawn_states_match_forward_backward(backend):
+    # NumPyro draws a markov chain by forward filtering, backward sampling (its own
+    # infer_discrete would contract the chain jointly), Pyro by its infer_discrete. At fixed
+    # parameters the n draws are i.i.d. from p(x | y), so each state's frequency at each step
+    # is binomial around the exact marginal: held to 4.5 of its standard errors (a false alarm
+    # ~7e-6 per cell, ~1e-4 over the 18); n = 400 keeps Pyro's loop over draws short
     n = 400
-    states = np.stack([post.samples[f"x_{t}"].reshape(n) for t in range(len(HMM_Y))], axis=1)
+    states = _short_draws(backend, 1, n)
     freq = np.stack([(states == k).mean(axis=0) for k in range(3)], axis=1)
-    stay, locs = post.samples["stay"].reshape(n, 3), post.samples["locs"].reshape(n, 3)
-    scale = post.samples["scale"].reshape(n)
-    exact = np.mean(
-        [_forward_backward(HMM_Y, stay[i], locs[i], scale[i]) for i in range(n)], axis=0
-    )
-    tv = 0.5 * np.abs(freq - exact).sum(axis=1)
-    assert tv.max() <= 0.05, tv.max()
+    exact = _forward_backward(SHORT_Y, **SHORT_PARAMS)
+    se = np.sqrt(exact * (1 - exact) / n) + 1e-12
+    assert np.all(np.abs(freq - exact) <= 4.5 * se + 1e-9), (freq, exact)
+    assert 0.5 * np.abs(freq - exact).sum(axis=1).max() <= 0.1
 
 
-def test_numpyro_warns_where_it_cannot_draw_a_chain_of_states():
-    # 3^12 joint states: over NumPyro's limit for infer_discrete (it contracts them at once)
+def test_most_probable_states_are_the_viterbi_path(backend):
+    # temperature 0: the joint argmax, against all 3^6 assignments scored by hand
+    path = _short_draws(backend, 0, 2)
+    grid = np.stack(np.meshgrid(*[np.arange(3)] * len(SHORT_Y), indexing="ij"), -1)
+    grid = grid.reshape(-1, len(SHORT_Y))
+    with np.errstate(divide="ignore"):
+        log_trans = np.log(hmm_transition(SHORT_PARAMS["stay"]))
+    log_emit = norm(SHORT_PARAMS["locs"], SHORT_PARAMS["scale"]).logpdf(SHORT_Y[:, None])
+    score = log_emit[np.arange(len(SHORT_Y)), grid].sum(1)
+    score = score + log_trans[grid[:, :-1], grid[:, 1:]].sum(1)
+    np.testing.assert_array_equal(path, np.stack([grid[np.argmax(score)]] * 2))
+
+
+def _wide(y):
+    # 17 enumerated sites in one factor: no chain, and 2^17 joint states
+    bits = [ppl.sample(f"b_{i}", ppl.dist.Bernoulli(0.5), infer={"enumerate": "parallel"})
+            for i in range(17)]  # fmt: skip
+    ppl.sample("y", ppl.dist.Normal(sum(bits), 1.0), obs=y)
+
+
+def test_numpyro_warns_where_it_cannot_draw_the_enumerated_sites():
     from ppl.inference.driver import _discrete_samples
 
-    problem = ppl.get_backend("numpyro").problem(gaussian_hmm, (HMM_Y[:12],))
-    assert problem.enumerated == tuple(f"x_{t}" for t in range(12))
+    problem = ppl.get_backend("numpyro").problem(_wide, (np.array(3.0),))
     assert problem.sample_discrete is None
-    with pytest.warns(UserWarning, match=r"'x_0'.*backend='pyro'"):
+    with pytest.warns(UserWarning, match=r"'b_0'.*backend='pyro'"):
         assert _discrete_samples("nuts", problem, None, None) == {}
 
 

@@ -124,8 +124,9 @@ def test_map_start_falls_back_to_problem_init_where_not_finite(monkeypatch):
     key = backend.key(5)
     calls = []
 
-    def init(self, start_key, strategy="prior", max_tries=100):
+    def init(self, start_key, strategy="prior", max_tries=100, value_and_grad=None):
         calls.append(strategy)
+        assert value_and_grad is not None  # checked by the compiled program, not op by op
         return backend.asarray(np.full(problem.dim, 0.25))
 
     monkeypatch.setattr(type(problem), "init", init)

@@ -72,10 +72,10 @@ class NumPyroBackend(Backend):
         super().__init__(arrays or NumPyroArrays())
 
     # ---- native inference
-    def hmc_kernel(self, problem, algo, options):
+    def hmc_kernel(self, problem, algo, options, value_and_grad=None):
         from .mcmc import hmc_kernel
 
-        return hmc_kernel(problem, algo, options)
+        return hmc_kernel(problem, algo, options, value_and_grad)
 
     def svi(
         self, model, args, kwargs, options, init_scale=0.1, local=None, parallel=None, plates=None

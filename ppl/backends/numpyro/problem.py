@@ -5,7 +5,9 @@ Discrete sites marked ``infer={"enumerate": "parallel"}`` are summed out as NumP
 ``initialize_model`` does for NUTS: the model runs under ``numpyro.contrib.funsor.enum`` (to the
 left of its plates) and ``potential_energy(..., enum=True)`` contracts the enumerated
 dimensions with funsor, ``markov`` chains in linear time; their draws given the continuous
-sites come from ``numpyro.contrib.funsor.infer_discrete``.
+sites come from ``numpyro.contrib.funsor.infer_discrete``, or, for a first-order chain of
+enumerated sites (a ``ppl.markov`` loop, which ``infer_discrete`` would contract jointly), from
+forward filtering, backward sampling (``chain.py``).
 """
 
 from __future__ import annotations
@@ -175,10 +177,16 @@ def build_problem(
     # where enumeration starts, left of the plates; None: nothing to enumerate
     first_enum_dim = -max_plate_nesting(proto) - 1 if enumerated else None
     # NumPyro's infer_discrete contracts the enumerated sites jointly, without the markov
-    # structure: a chain's joint support (3^120 for the HMM) would not fit in memory
+    # structure: a chain's joint support (3^120 for the HMM) would not fit in memory, so a
+    # first-order chain is drawn by forward filtering, backward sampling instead
     joint_support = math.prod(
         int(proto[name]["fn"].enumerate_support(expand=False).shape[0]) for name in enumerated
     )
+    chain = None
+    if len(enumerated) > 1:
+        from .chain import chain_sites
+
+        chain = chain_sites(seed(model, 0), args, kwargs, first_enum_dim)
     sizes = [size for size, _ in subsample_plates.values()]
     structure = dict(
         backend=backend,
@@ -196,14 +204,15 @@ def build_problem(
 
     def bind_data(args, kwargs) -> Problem:
         functions = _functions(
-            model, args, kwargs, transforms, layout, subsample_plates, discretes, first_enum_dim
-        )
+            model, args, kwargs, transforms, layout, subsample_plates, discretes, first_enum_dim,
+            chain,
+        )  # fmt: skip
         if "supports" not in fixed:  # checked once, at the prototype's data
             fixed["supports"] = _same_values(
                 functions["constrain_one"], functions["transforms_only"], layout
             )
         transforms_only = functions.pop("transforms_only")
-        if joint_support > MAX_JOINT_SUPPORT:
+        if chain is None and joint_support > MAX_JOINT_SUPPORT:
             functions["sample_discrete"] = None
         if fixed["supports"]:
             functions["unconstrain"] = functions.pop("unconstrain_fixed")
@@ -236,15 +245,18 @@ class _Discrete:
 
 
 def _functions(
-    model, args, kwargs, transforms, layout, subsample_plates, discretes, first_enum_dim
+    model, args, kwargs, transforms, layout, subsample_plates, discretes, first_enum_dim, chain
 ) -> dict:
     """The ``Problem``'s functions of ``model(*args, **kwargs)``, for a fixed structure;
     the model is conditioned on the values of the ``discretes`` sites held in ``z``
     (``first_enum_dim``: where enumeration starts, ``None`` for a model without enumerated
-    sites)."""
+    sites; ``chain``: the enumerated sites in chain order where they form a first-order chain,
+    drawn by forward filtering, backward sampling)."""
     enumerates = first_enum_dim is not None
     if enumerates:  # funsor (NumPyro's enumeration extra) is needed by enumerated models only
         from numpyro.contrib.funsor import enum, infer_discrete
+
+        from .chain import sample_chain
 
     def full_model(*args, **kwargs):  # every subsampled plate over its whole data set
         with plate_subsample_sizes(dict.fromkeys(subsample_plates)):
@@ -348,6 +360,8 @@ def _functions(
     def sample_discrete_one(z, key, temperature):
         values = {k: v for k, v in constrain_one(z).items() if k in layout.names}
         conditioned = substitute(full_model, data=values)
+        if chain is not None:
+            return sample_chain(conditioned, args, kwargs, first_enum_dim, chain, key, temperature)
         draw = infer_discrete(conditioned, first_enum_dim, temperature=temperature, rng_key=key)
         tr = trace(draw).get_trace(*args, **kwargs)
         return {

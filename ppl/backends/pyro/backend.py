@@ -55,12 +55,12 @@ class PyroBackend(Backend):
         return pyro.get_param_store().scope()
 
     # ---- native inference
-    def hmc_kernel(self, problem, algo, options):
+    def hmc_kernel(self, problem, algo, options, value_and_grad=None):
         from .mcmc import hmc_kernel
 
         # the closures and the kernel workspace they share (which holds nothing between steps
         # that is not in the state); the algorithm's ``build`` calls this once per problem
-        return hmc_kernel(problem, algo, options)
+        return hmc_kernel(problem, algo, options, value_and_grad)
 
     def batched_hmc_kernel(self, problem, algo, options):
         if algo != "NUTS":

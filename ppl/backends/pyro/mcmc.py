@@ -135,8 +135,9 @@ class _BoundedHMC(HMC):
         return min(self.max_num_steps, super().num_steps)
 
 
-def hmc_kernel(problem, algo: str, options):
-    """``(init, step)`` of Pyro's ``algo`` (``"NUTS"`` or ``"HMC"``) over ``problem``."""
+def hmc_kernel(problem, algo: str, options, value_and_grad=None):
+    """``(init, step)`` of Pyro's ``algo`` (``"NUTS"`` or ``"HMC"``) over ``problem``; ``init``
+    checks its start with ``value_and_grad`` (``Problem.init``)."""
     workspace: dict[str, Any] = {}
 
     def potential(params):
@@ -166,7 +167,8 @@ def hmc_kernel(problem, algo: str, options):
 
     def init(key):
         init_key, kernel_key = keys.split(key)
-        z0 = problem.init(init_key, strategy=options.init_strategy).detach()
+        z0 = problem.init(init_key, options.init_strategy, value_and_grad=value_and_grad)
+        z0 = z0.detach()
         return _read(set_up(kernel_key, z0), z0)
 
     def step(state, key):

@@ -189,7 +189,10 @@ def build(problem, options: Options) -> Algorithm:
         return problem.unconstrain({**latent, **{name: new[name] for name in given}})
 
     def init(key):
-        z = problem.init(key, options.init_strategy)
+        from ..optimize import compiled_value_and_grad
+
+        check = compiled_value_and_grad(problem)  # one program, not the model op by op
+        z = problem.init(key, options.init_strategy, value_and_grad=check)
         adaptation = hmc.init_adaptation(xp, len(hmc_np), options.step_size, z.dtype)
         return GibbsState(position=z, count=xp.asarray(0), adaptation=adaptation)
 

@@ -62,6 +62,21 @@ class KernelOptions:
             warnings.warn(_NO_WARMUP.format(step_size=self.step_size), UserWarning, stacklevel=3)
 
 
+class _LazyCheck:
+    """``compiled_value_and_grad(problem)``, made at its first call: ``build`` also runs on
+    problems bound to traced data (the driver's compiled chunk), which never start a chain."""
+
+    def __init__(self, problem):
+        self.problem, self.function = problem, None
+
+    def __call__(self, z):
+        if self.function is None:
+            from ..optimize import compiled_value_and_grad
+
+            self.function = compiled_value_and_grad(self.problem)
+        return self.function(z)
+
+
 def build_with(algo: str):
     """``build(problem, options) -> Algorithm`` of the backend's own ``algo`` kernel
     (``"NUTS"`` or ``"HMC"``), built once per problem and closed over."""
@@ -72,7 +87,10 @@ def build_with(algo: str):
                 f"{algo} needs at least one latent (unobserved, continuous) sample site, and the "
                 "model has none."
             )
-        init, step = problem.backend.hmc_kernel(problem, algo, options)
+        # the starts are checked by the compiled value and gradient (one program, shared with
+        # the MAP search), not by the model run operation by operation
+        check = _LazyCheck(problem)
+        init, step = problem.backend.hmc_kernel(problem, algo, options, check)
 
         def vectorized() -> Algorithm:
             init, step = problem.backend.batched_hmc_kernel(problem, algo, options)

@@ -268,7 +268,10 @@ def control_variate(value_and_grad, frame, key):
 
 
 def initial_position(problem, key, options):
-    return problem.init(key, strategy=options.init_strategy)
+    from ..optimize import compiled_value_and_grad
+
+    check = compiled_value_and_grad(problem)  # one program, not the model op by op
+    return problem.init(key, options.init_strategy, value_and_grad=check)
 
 
 #: auto step size per base update rule, given the friction and the largest per-coordinate
