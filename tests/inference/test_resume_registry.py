@@ -198,7 +198,7 @@ def reports(request, tmp_path_factory):
     selected = {
         (item.callspec.params["name"], item.callspec.params["backend_name"])
         for item in request.session.items
-        if item.originalname == test
+        if getattr(item, "originalname", None) == test
     }
     shared = _shared_folder(tmp_path_factory)
     folder, done = shared / "resume", shared / "resume" / "done"
