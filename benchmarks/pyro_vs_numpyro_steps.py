@@ -86,6 +86,8 @@ def main(argv=None):
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS),
                         choices=list(WORKLOADS))  # fmt: skip
     parser.add_argument("--no-compile", action="store_true", help="skip Pyro's compiled steps")
+    # cmcd with inductor takes minutes to compile
+    parser.add_argument("--all", action="store_true", help="also the skipped contenders")
     args = parser.parse_args(argv)
     import torch  # the benchmark's own setting, not the library's
 
@@ -99,7 +101,8 @@ def main(argv=None):
         flush=True,
     )
     for workload in args.workloads:
-        chosen = [c for c in contenders if c[0] not in SKIP.get(workload, ())]
+        skip = () if args.all else SKIP.get(workload, ())
+        chosen = [c for c in contenders if c[0] not in skip]
         times = measure(WORKLOADS[workload], args.steps, args.repeats, chosen, args.numpyro_factor)
         base = times["numpyro"][0]
         for row, (steps, compiles) in times.items():
