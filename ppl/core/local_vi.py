@@ -108,9 +108,12 @@ def local_loss(name: str, log_weights, alpha: float, scale: float):
 def chi2_model_loss(log_p, log_q, scale: float, stop_gradient):
     """``chi2`` for a model with parameters: from ``(K, B)`` log-densities of the model
     (``log p(x_i, z_ik)``) and the guide (``log q(z_ik | x_i)``) at draws held fixed, the loss
-    whose gradient in the guide's parameters is the CUBO's (model held fixed) and in the
-    model's parameters the IWAE bound's (guide held fixed), both ``scale`` times their sum over
-    the minibatch; its value is the negative IWAE bound. ``stop_gradient``: the backend's."""
+    whose gradient in the guide's parameters is the CUBO's direction (model held fixed) and in
+    the model's parameters the IWAE bound's (guide held fixed), both ``scale`` times their sum
+    over the minibatch; its value is the negative IWAE bound. ``stop_gradient``: the backend's.
+    With the draws held fixed the guide's gradient is ``-sum_k softmax(2 w)_k grad log q_k``,
+    twice the CUBO's own ``-E[w^2 grad log q] / (2 E[w^2])`` (as for ``local_loss("chi2")``):
+    the same direction, which Adam's steps do not depend on, twice the length for plain SGD."""
     cubo = local_loss("chi2", stop_gradient(log_p) - log_q, 0.0, scale)
     iwae = local_loss("iwae", log_p - stop_gradient(log_q), 0.0, scale)
     return iwae + (cubo - stop_gradient(cubo))

@@ -52,6 +52,14 @@ def centred_model(X, y):
         ppl.sample("y", ppl.dist.Bernoulli(logits=ppl.ops.matmul(X[idx] - centre, w)), obs=y[idx])
 
 
+def plated_prior_model(X, y):
+    """``model`` with its prior in a plate of its own (over the features, not the rows)."""
+    with ppl.plate("features", X.shape[1]):
+        w = ppl.sample("w", ppl.dist.Normal(0.0, 1.0))
+    with ppl.plate("data", X.shape[0]) as idx:
+        ppl.sample("y", ppl.dist.Bernoulli(logits=ppl.ops.matmul(X[idx], w)), obs=y[idx])
+
+
 def draws(backend, method="sgld", fn=model, data=(X, Y), **options):
     options = {k: v for k, v in {**RUN, **options}.items() if v is not None}  # None: left out
     post = ppl.infer(fn, method, args=data, backend=backend, **options)
@@ -156,6 +164,16 @@ def check_a_model_reading_other_rows_keeps_the_data_on_every_device():
     np.testing.assert_allclose(four, one, atol=ATOL)  # the one-device chain: every row here
 
 
+def check_a_prior_plate_beside_the_data_plate_is_still_sharded():
+    # every NumPyro plate sends a subsample message: only the subsampled one is the rows'
+    short = dict(num_warmup=5, num_samples=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "the data are not sharded" fallback
+        warnings.filterwarnings("ignore", category=ppl.errors.UntrustedResultWarning)
+        four = draws("numpyro", fn=plated_prior_model, devices=4, **short)
+    assert np.all(np.isfinite(four)) and np.ptp(four[0, :, 0]) > 0
+
+
 def check_what_the_four_devices_cannot_split_is_refused():
     with pytest.raises(OptionError, match="must divide the minibatch of plate 'data'"):
         draws("numpyro", batch_size=42, devices=4)
@@ -168,6 +186,7 @@ JAX_CHECKS = [
     check_sharded_gradient_is_the_stratified_one_device_gradient,
     check_the_stratified_minibatch_is_unbiased,
     check_a_model_reading_other_rows_keeps_the_data_on_every_device,
+    check_a_prior_plate_beside_the_data_plate_is_still_sharded,
     check_what_the_four_devices_cannot_split_is_refused,
 ]
 #: the slow tier's, in a JAX child of their own (``conftest.jax_slow_checks``)

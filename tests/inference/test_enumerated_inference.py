@@ -226,6 +226,21 @@ def test_most_probable_states_are_the_viterbi_path(backend):
     np.testing.assert_array_equal(path, np.stack([grid[np.argmax(score)]] * 2))
 
 
+def _hmm_of_length(y, T):
+    gaussian_hmm(y[:T])  # an int argument, as users write a sequence's length
+
+
+def test_a_chain_model_with_an_int_argument_is_drawn_like_the_same_chain():
+    # the chain's structure is traced with the arrays abstract and the int kept as it is
+    backend = ppl.get_backend("numpyro")
+    problem = backend.problem(_hmm_of_length, (SHORT_Y, len(SHORT_Y)))
+    values = {k: backend.asarray(v) for k, v in SHORT_PARAMS.items()}
+    zs = backend.xp.broadcast_to(problem.unconstrain(values), (2, problem.dim))
+    draws = problem.sample_discrete(zs, backend.key(1), 0)
+    path = np.stack([backend.to_numpy(draws[f"x_{t}"]) for t in range(len(SHORT_Y))], axis=1)
+    np.testing.assert_array_equal(path, _short_draws(backend, 0, 2))
+
+
 def _wide(y):
     # 17 enumerated sites in one factor: no chain, and 2^17 joint states
     bits = [ppl.sample(f"b_{i}", ppl.dist.Bernoulli(0.5), infer={"enumerate": "parallel"})

@@ -56,13 +56,25 @@ def chain_sites(model, args, kwargs, first_enum_dim) -> tuple[str, ...] | None:
     values, each factor over at most two consecutive ones), else ``None``. Traced
     abstractly: nothing is computed."""
     found = []
+    # only the array arguments are abstract: an int length (``range(T)``), a string or a flag
+    # stays a Python value, as the model expects
+    leaves, tree = jax.tree_util.tree_flatten((args, kwargs))
+    arrays = [i for i, leaf in enumerate(leaves) if hasattr(leaf, "shape")]
 
-    def structure(args, kwargs):
-        supports, factors = _factors(model, args, kwargs, first_enum_dim)
+    def structure(*array_leaves):
+        full = list(leaves)
+        for i, leaf in zip(arrays, array_leaves):
+            full[i] = leaf
+        supports, factors = _factors(model, *jax.tree_util.tree_unflatten(tree, full),
+                                     first_enum_dim)  # fmt: skip
         found.append((supports, [frozenset(f.inputs) for f in factors]))
         return 0.0
 
-    jax.eval_shape(structure, args, kwargs)
+    try:
+        jax.eval_shape(structure, *[leaves[i] for i in arrays])
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerIntegerConversionError):
+        # the model reads its data's values in Python: no chain draws (infer_discrete instead)
+        return None
     supports, inputs = found[0]
     order = tuple(supports)
     sizes = {int(jnp.size(value)) for value, _ in supports.values()}

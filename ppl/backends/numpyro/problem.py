@@ -94,8 +94,13 @@ class _ShardSubsample(Messenger):
         super().__init__(fn)
 
     def process_message(self, msg):
-        if msg["type"] == "plate" and msg["fn"] is _subsample_fn:
-            size, want = msg["args"][0], self.shard_sizes.get(msg["name"])
+        # every NumPyro plate sends ``_subsample_fn``; only the subsampled ones are sharded
+        if (
+            msg["type"] == "plate"
+            and msg["fn"] is _subsample_fn
+            and msg["name"] in self.shard_sizes
+        ):
+            size, want = msg["args"][0], self.shard_sizes[msg["name"]]
             if size != want:
                 raise ModelError(
                     f"plate {msg['name']!r} has size {size} on a device holding {want} of its "
@@ -361,7 +366,9 @@ def _functions(
         values = {k: v for k, v in constrain_one(z).items() if k in layout.names}
         conditioned = substitute(full_model, data=values)
         if chain is not None:
-            return sample_chain(conditioned, args, kwargs, first_enum_dim, chain, key, temperature)
+            model_key, key = jax.random.split(key)  # any other random site: its own key
+            seeded = seed(conditioned, model_key)
+            return sample_chain(seeded, args, kwargs, first_enum_dim, chain, key, temperature)
         draw = infer_discrete(conditioned, first_enum_dim, temperature=temperature, rng_key=key)
         tr = trace(draw).get_trace(*args, **kwargs)
         return {
