@@ -4,7 +4,7 @@ from long runs of NumPyro's own NUTS (which enumerates the discrete sites itself
 interleaved in the same process.
 
 Command: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/discrete_reference.py [--time
-[--backend pyro] [--repeats R] [--warmup W] [--draws D] [--T T]]``.
+[--backend pyro [--pyro-jit]] [--repeats R] [--warmup W] [--draws D] [--T T]]``.
 The moments it prints are the ``reference`` of the two specs (the mixture's components sorted
 by location in every draw, its prior being exchangeable).
 """
@@ -129,9 +129,11 @@ def _ppl(model, y, backend, num_warmup, num_samples):
     return run
 
 
-def timing(backend="numpyro", repeats=3, num_warmup=500, num_samples=1000, T=120):
+def timing(backend="numpyro", repeats=3, num_warmup=500, num_samples=1000, T=120,
+           pyro_jit=(False,)):  # fmt: skip
     """NUTS on the HMM (1 chain): the native backend's and ``ppl.infer``'s, interleaved; the
-    first call of each (compilation included) is reported apart from the warm ones."""
+    first call of each (compilation included) is reported apart from the warm ones
+    (``pyro_jit``: the ``jit_compile`` settings of native Pyro's NUTS to time)."""
     spec = ppl.models.get("gaussian_hmm")
     y = spec.args[0][:T]
     if backend == "numpyro":
@@ -145,7 +147,7 @@ def timing(backend="numpyro", repeats=3, num_warmup=500, num_samples=1000, T=120
             f"pyro native NUTS (jit_compile={jit})": _native_pyro(
                 spec.model.__wrapped__, y, num_warmup, num_samples, jit
             )
-            for jit in (False, True)
+            for jit in pyro_jit
         }
     ours = _ppl(spec.model, y, backend, num_warmup, num_samples)
     print(f"HMM T={T}, {num_warmup} warmup + {num_samples} draws, 1 chain, {backend}", flush=True)
@@ -177,8 +179,11 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--T", type=int, default=120)
+    parser.add_argument("--pyro-jit", action="store_true",
+                        help="also time native Pyro's NUTS with jit_compile=True")  # fmt: skip
     options = parser.parse_args()
     if options.time:
-        timing(options.backend, options.repeats, options.warmup, options.draws, options.T)
+        jit = (False, True) if options.pyro_jit else (False,)
+        timing(options.backend, options.repeats, options.warmup, options.draws, options.T, jit)
     else:
         references()

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.special import logsumexp
+from scipy.special import expit, logsumexp
 from scipy.stats import norm
 
 import ppl
-from ppl import dist
+from ppl import dist, ops
 from ppl.errors import ModelError
+from ppl.inference.optimize import compiled_value_and_grad
 from ppl.models.hmm import gaussian_hmm, hmm_data, hmm_priors, hmm_transition
 from ppl.models.mixture import _priors, gaussian_mixture_enum, mixture_data
 
@@ -33,17 +34,22 @@ def mixture_log_likelihood(y, weights, locs, scales):
     return logsumexp(per_k, axis=1).sum()
 
 
+def chain_forward(log_init, log_trans, log_emit):
+    """The forward algorithm: ``(log p(y), log alpha)`` with ``alpha[t, k] = p(y_0..y_t, x_t =
+    k)``, from ``log p(x_0)``, ``log p(x_t | x_{t-1})`` and ``log p(y_t | x_t)`` (``(T, K)``)."""
+    log_alpha = np.empty_like(log_emit)
+    log_alpha[0] = log_init + log_emit[0]
+    for t in range(1, len(log_emit)):
+        log_alpha[t] = logsumexp(log_alpha[t - 1][:, None] + log_trans, axis=0) + log_emit[t]
+    return logsumexp(log_alpha[-1]), log_alpha
+
+
 def hmm_forward(y, stay, locs, scale):
-    """The forward algorithm: ``(log p(y | params), log alpha)`` with ``alpha[t, k] =
-    p(y_0..y_t, x_t = k)``; ``x_0`` uniform over the 3 states."""
+    """``chain_forward`` of the HMM: ``x_0`` uniform over the 3 states."""
     with np.errstate(divide="ignore"):  # the structure's forbidden transitions: log 0
         log_trans = np.log(hmm_transition(np.asarray(stay)))
     log_emit = norm(locs, scale).logpdf(y[:, None])
-    log_alpha = np.empty_like(log_emit)
-    log_alpha[0] = np.log(1.0 / 3.0) + log_emit[0]
-    for t in range(1, len(y)):
-        log_alpha[t] = logsumexp(log_alpha[t - 1][:, None] + log_trans, axis=0) + log_emit[t]
-    return logsumexp(log_alpha[-1]), log_alpha
+    return chain_forward(np.full(3, np.log(1.0 / 3.0)), log_trans, log_emit)
 
 
 def hmm_log_likelihood(y, stay, locs, scale):
@@ -78,6 +84,71 @@ def test_enumerated_potential_is_the_marginal(
     assert str(z.dtype).endswith("float64")
     got = float(problem.potential(z)) - float(prior.potential(z))
     assert got == pytest.approx(-log_likelihood(y, **values), abs=1e-5)
+
+
+def _left_to_right(y):
+    """A chain that starts in state 0 and can only move on (0 -> 1 -> 2, 2 absorbing): state 2
+    cannot be reached at t = 0 or 1, so its forward sums there are over ``-inf`` terms only."""
+    stay = ppl.sample("stay", dist.Beta(ops.full((2,), 5.0), 1.0).to_event(1))
+    loc = ppl.sample("loc", dist.Normal(0.0, 1.0))
+    moves = stay[:, None] * ops.asarray(np.eye(3)[:2]) + (1.0 - stay[:, None]) * ops.asarray(
+        np.eye(3, k=1)[:2]
+    )
+    trans = ops.concatenate([moves, ops.asarray(np.array([[0.0, 0.0, 1.0]]))], axis=0)
+    probs = ops.asarray(np.array([1.0, 0.0, 0.0]))
+    for t in ppl.markov(range(y.shape[0])):
+        x = ppl.sample(f"x_{t}", dist.Categorical(probs), infer={"enumerate": "parallel"})
+        ppl.sample(f"y_{t}", dist.Normal(loc + x, 1.0), obs=y[t])
+        probs = trans[x]
+
+
+def _priors_of_left_to_right(y):
+    ppl.sample("stay", dist.Beta(ops.full((2,), 5.0), 1.0).to_event(1))
+    ppl.sample("loc", dist.Normal(0.0, 1.0))
+
+
+def test_a_chain_with_unreachable_states_has_a_finite_gradient(backend, float64):
+    # the forward sums of an unreachable state are over -inf terms only: a plain logsumexp's
+    # gradient there is NaN (0 / 0), though the state adds nothing to the marginal
+    y = np.array([0.1, 0.9, 1.8, 2.2, 2.1])
+    problem = backend.problem(_left_to_right, (y,))
+    prior = backend.problem(_priors_of_left_to_right, (y,))
+    values = {"stay": np.array([0.6, 0.7]), "loc": np.array(0.2)}
+    z = problem.unconstrain({k: backend.asarray(v) for k, v in values.items()})
+    value, grad = compiled_value_and_grad(problem)(z)
+    assert np.all(np.isfinite(backend.to_numpy(grad)))
+    trans = np.array([[0.6, 0.4, 0.0], [0.0, 0.7, 0.3], [0.0, 0.0, 1.0]])
+    with np.errstate(divide="ignore"):
+        log_init, log_trans = np.log([1.0, 0.0, 0.0]), np.log(trans)
+    log_emit = norm(0.2 + np.arange(3), 1.0).logpdf(y[:, None])
+    got = float(value) - float(prior.potential(z))
+    assert got == pytest.approx(-chain_forward(log_init, log_trans, log_emit)[0], abs=1e-5)
+
+
+#: unconstrained (stay, locs, scale) near the HMM's data where a log-space einsum that shifts
+#: each operand by its own maximum (funsor's) underflows in float32: its gradient was NaN here
+UNDERFLOW_Z = [3.5636878, 0.7210998, 2.0861113, -1.0965298, 0.0940123, 1.2565007, -1.2784004]
+
+
+def test_hmm_gradient_in_float32_matches_the_forward_algorithm(backend):
+    # float32 against central differences (h = 1e-6, error ~1e-9) of the float64 forward
+    # algorithm: 20 steps of float32 round-off in a potential of ~111 leave the gradient's
+    # elements (1 to 60 in size) within 1e-3 relative; the priors' part is the priors' own
+    # problem's gradient (the same transforms and Jacobians)
+    y = hmm_data()[0][:20]  # the first 20 of the default data
+    z = np.array(UNDERFLOW_Z)
+    grads = [
+        backend.to_numpy(compiled_value_and_grad(p)(backend.asarray(z))[1])
+        for p in (backend.problem(gaussian_hmm, (y,)), backend.problem(_priors_of_hmm, (y,)))
+    ]
+    assert np.all(np.isfinite(grads[0])), grads[0]
+
+    def log_likelihood(u):  # (stay, locs, scale) from their unconstrained coordinates
+        return hmm_log_likelihood(y, expit(u[:3]), u[3:6], np.exp(u[6]))
+
+    h = 1e-6
+    fd = [(log_likelihood(z + h * e) - log_likelihood(z - h * e)) / (2 * h) for e in np.eye(7)]
+    np.testing.assert_allclose(grads[0] - grads[1], -np.array(fd), rtol=1e-3, atol=1e-3)
 
 
 def _unmarked(y):

@@ -1,5 +1,6 @@
-"""Exact draws of a first-order chain of enumerated sites on NumPyro: forward filtering,
-backward sampling (Viterbi at temperature 0).
+"""A first-order chain of enumerated sites on NumPyro: its log density summed out by the
+forward algorithm, and its exact draws by forward filtering, backward sampling (Viterbi at
+temperature 0).
 
 NumPyro's ``infer_discrete`` contracts every enumerated site at once, without the Markov
 structure of a ``ppl.markov`` loop, so a hidden Markov model's ``3^120`` joint states do not
@@ -24,7 +25,7 @@ from numpyro.contrib.funsor import enum, plate_to_enum_plate
 from numpyro.contrib.funsor import trace as packed_trace
 from numpyro.handlers import block
 
-__all__ = ["chain_sites", "sample_chain"]
+__all__ = ["chain_log_density", "chain_sites", "sample_chain"]
 
 
 def _factors(model, args, kwargs, first_enum_dim):
@@ -91,32 +92,66 @@ def chain_sites(model, args, kwargs, first_enum_dim) -> tuple[str, ...] | None:
     return order if len(order) > 1 else None
 
 
+def _chain_tables(model, args, kwargs, first_enum_dim, order):
+    """The chain's log-probability tables and the rest of the model's log density:
+    ``first`` ``(K,)`` (the factors of ``x_0`` alone), ``tables`` ``(T - 1, K, K)`` (the
+    factors of step ``t`` over ``x_{t-1}, x_t``), ``rest`` (the sum of every factor without an
+    enumerated site, over its plates), and the sites' support values."""
+    supports, factors = _factors(model, args, kwargs, first_enum_dim)
+    index = {name: i for i, name in enumerate(order)}
+    local = [[] for _ in order]  # the factors of each step: its site and, at most, the one before
+    rest = jnp.zeros(())
+    for factor in factors:
+        steps = [index[n] for n in factor.inputs if n in index]
+        if not steps:
+            rest = rest + factor.reduce(funsor.ops.add).data
+            continue
+        plates = frozenset(n for n in factor.inputs if n not in index)
+        local[max(steps)].append(factor.reduce(funsor.ops.add, plates) if plates else factor)
+    size = int(jnp.size(supports[order[0]][0]))
+    first = _dense(local[0], (order[0],), size)
+    tables = jnp.stack(
+        [_dense(local[t], (order[t - 1], order[t]), size) for t in range(1, len(order))]
+    )
+    return first, tables, rest, supports
+
+
+def _logsumexp(x, axis):
+    """``logsumexp`` whose gradient is finite where every term is ``-inf`` (a state that
+    cannot be reached: ``-inf``, with a zero gradient, not NaN)."""
+    reachable = jnp.isfinite(jnp.max(x, axis=axis, keepdims=True))
+    out = jax.nn.logsumexp(jnp.where(reachable, x, 0.0), axis=axis)
+    return jnp.where(jnp.squeeze(reachable, axis), out, -jnp.inf)
+
+
+def _forward(first, tables, reduce):
+    """The forward pass: ``alpha_{T-1}`` and the ``alpha_t`` of ``t < T - 1``."""
+
+    def step(alpha, table):
+        return reduce(alpha[:, None] + table, axis=0), alpha
+
+    return jax.lax.scan(step, first, tables)
+
+
+def chain_log_density(model, args, kwargs, first_enum_dim, order):
+    """The log density of ``model`` with the chain ``order`` summed out by the forward
+    algorithm. Each step's sum is a ``logsumexp`` over the joint terms ``alpha_{t-1}(i) +
+    f_t(i, j)``: funsor's log-space ``einsum`` shifts each operand by its own maximum, so in
+    float32 a sum whose terms are all far below both maxima underflows to zero, and its
+    ``log`` gives a NaN gradient (16 of 50 points near the HMM's posterior)."""
+    first, tables, rest, _ = _chain_tables(model, args, kwargs, first_enum_dim, order)
+    last, _ = _forward(first, tables, _logsumexp)
+    return rest + _logsumexp(last, 0)
+
+
 def sample_chain(model, args, kwargs, first_enum_dim, order, key, temperature):
     """``{site: value}``: the chain ``order`` (``chain_sites``) drawn from its conditional
     given everything else ``model`` holds fixed (temperature 1), or its most probable joint
     value (temperature 0, Viterbi). The factors of each step are gathered into one ``(K, K)``
     table ``f_t(x_{t-1}, x_t)``; the forward pass and the backward draws are two ``scan``s
     over the stacked tables."""
-    supports, factors = _factors(model, args, kwargs, first_enum_dim)
-    index = {name: i for i, name in enumerate(order)}
-    local = [[] for _ in order]  # the factors of each step: its site and, at most, the one before
-    for factor in factors:
-        steps = [index[n] for n in factor.inputs if n in index]
-        if not steps:
-            continue
-        plates = frozenset(n for n in factor.inputs if n not in index)
-        local[max(steps)].append(factor.reduce(funsor.ops.add, plates) if plates else factor)
-    size = int(jnp.size(supports[order[0]][0]))
-    first = _dense(local[0], (order[0],), size)  # (K,)
-    tables = jnp.stack(
-        [_dense(local[t], (order[t - 1], order[t]), size) for t in range(1, len(order))]
-    )  # (T - 1, K, K)
-    reduce = jax.nn.logsumexp if temperature else jnp.max
-
-    def forward(alpha, table):
-        return reduce(alpha[:, None] + table, axis=0), alpha
-
-    last, alphas = jax.lax.scan(forward, first, tables)  # alphas[t]: alpha_t, t < T - 1
+    first, tables, _, supports = _chain_tables(model, args, kwargs, first_enum_dim, order)
+    last, alphas = _forward(first, tables, _logsumexp if temperature else jnp.max)
     keys = jax.random.split(key, len(order))
 
     def pick(logits, key):

@@ -5,9 +5,10 @@ Discrete sites marked ``infer={"enumerate": "parallel"}`` are summed out as NumP
 ``initialize_model`` does for NUTS: the model runs under ``numpyro.contrib.funsor.enum`` (to the
 left of its plates) and ``potential_energy(..., enum=True)`` contracts the enumerated
 dimensions with funsor, ``markov`` chains in linear time; their draws given the continuous
-sites come from ``numpyro.contrib.funsor.infer_discrete``, or, for a first-order chain of
-enumerated sites (a ``ppl.markov`` loop, which ``infer_discrete`` would contract jointly), from
-forward filtering, backward sampling (``chain.py``).
+sites come from ``numpyro.contrib.funsor.infer_discrete``. A first-order chain of enumerated
+sites (a ``ppl.markov`` loop) is summed out by the forward algorithm instead (funsor's log-space
+contraction underflows in float32, giving NaN gradients) and drawn by forward filtering,
+backward sampling (``infer_discrete`` would contract it jointly); ``chain.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.distributions.transforms import biject_to
 from numpyro.handlers import block, condition, seed, substitute, trace
-from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
+from numpyro.infer.util import _unconstrain_params, constrain_fn, potential_energy, unconstrain_fn
 from numpyro.primitives import Messenger, _subsample_fn
 
 from ...core import plate_subsample_sizes
@@ -261,7 +262,7 @@ def _functions(
     if enumerates:  # funsor (NumPyro's enumeration extra) is needed by enumerated models only
         from numpyro.contrib.funsor import enum, infer_discrete
 
-        from .chain import sample_chain
+        from .chain import chain_log_density, sample_chain
 
     def full_model(*args, **kwargs):  # every subsampled plate over its whole data set
         with plate_subsample_sizes(dict.fromkeys(subsample_plates)):
@@ -278,6 +279,10 @@ def _functions(
         params, values = split(z)
         fast = key is not None and subsample_plates
         target = seed(_FastSubsample(model), key) if fast else full_model
+        if chain is not None and not fast:  # the forward algorithm, stable in float32
+            with block():
+                target = _unconstrain_params(conditioned(target, values), params)
+                return -chain_log_density(target, args, kwargs, first_enum_dim, chain)
         if enumerates:
             target = enum(target, first_available_dim=first_enum_dim)
         with block():  # isolated: callers' handlers (an outer SVI trace, say) never see it
